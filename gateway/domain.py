@@ -1,0 +1,340 @@
+"""The provider-neutral vocabulary of the gateway.
+
+Plain dataclasses and enums: every layer speaks these, and this module imports none of them.
+Both vendors' spellings are mapped onto these enums by the providers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ProviderName(StrEnum):
+    """A seal vendor. The order of the members is the order in which `seals` lists providers."""
+
+    ESIGN = "esign"
+    YUNYIN = "yunyin"
+
+
+PROVIDER_ORDER: tuple[ProviderName, ...] = tuple(ProviderName)
+
+
+class SealBizType(Enum):
+    PUBLIC = "PUBLIC"
+    CONTRACT = "CONTRACT"
+    FINANCE = "FINANCE"
+    PERSONNEL = "PERSONNEL"
+    LEGAL_PERSON = "LEGAL_PERSON"
+    OTHER = "OTHER"
+
+
+class SealStatus(Enum):
+    ENABLED = "ENABLED"
+    AWAITING_REVIEW = "AWAITING_REVIEW"
+    REJECTED = "REJECTED"
+    SUSPENDED = "SUSPENDED"
+
+
+class SealStyle(Enum):
+    TEMPLATE = "TEMPLATE"
+    IMAGE = "IMAGE"
+
+
+class TemplateShape(Enum):
+    ROUND = "ROUND"
+    OVAL = "OVAL"
+
+
+class SealColor(Enum):
+    RED = "RED"
+    BLUE = "BLUE"
+    BLACK = "BLACK"
+    PURPLE = "PURPLE"
+
+
+class SizeUnit(Enum):
+    PIXEL = "PIXEL"
+    MILLIMETRE = "MILLIMETRE"
+
+
+class AuthorizationRole(Enum):
+    USER = "USER"
+    EXAMINER = "EXAMINER"
+
+
+class AuthorizationScope(Enum):
+    ALL_CONTRACTS = "ALL_CONTRACTS"
+    LISTED_TEMPLATES = "LISTED_TEMPLATES"
+
+
+class Capability(Enum):
+    """An operation a provider may or may not offer."""
+
+    LIST_AUTHORIZATIONS = "LIST_AUTHORIZATIONS"
+    AUTHORIZE = "AUTHORIZE"
+    CREATE_FROM_TEMPLATE = "CREATE_FROM_TEMPLATE"
+    CREATE_FROM_IMAGE = "CREATE_FROM_IMAGE"
+    UPLOAD_IMAGE = "UPLOAD_IMAGE"
+    PREVIEW = "PREVIEW"
+    RENAME = "RENAME"
+    SET_DEFAULT = "SET_DEFAULT"
+    DELETE = "DELETE"
+    MANAGEMENT_URL = "MANAGEMENT_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class SealKey:
+    """Which seal: the provider and the vendor's own id. Its node id is `provider:vendorId`."""
+
+    provider: ProviderName
+    vendor_id: str
+
+    def node_id(self) -> str:
+        return f"{self.provider.value}:{self.vendor_id}"
+
+    @classmethod
+    def from_node_id(cls, node_id: str) -> SealKey:
+        provider, sep, vendor_id = node_id.partition(":")
+        if not sep or not vendor_id:
+            raise BadInput(f"Malformed seal id {node_id!r}.")
+        try:
+            return cls(ProviderName(provider), vendor_id)
+        except ValueError:
+            raise BadInput(f"Unknown provider {provider!r} in seal id.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    width: float
+    height: float
+    unit: SizeUnit
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLink:
+    url: str
+    expires_at: datetime | None
+    watermarked: bool = False
+
+
+# Names of the Seal attributes a provider may know. `Seal.known` says which of them a given
+# object carries, so the schema can load the rest (e.g. e签宝 v3 detail) only when selected.
+SEAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "name",
+        "biz_type",
+        "biz_type_label",
+        "status",
+        "status_label",
+        "reject_reason",
+        "style",
+        "is_default",
+        "image_size",
+        "physical_size",
+        "image",
+        "watermarked_image",
+        "created_at",
+        "code",
+        "horizontal_text",
+        "bottom_text",
+        "owner_name",
+        "origin",
+        "authorization_count",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """One seal as far as one vendor call showed it; `known` names the attributes it carries."""
+
+    key: SealKey
+    known: frozenset[str]
+    name: str | None = None
+    biz_type: SealBizType | None = None
+    biz_type_label: str | None = None
+    status: SealStatus | None = None
+    status_label: str | None = None
+    reject_reason: str | None = None
+    style: SealStyle | None = None
+    is_default: bool | None = None
+    image_size: Size | None = None
+    physical_size: Size | None = None
+    image: ImageLink | None = None
+    watermarked_image: ImageLink | None = None
+    created_at: datetime | None = None
+    code: str | None = None
+    horizontal_text: str | None = None
+    bottom_text: str | None = None
+    owner_name: str | None = None
+    origin: str | None = None
+    authorization_count: int | None = None
+
+    def merged_with(self, other: Seal) -> Seal:
+        """This seal completed by what `other` (another view of the same seal) knows."""
+        values = {name: getattr(other, name) for name in other.known - self.known}
+        return dataclasses.replace(self, known=self.known | other.known, **values)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    id: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """A rule letting one person use (or approve the use of) a seal."""
+
+    provider: ProviderName
+    vendor_id: str
+    seal_id: str
+    user_id: str
+    user_name: str | None
+    role: AuthorizationRole | None
+    scope: AuthorizationScope | None
+    templates: tuple[TemplateRef, ...]
+    effective_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime | None
+    auto_sign: bool | None
+    examiner_notified: bool | None
+    status: int | None
+
+    def node_id(self) -> str:
+        return f"{self.provider.value}:{self.seal_id}:{self.vendor_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A slice of a longer list, and the length of the whole list."""
+
+    items: list[T]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class SealFilter:
+    """What `seals` may be narrowed by (besides the provider). Hashable: it keys loader caches."""
+
+    name_contains: str | None = None
+    biz_type: SealBizType | None = None
+    status: SealStatus | None = None
+    is_default: bool | None = None
+
+    def active(self) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+
+    def only(self, names: frozenset[str]) -> SealFilter:
+        return SealFilter(**{name: getattr(self, name) for name in names & self.active()})
+
+    def matches(self, seal: Seal) -> bool:
+        if self.name_contains is not None and (
+            seal.name is None or self.name_contains.casefold() not in seal.name.casefold()
+        ):
+            return False
+        if self.biz_type is not None and seal.biz_type != self.biz_type:
+            return False
+        if self.status is not None and seal.status != self.status:
+            return False
+        return self.is_default is None or seal.is_default == self.is_default
+
+
+# Which Seal attribute each filter reads: a gateway-side filter needs it known.
+FILTER_FIELDS: dict[str, str] = {
+    "name_contains": "name",
+    "biz_type": "biz_type",
+    "status": "status",
+    "is_default": "is_default",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OrgScope:
+    """The caller's organisation: its account at each vendor. Every call is scoped to it."""
+
+    name: str
+    accounts: dict[ProviderName, str] = field(default_factory=dict)
+
+    def account(self, provider: ProviderName) -> str:
+        return self.accounts.get(provider, "")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorCode(StrEnum):
+    """The fixed set of `extensions.code` values clients branch on."""
+
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class GatewayError(Exception):
+    """An error whose message is safe to show a client."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(GatewayError):
+    code = ErrorCode.BAD_USER_INPUT
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(GatewayError):
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, message: str, provider: ProviderName | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class NotSupported(GatewayError):
+    code = ErrorCode.NOT_SUPPORTED
+
+    def __init__(self, provider: ProviderName, what: str) -> None:
+        super().__init__(f"Provider {provider.value} does not support {what}.")
+        self.provider = provider
+
+
+class UpstreamError(GatewayError):
+    """A vendor call failed: the vendor said no, or could not be reached.
+
+    `retryable` says whether the same call later could succeed; `write_may_have_happened` is set
+    for a write whose outcome is unknown (the request may have reached the vendor).
+    """
+
+    def __init__(
+        self,
+        provider: ProviderName,
+        message: str,
+        *,
+        code: ErrorCode = ErrorCode.UPSTREAM_ERROR,
+        vendor_code: str | None = None,
+        retryable: bool = False,
+        write_may_have_happened: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.code = code
+        self.vendor_code = vendor_code
+        self.retryable = retryable
+        self.write_may_have_happened = write_may_have_happened

@@ -1,0 +1,1 @@
+"""One adapter per vendor: vendor wire format <-> domain model. Never imports strawberry."""

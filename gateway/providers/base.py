@@ -1,0 +1,157 @@
+"""What every provider offers the layers above, and the paging logic they share."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from gateway.domain import (
+    FILTER_FIELDS,
+    Authorization,
+    Capability,
+    NotSupported,
+    OrgScope,
+    Page,
+    ProviderName,
+    Seal,
+    SealFilter,
+)
+
+T = TypeVar("T")
+
+# A gateway-side filter reads the whole list; this bounds how far it reads.
+MAX_SCAN_ITEMS = 5000
+
+
+class SealProvider(ABC):
+    """One vendor's seals, in the domain's vocabulary.
+
+    A provider states which Seal attributes its list call carries (`listing_fields`) and which its
+    detail call carries (`detail_fields`), which filters the vendor applies itself (`pushdown`) and
+    which operations it supports (`capabilities`).
+    """
+
+    name: ProviderName
+    capabilities: frozenset[Capability] = frozenset()
+    listing_fields: frozenset[str] = frozenset()
+    detail_fields: frozenset[str] = frozenset()
+    pushdown: frozenset[str] = frozenset()
+    # The largest page the vendor serves in one list call.
+    max_page_size: int = 100
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return self.listing_fields | self.detail_fields
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability, what: str) -> None:
+        if capability not in self.capabilities:
+            raise NotSupported(self.name, what)
+
+    def needs_scan(self, seal_filter: SealFilter) -> bool:
+        """Whether the filter has a part the vendor cannot apply, so the gateway reads it all."""
+        return bool(seal_filter.active() - self.pushdown)
+
+    @abstractmethod
+    async def list_range(
+        self, scope: OrgScope, seal_filter: SealFilter, offset: int, limit: int
+    ) -> Page[Seal]:
+        """Seals [offset, offset+limit) of the vendor's list narrowed by pushdown filters only."""
+
+    @abstractmethod
+    async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
+        """One seal through the vendor's detail call."""
+
+    async def get_seals(self, scope: OrgScope, vendor_ids: Sequence[str]) -> list[Seal | Exception]:
+        """Detail for several seals; the pool of the vendor's client bounds the concurrency."""
+        results = await asyncio.gather(
+            *(self.get_seal(scope, vendor_id) for vendor_id in vendor_ids), return_exceptions=True
+        )
+        return [_as_result(r) for r in results]
+
+    async def find_listed(
+        self, scope: OrgScope, vendor_ids: Sequence[str]
+    ) -> list[Seal | Exception]:
+        """The list-call view of given seals. Where the detail call carries every listing field
+        (the default), that is the detail."""
+        return await self.get_seals(scope, vendor_ids)
+
+    async def scan(self, scope: OrgScope, seal_filter: SealFilter) -> list[Seal]:
+        """The whole list narrowed by the filter, applying on the gateway what the vendor cannot."""
+        pushed = seal_filter.only(self.pushdown)
+        seals = await read_all(
+            lambda offset, limit: self.list_range(scope, pushed, offset, limit),
+            self.max_page_size,
+        )
+        needed = {FILTER_FIELDS[name] for name in seal_filter.active() - self.pushdown}
+        seals = await self._complete(scope, seals, needed)
+        return [seal for seal in seals if seal_filter.matches(seal)]
+
+    async def _complete(self, scope: OrgScope, seals: list[Seal], needed: set[str]) -> list[Seal]:
+        """Fetch the detail of listed seals that lack an attribute a gateway-side filter reads."""
+        lacking = [seal for seal in seals if not needed <= seal.known]
+        if not lacking:
+            return seals
+        details = await self.get_seals(scope, [seal.key.vendor_id for seal in lacking])
+        completed: dict[str, Seal] = {}
+        for seal, detail in zip(lacking, details, strict=True):
+            if isinstance(detail, Exception):
+                raise detail
+            completed[seal.key.vendor_id] = seal.merged_with(detail)
+        return [completed.get(seal.key.vendor_id, seal) for seal in seals]
+
+    async def list_authorizations(
+        self, scope: OrgScope, seal_id: str, offset: int, limit: int
+    ) -> Page[Authorization]:
+        raise NotSupported(self.name, "listing authorisations")
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def _as_result(result: object) -> Seal | Exception:
+    if isinstance(result, Seal | Exception):
+        return result
+    raise TypeError(f"unexpected result {result!r}")  # a BaseException such as cancellation
+
+
+async def read_all(
+    fetch: Callable[[int, int], Awaitable[Page[T]]], page_size: int, cap: int = MAX_SCAN_ITEMS
+) -> list[T]:
+    """Every item of a paged list: the first page says the total, the rest come concurrently."""
+    first = await fetch(0, page_size)
+    total = min(first.total, cap)
+    rest = await asyncio.gather(
+        *(fetch(offset, page_size) for offset in range(page_size, total, page_size))
+    )
+    items = list(first.items)
+    for page in rest:
+        items.extend(page.items)
+    return items[:total]
+
+
+def covering_pages(offset: int, limit: int, max_size: int) -> list[tuple[int, int]]:
+    """Pages (1-based number, size) of a page-numbered API that together hold [offset, offset+limit).
+
+    One page when some page size up to `max_size` holds the whole range, else the two pages of
+    size `limit` that straddle it.
+    """
+    last = offset + limit - 1
+    for size in range(limit, max_size + 1):
+        if offset // size == last // size:
+            return [(offset // size + 1, size)]
+    first_page = offset // limit
+    return [(first_page + 1, limit), (first_page + 2, limit)]
+
+
+def slice_pages(
+    pages: Sequence[tuple[int, int]], results: Sequence[Sequence[T]], offset: int, limit: int
+) -> list[T]:
+    """The items [offset, offset+limit) out of the pages `covering_pages` chose."""
+    start = (pages[0][0] - 1) * pages[0][1]
+    items = [item for result in results for item in result]
+    return items[offset - start : offset - start + limit]

@@ -1,0 +1,167 @@
+"""Upstream HTTP plumbing shared by the vendor clients: pooled clients, bearer-style token auth,
+and the translation of transport failures into `UpstreamError`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.domain import ErrorCode, ProviderName, UpstreamError
+
+log = logging.getLogger("gateway.upstream")
+
+# Passed as `auth=` for calls that must not carry the client's auth (the token fetch itself).
+NO_AUTH = httpx.Auth()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How the gateway talks to one vendor."""
+
+    timeout_s: float = 10.0
+    # Upper bound on simultaneous requests to the vendor; further requests wait in the pool.
+    max_connections: int = 16
+
+
+def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
+    """A pooled client. The transport retries connection failures once: nothing was sent, so this
+    is safe even for writes."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+    timeout = httpx.Timeout(settings.timeout_s, pool=max(settings.timeout_s * 3, 30.0))
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        transport=httpx.AsyncHTTPTransport(retries=1, limits=limits),
+        headers={"User-Agent": "seal-gateway"},
+    )
+
+
+def epoch_ms_to_s(value: object) -> float:
+    """Vendors give expiries as epoch milliseconds, as a number or a string."""
+    try:
+        return int(str(value).strip()) / 1000
+    except (TypeError, ValueError):
+        raise ValueError(f"not an epoch-millisecond time: {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    value: str
+    expires_at: float  # epoch seconds
+
+
+class TokenCache:
+    """Holds one access token and fetches a new one only when needed.
+
+    However many requests wait at the same moment, one fetch runs. A token is kept until
+    `margin_s` before its expiry. `renew(rejected)` replaces a token the vendor refused, unless
+    another request has already replaced it.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Token]],
+        *,
+        margin_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch = fetch
+        self._margin_s = margin_s
+        self._clock = clock
+        self._token: Token | None = None
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> Token | None:
+        token = self._token
+        if token is not None and self._clock() < token.expires_at - self._margin_s:
+            return token
+        return None
+
+    async def get(self) -> str:
+        token = self._fresh()
+        if token is not None:
+            return token.value
+        async with self._lock:
+            token = self._fresh()
+            if token is None:
+                token = self._token = await self._fetch()
+            return token.value
+
+    async def renew(self, rejected: str) -> str:
+        async with self._lock:
+            if self._token is None or self._token.value == rejected:
+                self._token = await self._fetch()
+            return self._token.value
+
+
+class TokenAuth(httpx.Auth):
+    """Puts the cached token on each request; when the vendor answers that the token is invalid,
+    fetches a new one once and sends the request once more."""
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        cache: TokenCache,
+        apply: Callable[[httpx.Request, str], None],
+        is_rejected: Callable[[httpx.Response], bool],
+    ) -> None:
+        self._cache = cache
+        self._apply = apply
+        self._is_rejected = is_rejected
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._cache.get()
+        self._apply(request, token)
+        response = yield request
+        if self._is_rejected(response):
+            log.info("token refused by %s; fetching a new one", request.url.host)
+            token = await self._cache.renew(token)
+            self._apply(request, token)
+            yield request
+
+    def sync_auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+        raise RuntimeError("TokenAuth works with httpx.AsyncClient only")
+
+
+def transport_failure(
+    provider: ProviderName, exc: httpx.HTTPError, *, is_write: bool
+) -> UpstreamError:
+    """A vendor we could not get an answer from. Says whether a write may have gone through."""
+    not_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    what = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+    log.warning("%s %s: %s", provider.value, what, type(exc).__name__)
+    return UpstreamError(
+        provider,
+        f"{provider.value} {what}.",
+        code=ErrorCode.UPSTREAM_UNAVAILABLE,
+        retryable=True,
+        write_may_have_happened=is_write and not not_sent,
+    )
+
+
+def http_status_failure(
+    provider: ProviderName, response: httpx.Response, *, is_write: bool
+) -> UpstreamError:
+    """A vendor answer that is not a business response (5xx, 429, an unexpected page)."""
+    status = response.status_code
+    unavailable = status >= 500 or status == 429
+    log.warning("%s answered HTTP %s on %s", provider.value, status, response.request.url.path)
+    return UpstreamError(
+        provider,
+        f"{provider.value} answered HTTP {status}.",
+        code=ErrorCode.UPSTREAM_UNAVAILABLE if unavailable else ErrorCode.UPSTREAM_ERROR,
+        vendor_code=f"HTTP_{status}",
+        retryable=unavailable,
+        write_may_have_happened=is_write and status >= 500,
+    )

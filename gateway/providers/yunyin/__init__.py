@@ -1,0 +1,1 @@
+"""云银签 (YunYinSign): the `/seal/*` seal management API."""

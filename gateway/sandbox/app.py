@@ -1,0 +1,135 @@
+"""The sandbox as one ASGI app: e签宝 under `/esign`, 云银签 under `/yunyin`, seal images under
+`/files`, and the knobs under `/_sandbox` (call counts, faults, latency, token expiry)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from gateway.sandbox import esign, images, yunyin
+from gateway.sandbox.state import (
+    ESIGN_APP_ID,
+    ESIGN_ORG_A,
+    YUNYIN_ADMIN,
+    YUNYIN_APP_ID,
+    Fault,
+    Sandbox,
+)
+
+
+
+def png(data: bytes) -> Response:
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=300"})
+
+
+def _file_routes(sandbox: Sandbox) -> list[Route]:
+    async def esign_image(request: Request) -> Response:
+        expires = request.query_params.get("Expires", "")
+        if not expires.isdigit() or int(expires) < time.time():
+            return Response("Request has expired", status_code=403)
+        seal_id = request.path_params["seal_id"]
+        seal = next((s for s in sandbox.esign_seals if s.seal_id == seal_id), None)
+        if seal is None:
+            return Response(status_code=404)
+        return png(
+            images.render_template_seal(
+                name=seal.name, width=seal.width_px, height=seal.height_px
+            )
+        )
+
+    async def yunyin_seal_image(request: Request) -> Response:
+        seal = sandbox.yunyin_seals.get(request.path_params["seal_id"])
+        if seal is None or seal.deleted:
+            return Response(status_code=404)
+        upload = sandbox.uploads.get(seal.image_key or "")
+        if upload is not None:
+            return png(images.recolor(upload.data, seal.color, seal.alpha))
+        return png(
+            images.render_template_seal(
+                name=seal.name,
+                shape=seal.template_shape,
+                color=seal.color,
+                alpha=seal.alpha,
+                horizontal_text=seal.horizontal_text,
+                bottom_text=seal.bottom_text,
+                width=seal.width,
+                height=seal.height,
+            )
+        )
+
+    async def yunyin_upload(request: Request) -> Response:
+        upload = sandbox.uploads.get(request.path_params["key"])
+        return Response(status_code=404) if upload is None else png(upload.data)
+
+    return [
+        Route("/files/esign/{seal_id}.png", esign_image),
+        Route("/files/yunyin/seals/{seal_id:int}.png", yunyin_seal_image),
+        Route("/files/yunyin/uploads/{key}", yunyin_upload),
+    ]
+
+
+def _admin_routes(sandbox: Sandbox) -> list[Route]:
+    async def index(request: Request) -> Response:
+        root = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "sandbox": "emulated e签宝 and 云银签 for seal-gateway",
+                "esign": {"baseUrl": f"{root}/esign", "appId": ESIGN_APP_ID, "orgId": ESIGN_ORG_A},
+                "yunyin": {"baseUrl": f"{root}/yunyin", "appId": YUNYIN_APP_ID,
+                           "userId": YUNYIN_ADMIN},
+                "knobs": ["/_sandbox/calls", "/_sandbox/faults", "/_sandbox/latency",
+                          "/_sandbox/tokens/expire"],
+            }
+        )
+
+    async def calls(request: Request) -> Response:
+        if request.method == "DELETE":
+            sandbox.reset_counts()
+        return JSONResponse({"calls": dict(sandbox.calls)})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "DELETE":
+            sandbox.faults.clear()
+        elif request.method == "POST":
+            spec: dict[str, Any] = await request.json()
+            names = {f.name for f in dataclasses.fields(Fault)}
+            sandbox.faults.append(Fault(**{k: v for k, v in spec.items() if k in names}))
+        return JSONResponse({"faults": [dataclasses.asdict(f) for f in sandbox.faults]})
+
+    async def latency(request: Request) -> Response:
+        if request.method == "PUT":
+            sandbox.config.latency_s = float((await request.json())["seconds"])
+        return JSONResponse({"seconds": sandbox.config.latency_s})
+
+    async def expire_tokens(request: Request) -> Response:
+        vendor = request.query_params.get("vendor")
+        sandbox.expire_tokens(vendor)
+        return JSONResponse({"expired": vendor or "all"})
+
+    return [
+        Route("/", index),
+        Route("/_sandbox/calls", calls, methods=["GET", "DELETE"]),
+        Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/latency", latency, methods=["GET", "PUT"]),
+        Route("/_sandbox/tokens/expire", expire_tokens, methods=["POST"]),
+    ]
+
+
+def create_sandbox_app(sandbox: Sandbox | None = None) -> Starlette:
+    sandbox = sandbox or Sandbox()
+    app = Starlette(
+        routes=[
+            Mount("/esign", routes=esign.routes(sandbox)),
+            Mount("/yunyin", routes=yunyin.routes(sandbox)),
+            *_file_routes(sandbox),
+            *_admin_routes(sandbox),
+        ]
+    )
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,209 @@
+"""Emulated e签宝: the OAuth token, the v1 seal list and the v3 seal detail over one store, with
+the vendor's gateway checks (signature, timestamp, Content-MD5, token) and its error shapes."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.providers.esign import auth, signing
+from gateway.sandbox.endpoint import files_root, instrument, vendor_path
+from gateway.sandbox.state import EsignSeal, Sandbox
+
+URL_VALID_S = 3600
+
+BIZ_TYPE_LABELS = {
+    "PUBLIC": "公章",
+    "CONTRACT": "合同专用章",
+    "FINANCE": "财务专用章",
+    "PERSONNEL": "人事专用章",
+    "LEGAL_PERSON": "法定代表人章",
+    "COMMON": "其他",
+}
+STATUS_LABELS = {1: "已启用", 2: "待审核", 3: "审核不通过", 4: "挂起"}
+
+
+def ok(data: Any) -> JSONResponse:
+    return JSONResponse({"code": 0, "message": "成功", "data": data})
+
+
+def failure(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "data": None})
+
+
+def gateway_refusal(message: str, status: int = 401) -> JSONResponse:
+    """The shape e签宝's API gateway answers with before any business logic runs."""
+    return JSONResponse({"success": False, "code": status, "message": message}, status_code=status)
+
+
+def check_caller(sandbox: Sandbox, request: Request, body: bytes) -> Response | None:
+    """None when the request is properly signed or carries a valid token; else the refusal."""
+    headers = request.headers
+    app_id = headers.get(auth.APP_ID)
+    if not app_id:
+        return gateway_refusal("缺少参数")
+    secret = sandbox.esign_apps.get(app_id)
+    if secret is None:
+        return gateway_refusal("无效的应用")
+    if headers.get(auth.AUTH_MODE, "").lower() == "signature":
+        return _check_signature(sandbox, request, body, secret)
+    token = headers.get(auth.TOKEN)
+    if not token:
+        return gateway_refusal("TOKEN_CANT_BE_NULL")
+    if not sandbox.token_valid("esign", token):
+        return gateway_refusal("TOKEN错误")
+    return None
+
+
+def _check_signature(sandbox: Sandbox, request: Request, body: bytes, secret: str) -> Response | None:
+    headers = request.headers
+    try:
+        stamp_ms = int(headers.get(auth.TIMESTAMP, ""))
+    except ValueError:
+        return gateway_refusal("INVALID_TIMESTAMP")
+    if abs(time.time() - stamp_ms / 1000) > sandbox.config.timestamp_window_s:
+        return gateway_refusal("INVALID_TIMESTAMP")
+    md5 = headers.get("Content-MD5", "")
+    if body and md5 != signing.content_md5(body):
+        return gateway_refusal("INVALID_SIGNATURE")
+    try:
+        path_query = signing.path_and_query(
+            vendor_path(request), request.scope["query_string"].decode("latin-1")
+        )
+    except ValueError:
+        return gateway_refusal("缺少参数")
+    message = signing.string_to_sign(
+        request.method,
+        path_query,
+        accept=headers.get("Accept", ""),
+        md5=md5,
+        content_type=headers.get("Content-Type", ""),
+        date=headers.get("Date", ""),
+    )
+    if not signing.verify(secret, message, headers.get(auth.SIGNATURE, "")):
+        return gateway_refusal("INVALID_SIGNATURE")
+    return None
+
+
+def image_url(request: Request, seal: EsignSeal, *, watermark: bool) -> str:
+    expires = int(time.time()) + URL_VALID_S
+    mark = "&watermark=1" if watermark else ""
+    return (
+        f"{files_root(request)}/files/esign/{seal.seal_id}.png?Expires={expires}"
+        f"&OSSAccessKeyId=SANDBOX{mark}&Signature={secrets.token_urlsafe(12)}"
+    )
+
+
+def v1_row(request: Request, seal: EsignSeal) -> dict[str, Any]:
+    return {
+        "sealId": seal.seal_id,
+        "fileKey": f"${seal.seal_id}${seal.created_ms}",
+        "width": seal.width_px,
+        "height": seal.height_px,
+        "alias": seal.name if seal.alias_in_v1 else None,
+        "sealType": 3 if seal.style == 3 else 1,
+        "defaultFlag": seal.default,
+        "url": image_url(request, seal, watermark=False),
+        "status": seal.status,
+        "reason": seal.reject_reason or None,
+        "createDate": seal.created_ms,
+        "sealBizType": seal.biz_type,
+        "sealUserFlag": False,
+    }
+
+
+def v3_detail(request: Request, seal: EsignSeal) -> dict[str, Any]:
+    return {
+        "sealId": seal.seal_id,
+        "sealName": seal.name,
+        "sealCreateTime": seal.created_ms,
+        "defaultSealFlag": seal.default,
+        "sealWidth": seal.width_mm,
+        "sealHeight": seal.height_mm,
+        "sealBizType": seal.biz_type,
+        "sealBizTypeDescription": BIZ_TYPE_LABELS[seal.biz_type],
+        "sealStyle": seal.style,
+        "sealStatus": seal.status,
+        "statusDescription": STATUS_LABELS[seal.status],
+        "rejectReason": seal.reject_reason,
+        "sealImageDownloadUrl": image_url(request, seal, watermark=True),
+    }
+
+
+def _int_param(request: Request, name: str, default: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def routes(sandbox: Sandbox) -> list[Route]:
+    async def access_token(request: Request, body: bytes) -> Response:
+        params = request.query_params
+        if params.get("grantType") != "client_credentials":
+            return failure(10000007, "参数错误: grantType")
+        if sandbox.esign_apps.get(params.get("appId", "")) != params.get("secret"):
+            return failure(10000007, "参数错误: appId或secret错误")
+        token, expires_at = sandbox.issue_token("esign")
+        return ok(
+            {
+                "token": token,
+                # The vendor gives this as a string at times, a number at others.
+                "expiresIn": str(int(expires_at * 1000)),
+                "refreshToken": secrets.token_urlsafe(16),
+            }
+        )
+
+    async def list_seals(request: Request, body: bytes) -> Response:
+        refusal = check_caller(sandbox, request, body)
+        if refusal is not None:
+            return refusal
+        org_id = request.path_params["org_id"]
+        if org_id not in sandbox.esign_orgs:
+            return failure(10000007, "参数错误: 机构账号不存在")
+        base = sandbox.config.esign_offset_base
+        offset = _int_param(request, "offset", base)
+        size = _int_param(request, "size", 10)
+        if offset is None or size is None or offset < base or not 1 <= size <= 100:
+            return failure(10000007, "参数错误: offset或size不合法")
+        seals = sandbox.esign_org_seals(org_id)
+        start = offset - base
+        page = seals[start : start + size]
+        return ok({"total": len(seals), "seals": [v1_row(request, s) for s in page]})
+
+    async def seal_info(request: Request, body: bytes) -> Response:
+        refusal = check_caller(sandbox, request, body)
+        if refusal is not None:
+            return refusal
+        org_id = request.query_params.get("orgId")
+        seal_id = request.query_params.get("sealId")
+        if not org_id or not seal_id:
+            return failure(10000007, "参数错误: 缺少orgId或sealId")
+        org = sandbox.esign_orgs.get(org_id)
+        if org is None:
+            return failure(10000007, "参数错误: 机构账号不存在")
+        if not org.granted:
+            return failure(1499000, "机构未授予应用 manage_org_seal 权限")
+        seal = next((s for s in sandbox.esign_seals if s.seal_id == seal_id), None)
+        if seal is None:
+            return failure(31400100, "印章不存在")
+        if seal.org_id != org_id:
+            return failure(31400109, "印章不属于该账号")
+        return ok(v3_detail(request, seal))
+
+    return [
+        Route("/v1/oauth2/access_token", instrument(sandbox, "esign", "token", access_token)),
+        Route(
+            "/v1/organizations/{org_id}/seals",
+            instrument(sandbox, "esign", "v1.list", list_seals),
+        ),
+        Route("/v3/seals/org-seal-info", instrument(sandbox, "esign", "v3.detail", seal_info)),
+    ]

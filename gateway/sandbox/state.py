@@ -1,0 +1,334 @@
+"""The sandbox's memory: seeded organisations and seals of both vendors, issued tokens, call
+counters, recorded requests and the knobs (latency, injected faults) tests and benchmarks turn.
+
+e签宝 v1 and v3 read the same `EsignSeal` records, as the real vendor's two APIs read one store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+# Demo credentials: the gateway uses these when no vendor is configured.
+ESIGN_APP_ID = "sandbox-esign-app"
+ESIGN_APP_SECRET = "sandbox-esign-secret"  # noqa: S105 (public demo credential)
+YUNYIN_APP_ID = "sandbox-yunyin-app"
+YUNYIN_APP_SECRET = "sandbox-yunyin-secret"  # noqa: S105 (public demo credential)
+
+ESIGN_ORG_A = "c7e0071f8a3b4e5d9c2a6b1f0d4e41e7"
+ESIGN_ORG_B = "5b2d9e0c7f1a4c3e8d6b2a9f0e1c7d33"
+ESIGN_ORG_UNGRANTED = "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b"
+YUNYIN_CORP_ID = 12345
+YUNYIN_ADMIN = 20001
+
+MINUTE_MS = 60_000
+
+
+@dataclass
+class EsignSeal:
+    seal_id: str
+    org_id: str
+    name: str
+    biz_type: str  # PUBLIC CONTRACT FINANCE PERSONNEL LEGAL_PERSON COMMON
+    status: int  # 1 enabled, 2 awaiting review, 3 rejected, 4 suspended
+    style: int  # v3 sealStyle: 1 template, 3 image
+    created_ms: int
+    default: bool = False
+    width_mm: int = 40
+    height_mm: int = 40
+    reject_reason: str = ""
+    # v1 sometimes gives no alias for a seal: the gateway then takes the name from v3.
+    alias_in_v1: bool = True
+
+    @property
+    def width_px(self) -> int:
+        return round(self.width_mm * 159 / 40)
+
+    @property
+    def height_px(self) -> int:
+        return round(self.height_mm * 159 / 40)
+
+
+@dataclass
+class EsignOrg:
+    org_id: str
+    name: str
+    # Whether the organisation granted the app `manage_org_seal` (v3 needs it).
+    granted: bool = True
+
+
+@dataclass
+class YunyinSeal:
+    seal_id: int
+    name: str
+    category: str  # PUBLIC CONTRACT FINANCE HR LEGAL_PERSON OTHER
+    style: int  # 1 template, 3 image
+    status: int
+    created: str
+    code: str = ""
+    default: bool = False
+    template_shape: str = "round"
+    color: str = "Red"
+    alpha: float = 1.0
+    horizontal_text: str | None = None
+    bottom_text: str | None = None
+    source: str = "API"
+    width: int = 159
+    height: int = 159
+    image_key: str | None = None  # an uploaded image, for image seals
+    deleted: bool = False
+
+
+@dataclass
+class YunyinAuthor:
+    id: int
+    seal_id: int
+    user_id: int
+    role: str  # SEAL_USER / SEAL_EXAMINER
+    range: int  # 0 all contracts, 1 listed templates
+    templates: list[tuple[int, str]]
+    effective: str
+    expire: str | None
+    created: str
+    auto_sign: int = 0
+    examiner_notify: int = 0
+    status: int = 1
+
+
+@dataclass
+class Upload:
+    key: str
+    file_name: str
+    data: bytes
+    width: int
+    height: int
+    color: str
+
+
+@dataclass
+class Fault:
+    """An injected failure: answer `status` (with a vendor error `code` when given) or stall for
+    `delay_s`, for the next `times` matching calls (None: until cleared)."""
+
+    vendor: str
+    endpoint: str = "*"
+    status: int = 503
+    code: str | None = None
+    message: str = "injected fault"
+    delay_s: float = 0.0
+    times: int | None = None
+
+    def matches(self, vendor: str, endpoint: str) -> bool:
+        return self.vendor == vendor and self.endpoint in ("*", endpoint)
+
+
+@dataclass
+class RecordedRequest:
+    vendor: str
+    endpoint: str
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class SandboxConfig:
+    # Whether e签宝 v1 `offset` counts items from 0 or 1 (the real vendor's choice is unconfirmed).
+    esign_offset_base: int = 1
+    token_ttl_s: float = 7200.0
+    # A newly issued e签宝 token leaves the previous ones valid this long.
+    esign_token_overlap_s: float = 300.0
+    latency_s: float = 0.0
+    timestamp_window_s: float = 900.0
+
+
+@dataclass
+class IssuedToken:
+    vendor: str
+    expires_at: float
+
+
+class Sandbox:
+    """All state of the emulated vendors. Thread-safe enough for tests that read it from another
+    thread: counters and the request log are guarded by a lock."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.requests: deque[RecordedRequest] = deque(maxlen=500)
+        self.faults: list[Fault] = []
+        self.tokens: dict[str, IssuedToken] = {}
+        self.esign_apps = {ESIGN_APP_ID: ESIGN_APP_SECRET}
+        self.yunyin_apps = {YUNYIN_APP_ID: YUNYIN_APP_SECRET}
+        self.esign_orgs: dict[str, EsignOrg] = {}
+        self.esign_seals: list[EsignSeal] = []
+        self.yunyin_corp_name = "示例有限公司"
+        self.yunyin_users: dict[int, tuple[str, bool]] = {}  # id -> (name, may manage seals)
+        self.yunyin_seals: dict[int, YunyinSeal] = {}
+        self.yunyin_authors: list[YunyinAuthor] = []
+        self.uploads: dict[str, Upload] = {}
+        self._ids = itertools.count(60001)
+        self._author_ids = itertools.count(201)
+        seed(self)
+
+    # --- counters, log, faults ----------------------------------------------------------------
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.calls[f"{request.vendor}:{request.endpoint}"] += 1
+            self.requests.append(request)
+
+    def count(self, key: str) -> int:
+        """Calls of one endpoint (`vendor:endpoint`), or of a whole vendor (`vendor`)."""
+        with self._lock:
+            if ":" in key:
+                return self.calls[key]
+            return sum(n for k, n in self.calls.items() if k.startswith(key + ":"))
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.requests.clear()
+
+    def take_fault(self, vendor: str, endpoint: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(vendor, endpoint):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def issue_token(self, vendor: str) -> tuple[str, float]:
+        now = time.time()
+        with self._lock:
+            if vendor == "esign":
+                # Asking for a new token makes earlier ones expire early.
+                overlap_end = now + self.config.esign_token_overlap_s
+                for issued in self.tokens.values():
+                    if issued.vendor == vendor:
+                        issued.expires_at = min(issued.expires_at, overlap_end)
+            token = secrets.token_urlsafe(24)
+            expires_at = now + self.config.token_ttl_s
+            self.tokens[token] = IssuedToken(vendor, expires_at)
+        return token, expires_at
+
+    def token_valid(self, vendor: str, token: str | None) -> bool:
+        issued = self.tokens.get(token or "")
+        return issued is not None and issued.vendor == vendor and time.time() < issued.expires_at
+
+    def expire_tokens(self, vendor: str | None = None) -> None:
+        with self._lock:
+            for issued in self.tokens.values():
+                if vendor is None or issued.vendor == vendor:
+                    issued.expires_at = 0
+
+    # --- e签宝 -----------------------------------------------------------------------------------
+
+    def esign_org_seals(self, org_id: str) -> list[EsignSeal]:
+        return sorted(
+            (s for s in self.esign_seals if s.org_id == org_id),
+            key=lambda s: (s.created_ms, s.seal_id),
+        )
+
+    # --- 云银签 ---------------------------------------------------------------------------------
+
+    def live_yunyin_seals(self) -> list[YunyinSeal]:
+        return sorted(
+            (s for s in self.yunyin_seals.values() if not s.deleted), key=lambda s: s.seal_id
+        )
+
+    def authors_of(self, seal_id: int) -> list[YunyinAuthor]:
+        return [a for a in self.yunyin_authors if a.seal_id == seal_id]
+
+    def next_seal_id(self) -> int:
+        return next(self._ids)
+
+    def next_author_id(self) -> int:
+        return next(self._author_ids)
+
+
+def seed(sandbox: Sandbox) -> None:
+    """Deterministic demo data: every biz type, status and style, defaults, a rejected image seal
+    with its reason, authorisations of both roles and both scopes."""
+    sandbox.esign_orgs = {
+        ESIGN_ORG_A: EsignOrg(ESIGN_ORG_A, "华东示例科技有限公司"),
+        ESIGN_ORG_B: EsignOrg(ESIGN_ORG_B, "华南示例贸易有限公司"),
+        ESIGN_ORG_UNGRANTED: EsignOrg(ESIGN_ORG_UNGRANTED, "未授权示例有限公司", granted=False),
+    }
+    base = 1_700_000_000_000
+    a, b = ESIGN_ORG_A, ESIGN_ORG_B
+    sandbox.esign_seals = [
+        EsignSeal("5d5fb580-cbc0-47dd-ab59-9941a7987955", a, "华东示例科技有限公司公章", "PUBLIC",
+                  1, 1, base, default=True, width_mm=42, height_mm=42),
+        EsignSeal("5f9813c5-c521-4c3c-aa62-40b0344a6d53", a, "合同专用章", "CONTRACT",
+                  1, 1, base + 1 * MINUTE_MS),
+        EsignSeal("1c17fa52-812a-4149-a96b-1715351f8920", a, "财务专用章", "FINANCE",
+                  4, 1, base + 2 * MINUTE_MS, width_mm=38, height_mm=38),
+        EsignSeal("2b8e4f6a-1d3c-4e5f-9a7b-0c1d2e3f4a5b", a, "人事专用章", "PERSONNEL",
+                  1, 1, base + 3 * MINUTE_MS),
+        EsignSeal("3c9f5a7b-2e4d-4f6a-8b9c-1d2e3f4a5b6c", a, "法定代表人章-王明", "LEGAL_PERSON",
+                  2, 3, base + 4 * MINUTE_MS, width_mm=20, height_mm=20),
+        EsignSeal("4d0a6b8c-3f5e-4a7b-9c0d-2e3f4a5b6c7d", a, "业务章", "COMMON",
+                  3, 3, base + 5 * MINUTE_MS,
+                  reject_reason="印章图片不清晰，请上传 300dpi 以上的透明底 PNG"),
+        EsignSeal("6e1b7c9d-4a6f-4b8c-8d1e-3f4a5b6c7d8e", a, "合同专用章(二)", "CONTRACT",
+                  1, 1, base + 6 * MINUTE_MS, width_mm=38, height_mm=38),
+        EsignSeal("7f2c8d0e-5b7a-4c9d-9e2f-4a5b6c7d8e9f", b, "华南示例贸易有限公司公章", "PUBLIC",
+                  1, 1, base + 7 * MINUTE_MS, default=True),
+        EsignSeal("8a3d9e1f-6c8b-4d0e-8f3a-5b6c7d8e9f0a", b, "发票专用章", "COMMON",
+                  1, 1, base + 8 * MINUTE_MS, alias_in_v1=False),
+        EsignSeal("9b4e0f2a-7d9c-4e1f-9a4b-6c7d8e9f0a1b", b, "合同专用章", "CONTRACT",
+                  1, 1, base + 9 * MINUTE_MS),
+        EsignSeal("0c5f1a3b-8e0d-4f2a-8b5c-7d8e9f0a1b2c", ESIGN_ORG_UNGRANTED, "公章", "PUBLIC",
+                  1, 1, base + 10 * MINUTE_MS, default=True),
+    ]
+
+    sandbox.yunyin_users = {
+        YUNYIN_ADMIN: ("管理员", True),
+        20002: ("李四", False),
+        20003: ("王五", False),
+        20004: ("赵六", False),
+        20005: ("孙七", False),
+    }
+    seals = [
+        YunyinSeal(50001, "市场部合同专用章", "CONTRACT", 1, 1, "2024-01-20T10:00:00.000+0800",
+                   code="SEAL001", horizontal_text="市场部"),
+        YunyinSeal(50002, "手签章-张三", "OTHER", 3, 1, "2024-01-21T11:00:00.000+0800",
+                   code="SEAL002", default=True, width=200, height=200),
+        YunyinSeal(50003, "示例有限公司公章", "PUBLIC", 1, 1, "2024-01-22T09:30:00.000+0800",
+                   code="SEAL003", bottom_text="3101150012345"),
+        YunyinSeal(50004, "财务专用章", "FINANCE", 1, 4, "2024-01-23T09:30:00.000+0800",
+                   code="SEAL004", template_shape="oval", width=180, height=120),
+        YunyinSeal(50005, "人事专用章", "HR", 1, 2, "2024-01-24T14:15:00.000+0800",
+                   code="SEAL005", color="Blue"),
+        YunyinSeal(50006, "法定代表人章-李华", "LEGAL_PERSON", 3, 3,
+                   "2024-01-25T16:45:00.000+0800", code="SEAL006", width=120, height=120),
+    ]
+    sandbox.yunyin_seals = {s.seal_id: s for s in seals}
+    sandbox.yunyin_authors = [
+        YunyinAuthor(101, 50001, 20002, "SEAL_USER", 0, [], "2024-01-20T11:00:00.000+0800",
+                     None, "2024-01-20T11:00:00.000+0800"),
+        YunyinAuthor(102, 50001, 20003, "SEAL_EXAMINER", 1,
+                     [(1001, "报销单模板"), (1002, "请假单模板")],
+                     "2024-01-20T11:05:00.000+0800", "2024-12-31T23:59:59.000+0800",
+                     "2024-01-20T11:05:00.000+0800", examiner_notify=1),
+        YunyinAuthor(103, 50001, 20004, "SEAL_USER", 1, [(1003, "采购合同模板")],
+                     "2024-02-01T09:00:00.000+0800", "2025-02-01T09:00:00.000+0800",
+                     "2024-02-01T09:00:00.000+0800", auto_sign=1),
+        YunyinAuthor(104, 50002, 20002, "SEAL_USER", 0, [], "2024-01-21T12:00:00.000+0800",
+                     None, "2024-01-21T12:00:00.000+0800"),
+        YunyinAuthor(105, 50003, 20003, "SEAL_EXAMINER", 0, [], "2024-01-22T10:00:00.000+0800",
+                     None, "2024-01-22T10:00:00.000+0800"),
+    ]
