@@ -124,6 +124,7 @@ class TokenAuth(httpx.Auth):
         token = await self._cache.get()
         self._apply(request, token)
         response = yield request
+        await response.aread()
         if self._is_rejected(response):
             log.info("token refused by %s; fetching a new one", request.url.host)
             token = await self._cache.renew(token)

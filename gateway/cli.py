@@ -1,0 +1,115 @@
+"""`seal-gateway serve | sandbox | schema`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from gateway.app import SANDBOX_PATH, configure_logging, create_app
+from gateway.config import ConfigError, load_settings
+from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
+
+log = logging.getLogger("gateway")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; binding before the app is built tells a port-0 server its port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def loopback_url(host: str, port: int) -> str:
+    """How this process reaches its own listener."""
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 (reading the bind address, not binding)
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve_app(app: object, sock: socket.socket, log_level: str) -> None:
+    config = uvicorn.Config(app, log_config=None, log_level=log_level.lower(), lifespan="on")  # type: ignore[arg-type]
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    base = loopback_url(host, port)
+    sandbox = None
+    if settings.sandbox:
+        sandbox = Sandbox()
+        settings = settings.with_sandbox_at(base + SANDBOX_PATH)
+        log.warning(
+            "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "
+            "built-in sandbox of emulated vendors at %s%s",
+            base,
+            SANDBOX_PATH,
+        )
+    log.info("seal-gateway listening on %s; GraphiQL at %s/graphql", base, base)
+    serve_app(create_app(settings, sandbox), sock, settings.log_level)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    configure_logging("INFO")
+    config = SandboxConfig(latency_s=args.latency_ms / 1000, esign_offset_base=args.esign_offset_base)
+    sock = bind(args.host, args.port)
+    base = loopback_url(args.host, sock.getsockname()[1])
+    log.info(
+        "sandbox listening on %s: e签宝 at %s/esign, 云银签 at %s/yunyin, knobs at %s/_sandbox",
+        base, base, base, base,
+    )
+    serve_app(create_sandbox_app(Sandbox(config)), sock, "warning")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gateway.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="seal-gateway", description="One GraphQL API over e签宝 and 云银签 seals."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway (on the sandbox if no vendor is set)")
+    serve.add_argument("--host", help="bind address (default SEALGW_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default SEALGW_PORT or 8000; 0 picks one)")
+    serve.set_defaults(run=cmd_serve)
+
+    sandbox = commands.add_parser("sandbox", help="serve the emulated vendors alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8100)
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
+    sandbox.add_argument("--esign-offset-base", type=int, choices=(0, 1), default=1)
+    sandbox.set_defaults(run=cmd_sandbox)
+
+    schema = commands.add_parser("schema", help="print the GraphQL SDL")
+    schema.set_defaults(run=cmd_schema)
+
+    args = parser.parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""Per-request batching and de-duplication of vendor calls (aiodataloader).
+
+A new `Loaders` is made for every request: its caches live exactly as long as one query, so
+the same seal asked for twice (aliases, `node` beside `seals`) costs one vendor call, and no
+answer outlives the request that asked for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiodataloader import DataLoader
+
+from gateway.domain import (
+    Authorization,
+    ErrorCode,
+    OrgScope,
+    Page,
+    ProviderName,
+    Seal,
+    SealFilter,
+    SealKey,
+    UpstreamError,
+)
+from gateway.providers.base import SealProvider, read_all
+
+# Most seals fetched one by one in one batch; the vendor client's pool bounds concurrency.
+MAX_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    provider: ProviderName
+    seal_filter: SealFilter
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPageKey:
+    provider: ProviderName
+    seal_id: str
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationKey:
+    provider: ProviderName
+    seal_id: str
+    authorization_id: str
+
+
+class Loaders:
+    def __init__(self, providers: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
+        self.providers = providers
+        self.scope = scope
+        self.seal_detail: DataLoader = DataLoader(self._load_details, max_batch_size=MAX_BATCH)
+        self.seal_listing: DataLoader = DataLoader(self._load_listings, max_batch_size=MAX_BATCH)
+        self._pages: DataLoader = DataLoader(self._load_pages)
+        self._scans: DataLoader = DataLoader(self._load_scans)
+        self._authorization_pages: DataLoader = DataLoader(self._load_authorization_pages)
+        self.authorization: DataLoader = DataLoader(self._load_authorizations)
+        self._totals: dict[tuple[ProviderName, SealFilter], int] = {}
+
+    # --- seals ----------------------------------------------------------------------------
+
+    async def _by_provider(self, keys: Sequence[SealKey], listing: bool) -> list[Seal | Exception]:
+        groups: dict[ProviderName, list[str]] = defaultdict(list)
+        for key in keys:
+            groups[key.provider].append(key.vendor_id)
+
+        async def load(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
+            source = self.providers[provider]
+            if listing:
+                return await source.find_listed(self.scope, ids)
+            return await source.get_seals(self.scope, ids)
+
+        names = list(groups)
+        answers = await settle(*(load(name, groups[name]) for name in names))
+        found: dict[SealKey, Seal | Exception] = {}
+        for name, answer in zip(names, answers, strict=True):
+            for vendor_id, result in zip(
+                groups[name],
+                answer if isinstance(answer, list) else [answer] * len(groups[name]),
+                strict=True,
+            ):
+                found[SealKey(name, vendor_id)] = result
+        return [found[key] for key in keys]
+
+    async def _load_details(self, keys: Sequence[SealKey]) -> list[Seal | Exception]:
+        return await self._by_provider(keys, listing=False)
+
+    async def _load_listings(self, keys: Sequence[SealKey]) -> list[Seal | Exception]:
+        return await self._by_provider(keys, listing=True)
+
+    async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Seal] | Exception]:
+        return await settle(
+            *(
+                self.providers[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
+                for k in keys
+            )
+        )
+
+    async def _load_scans(
+        self, keys: Sequence[tuple[ProviderName, SealFilter]]
+    ) -> list[list[Seal] | Exception]:
+        return await settle(*(self.providers[p].scan(self.scope, f) for p, f in keys))
+
+    async def seal_page(
+        self, provider: ProviderName, seal_filter: SealFilter, offset: int, limit: int
+    ) -> Page[Seal]:
+        """Seals [offset, offset+limit) of one provider's filtered list, and its length."""
+        if self.providers[provider].needs_scan(seal_filter):
+            seals: list[Seal] = await self._scans.load((provider, seal_filter))
+            page = Page(seals[offset : offset + limit], len(seals))
+        else:
+            page = await self._pages.load(PageKey(provider, seal_filter, offset, limit))
+        self._totals[(provider, seal_filter)] = page.total
+        return page
+
+    async def seal_total(self, provider: ProviderName, seal_filter: SealFilter) -> int:
+        known = self._totals.get((provider, seal_filter))
+        if known is not None:
+            return known
+        return (await self.seal_page(provider, seal_filter, 0, 1)).total
+
+    # --- authorisations -------------------------------------------------------------------
+
+    async def _load_authorization_pages(
+        self, keys: Sequence[AuthorizationPageKey]
+    ) -> list[Page[Authorization] | Exception]:
+        return await settle(
+            *(
+                self.providers[k.provider].list_authorizations(
+                    self.scope, k.seal_id, k.offset, k.limit
+                )
+                for k in keys
+            )
+        )
+
+    async def authorization_page(
+        self, provider: ProviderName, seal_id: str, offset: int, limit: int
+    ) -> Page[Authorization]:
+        page: Page[Authorization] = await self._authorization_pages.load(
+            AuthorizationPageKey(provider, seal_id, offset, limit)
+        )
+        return page
+
+    async def _load_authorizations(
+        self, keys: Sequence[AuthorizationKey]
+    ) -> list[Authorization | Exception]:
+        """Authorisations by id: the vendor has no such lookup, so each seal's list is read once."""
+        seals = sorted({(k.provider, k.seal_id) for k in keys})
+
+        async def everything(provider: ProviderName, seal_id: str) -> list[Authorization]:
+            source = self.providers[provider]
+            return await read_all(
+                lambda offset, limit: self.authorization_page(provider, seal_id, offset, limit),
+                source.max_page_size,
+            )
+
+        lists = await settle(*(everything(p, s) for p, s in seals))
+        by_seal = dict(zip(seals, lists, strict=True))
+        results: list[Authorization | Exception] = []
+        for key in keys:
+            found: Any = by_seal[(key.provider, key.seal_id)]
+            if isinstance(found, Exception):
+                results.append(found)
+                continue
+            match = next((a for a in found if a.vendor_id == key.authorization_id), None)
+            results.append(
+                match
+                or UpstreamError(key.provider, "No such authorisation.", code=ErrorCode.NOT_FOUND)
+            )
+        return results
+
+
+def _as_exception_or_seal(result: object) -> Any:
+    """aiodataloader fails one key for an Exception; a BaseException (cancellation) goes up."""
+    if isinstance(result, Exception) or not isinstance(result, BaseException):
+        return result
+    raise result
+
+
+async def settle(*calls: Awaitable[Any]) -> list[Any]:
+    """Each call's result or its Exception, in order: one failing key fails only itself."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    return [_as_exception_or_seal(result) for result in results]

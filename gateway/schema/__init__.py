@@ -1,0 +1,55 @@
+"""The GraphQL schema: strawberry types mirroring the domain, resolvers, error handling.
+No HTTP here: resolvers reach vendors only through the loaders and providers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from gateway.schema.context import GatewayContext, Limits
+from gateway.schema.errors import GatewayErrors, log_unexpected
+from gateway.schema.query import Query
+from gateway.schema.types import Authorization, Seal
+
+__all__ = ["GatewayContext", "Limits", "build_schema", "schema_sdl"]
+
+MAX_DEPTH = 12
+MAX_ALIASES = 50
+MAX_TOKENS = 5000
+
+
+class GatewaySchema(strawberry.federation.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
+def build_schema(**extra: Any) -> strawberry.federation.Schema:
+    return GatewaySchema(
+        query=Query,
+        types=[Seal, Authorization],
+        extensions=[
+            GatewayErrors,
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+        ],
+        **extra,
+    )
+
+
+def schema_sdl() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,120 @@
+"""GraphQL enums for the domain's vocabularies, each value described with the vendors' terms."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+import strawberry
+
+E = TypeVar("E", bound=Enum)
+
+
+def convert(target: type[E], value: Enum) -> E:
+    """The same-named member of another enum (schema <-> domain)."""
+    return target[value.name]
+
+
+@strawberry.enum(description="The vendor a seal lives at.")
+class Provider(Enum):
+    ESIGN = strawberry.enum_value(
+        "esign", description="e签宝 (eSign): listed through open API v1, detailed through v3."
+    )
+    YUNYIN = strawberry.enum_value("yunyin", description="云银签 (YunYinSign): the /seal/* API.")
+
+
+@strawberry.enum(description="What a seal is for (e签宝 sealBizType, 云银签 categoryType).")
+class SealBizType(Enum):
+    PUBLIC = strawberry.enum_value("PUBLIC", description="Official company seal, 公章.")
+    CONTRACT = strawberry.enum_value("CONTRACT", description="Contract seal, 合同专用章.")
+    FINANCE = strawberry.enum_value("FINANCE", description="Finance seal, 财务专用章.")
+    PERSONNEL = strawberry.enum_value(
+        "PERSONNEL", description="Personnel/HR seal, 人事专用章 (e签宝 PERSONNEL, 云银签 HR)."
+    )
+    LEGAL_PERSON = strawberry.enum_value(
+        "LEGAL_PERSON", description="Legal representative's seal, 法定代表人章."
+    )
+    OTHER = strawberry.enum_value(
+        "OTHER", description="Any other seal, 其他 (e签宝 COMMON, 云银签 OTHER)."
+    )
+
+
+@strawberry.enum(description="Where a seal stands in its life (both vendors use codes 1-4).")
+class SealStatus(Enum):
+    ENABLED = strawberry.enum_value("ENABLED", description="In use, 已启用 (1).")
+    AWAITING_REVIEW = strawberry.enum_value(
+        "AWAITING_REVIEW", description="Uploaded image seal waiting for review, 待审核 (2)."
+    )
+    REJECTED = strawberry.enum_value(
+        "REJECTED", description="Review rejected, 审核不通过 (3); see `rejectReason`."
+    )
+    SUSPENDED = strawberry.enum_value("SUSPENDED", description="Suspended, 挂起 (4).")
+
+
+@strawberry.enum(description="How a seal was made.")
+class SealStyle(Enum):
+    TEMPLATE = strawberry.enum_value(
+        "TEMPLATE", description="Drawn by the vendor from a template, 模板章."
+    )
+    IMAGE = strawberry.enum_value("IMAGE", description="Made from an uploaded image, 图片章.")
+
+
+@strawberry.enum(description="The shape of a template seal.")
+class TemplateShape(Enum):
+    ROUND = strawberry.enum_value("ROUND", description="Round, 圆形.")
+    OVAL = strawberry.enum_value("OVAL", description="Oval, 椭圆.")
+
+
+@strawberry.enum(description="Seal ink colour.")
+class SealColor(Enum):
+    RED = strawberry.enum_value("RED", description="Red, 红色.")
+    BLUE = strawberry.enum_value("BLUE", description="Blue, 蓝色.")
+    BLACK = strawberry.enum_value("BLACK", description="Black, 黑色.")
+    PURPLE = strawberry.enum_value("PURPLE", description="Purple, 紫色.")
+
+
+@strawberry.enum(description="The unit of a size.")
+class SizeUnit(Enum):
+    PIXEL = strawberry.enum_value("PIXEL", description="Image pixels.")
+    MILLIMETRE = strawberry.enum_value("MILLIMETRE", description="Millimetres on paper.")
+
+
+@strawberry.enum(description="What an authorised person may do with a seal.")
+class AuthorizationRole(Enum):
+    USER = strawberry.enum_value("USER", description="May use the seal, 使用员 (SEAL_USER).")
+    EXAMINER = strawberry.enum_value(
+        "EXAMINER", description="Approves its use, 审批员 (SEAL_EXAMINER)."
+    )
+
+
+@strawberry.enum(description="Which contracts an authorisation covers.")
+class AuthorizationScope(Enum):
+    ALL_CONTRACTS = strawberry.enum_value(
+        "ALL_CONTRACTS", description="Every contract, 全部合同 (authorRange 0)."
+    )
+    LISTED_TEMPLATES = strawberry.enum_value(
+        "LISTED_TEMPLATES",
+        description="Only contracts from the listed templates, 指定模板 (authorRange 1).",
+    )
+
+
+@strawberry.enum(description="An operation a provider may support. Ask before offering it in a UI.")
+class SealOperation(Enum):
+    LIST_AUTHORIZATIONS = strawberry.enum_value(
+        "LIST_AUTHORIZATIONS", description="List who is authorised to use a seal."
+    )
+    AUTHORIZE = strawberry.enum_value("AUTHORIZE", description="Authorise people to use a seal.")
+    CREATE_FROM_TEMPLATE = strawberry.enum_value(
+        "CREATE_FROM_TEMPLATE", description="Create a seal from a template."
+    )
+    CREATE_FROM_IMAGE = strawberry.enum_value(
+        "CREATE_FROM_IMAGE", description="Create a seal from an uploaded image."
+    )
+    UPLOAD_IMAGE = strawberry.enum_value("UPLOAD_IMAGE", description="Upload a seal image.")
+    PREVIEW = strawberry.enum_value("PREVIEW", description="Preview a seal before creating it.")
+    RENAME = strawberry.enum_value("RENAME", description="Rename a seal.")
+    SET_DEFAULT = strawberry.enum_value("SET_DEFAULT", description="Make a seal the default.")
+    DELETE = strawberry.enum_value("DELETE", description="Delete a seal.")
+    MANAGEMENT_URL = strawberry.enum_value(
+        "MANAGEMENT_URL", description="Get a link to the vendor's seal management page."
+    )

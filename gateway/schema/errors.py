@@ -1,0 +1,100 @@
+"""How errors reach clients: every error carries `extensions.code` from a fixed set, vendor
+failures name the provider and the vendor's code, and nothing unexpected (a stack trace, a
+message that could hold a secret) ever leaves: it is logged and replaced by a generic error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from gateway.domain import (
+    BadInput,
+    ErrorCode,
+    GatewayError,
+    NotFound,
+    NotSupported,
+    UpstreamError,
+)
+from gateway.schema.context import GatewayContext
+from gateway.schema.enums import Provider, convert
+
+log = logging.getLogger("gateway.errors")
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+def extensions_of(error: GatewayError) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": error.code.value}
+    provider = getattr(error, "provider", None)
+    if isinstance(error, UpstreamError | NotFound | NotSupported) and provider is not None:
+        extensions["provider"] = convert(Provider, provider).name
+    if isinstance(error, UpstreamError):
+        extensions["upstreamCode"] = error.vendor_code
+        extensions["retryable"] = error.retryable
+        if error.write_may_have_happened:
+            extensions["writeMayHaveHappened"] = True
+    if isinstance(error, BadInput) and error.field:
+        extensions["field"] = error.field
+    return extensions
+
+
+def public_error(error: GraphQLError) -> GraphQLError:
+    """The error as a client may see it."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return error  # syntax, validation and argument errors: already for the client
+    if isinstance(original, GatewayError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=extensions_of(original),
+        )
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+    )
+
+
+def reported_error(path: list[str | int], error: Exception) -> GraphQLError:
+    """An error a resolver reported beside the partial data it returned."""
+    if isinstance(error, GatewayError):
+        return GraphQLError(error.message, path=path, extensions=extensions_of(error))
+    log.error("unexpected error at %s", path, exc_info=error)
+    return GraphQLError(
+        INTERNAL_MESSAGE, path=path, extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
+    )
+
+
+class GatewayErrors(SchemaExtension):
+    """Rewrites the result's errors for clients and adds the errors resolvers reported."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None:
+            return
+        errors = [public_error(e) for e in result.errors or []]
+        context = self.execution_context.context
+        if isinstance(context, GatewayContext):
+            errors.extend(reported_error(path, error) for path, error in context.reported)
+        result.errors = errors or None
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Expected errors (bad input, vendor failures) are the client's business; the rest are bugs."""
+    for error in errors:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError | GatewayError):
+            continue
+        log.error("unexpected error at %s", error.path, exc_info=original)

@@ -1,0 +1,421 @@
+"""The GraphQL object types: Seal and Authorization (Relay nodes), their parts and connections.
+
+A `Seal` wraps what one vendor call showed of a seal. A field the call did not carry is loaded
+when, and only when, a query selects it: for e签宝, a v1 list row gets its v3 detail through the
+per-request loader, so a page asking only v1 fields costs one vendor call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry import relay
+
+from gateway import domain
+from gateway.domain import Capability, NotFound, ProviderName, SealKey
+from gateway.schema.context import Info
+from gateway.schema.enums import (
+    AuthorizationRole,
+    AuthorizationScope,
+    Provider,
+    SealBizType,
+    SealOperation,
+    SealStatus,
+    SealStyle,
+    SizeUnit,
+    convert,
+)
+from gateway.schema.ids import parse_node_id
+from gateway.schema.paging import offset_cursor, page_size, parse_offset_cursor
+
+AUTHORIZATION_CURSOR = "authorization"
+
+
+@strawberry.federation.type(shareable=True, description="Where a page of a connection stands.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether a page follows this one.")
+    has_previous_page: bool = strawberry.field(description="Whether a page comes before this one.")
+    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last edge: pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="A width and height, with their unit.")
+class Size:
+    width: float = strawberry.field(description="Width, in `unit`.")
+    height: float = strawberry.field(description="Height, in `unit`.")
+    unit: SizeUnit = strawberry.field(description="The unit of both numbers.")
+
+    @classmethod
+    def of(cls, size: domain.Size | None) -> Size | None:
+        if size is None:
+            return None
+        return cls(width=size.width, height=size.height, unit=convert(SizeUnit, size.unit))
+
+
+@strawberry.type(description="A link to a seal's image. Vendor links are signed and expire.")
+class SealImage:
+    url: str = strawberry.field(description="Where to download the PNG.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the link stops working; null when the vendor documents no expiry."
+    )
+    watermarked: bool = strawberry.field(description="Whether the vendor watermarked the image.")
+
+    @classmethod
+    def of(cls, image: domain.ImageLink | None) -> SealImage | None:
+        if image is None:
+            return None
+        return cls(url=image.url, expires_at=image.expires_at, watermarked=image.watermarked)
+
+
+def operations(provider: ProviderName, info: Info) -> list[SealOperation]:
+    source = info.context.providers.get(provider)
+    if source is None:
+        return []
+    return [convert(SealOperation, c) for c in Capability if source.supports(c)]
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description=(
+        "One electronic seal (电子印章) at one vendor. e签宝 seals fuse the v1 list row and the "
+        "v3 detail of the same seal; fields only one of them carries are fetched when selected."
+    ),
+)
+class Seal(relay.Node):
+    node_key: relay.NodeID[str]
+    record: strawberry.Private[domain.Seal]
+
+    @classmethod
+    def of(cls, seal: domain.Seal) -> Seal:
+        return cls(node_key=seal.key.node_id(), record=seal)
+
+    @classmethod
+    async def load(cls, info: Info, key: SealKey) -> Seal:
+        if key.provider not in info.context.providers:
+            raise NotFound(f"Provider {key.provider.value} is not configured.", key.provider)
+        return cls.of(await info.context.loaders.seal_detail.load(key))
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:  # noqa: A002
+        """Federation entry point: a supergraph asks for seals by their id."""
+        type_name, node_id = parse_node_id(id)
+        if type_name != "Seal":
+            raise NotFound(f"{id!r} is not a seal id.")
+        return await cls.load(info, SealKey.from_node_id(node_id))
+
+    async def _value(self, info: Info, attr: str) -> Any:
+        """An attribute from this view of the seal, else from the vendor call that has it."""
+        record = self.record
+        if attr in record.known:
+            return getattr(record, attr)
+        provider = info.context.providers.get(record.key.provider)
+        if provider is None or attr not in provider.fields:
+            return None
+        loaders = info.context.loaders
+        loader = loaders.seal_detail if attr in provider.detail_fields else loaders.seal_listing
+        full = await loader.load(record.key)
+        return getattr(full, attr)
+
+    @strawberry.field(description="The vendor the seal lives at.")
+    def provider(self) -> Provider:
+        return convert(Provider, self.record.key.provider)
+
+    @strawberry.field(
+        description="The vendor's own seal id (e签宝: a UUID string; 云银签: an int64 as text)."
+    )
+    def vendor_id(self) -> str:
+        return self.record.key.vendor_id
+
+    @strawberry.field(
+        description="The seal's name: e签宝 v1 `alias`, or v3 `sealName` where v1 gives none; "
+        "云银签 `sealName`."
+    )
+    async def name(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "name")
+        return value
+
+    @strawberry.field(description="What the seal is for (公章, 合同专用章, ...).")
+    async def biz_type(self, info: Info) -> SealBizType | None:
+        value = await self._value(info, "biz_type")
+        return None if value is None else convert(SealBizType, value)
+
+    @strawberry.field(
+        description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription)."
+    )
+    async def biz_type_label(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "biz_type_label")
+        return value
+
+    @strawberry.field(description="Where the seal stands: enabled, awaiting review, ...")
+    async def status(self, info: Info) -> SealStatus | None:
+        value = await self._value(info, "status")
+        return None if value is None else convert(SealStatus, value)
+
+    @strawberry.field(description="The vendor's own label for the status (e签宝 v3).")
+    async def status_label(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "status_label")
+        return value
+
+    @strawberry.field(
+        description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason)."
+    )
+    async def reject_reason(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "reject_reason")
+        return value
+
+    @strawberry.field(description="Whether the seal was drawn from a template or uploaded.")
+    async def style(self, info: Info) -> SealStyle | None:
+        value = await self._value(info, "style")
+        return None if value is None else convert(SealStyle, value)
+
+    @strawberry.field(description="Whether this is the organisation's default seal (默认印章).")
+    async def is_default(self, info: Info) -> bool | None:
+        value: bool | None = await self._value(info, "is_default")
+        return value
+
+    @strawberry.field(
+        description="The image's size in pixels (e签宝 v1 width/height, 云银签 sealWidth/Height)."
+    )
+    async def image_size(self, info: Info) -> Size | None:
+        return Size.of(await self._value(info, "image_size"))
+
+    @strawberry.field(description="The seal's size on paper in millimetres (e签宝 v3 only).")
+    async def physical_size(self, info: Info) -> Size | None:
+        return Size.of(await self._value(info, "physical_size"))
+
+    @strawberry.field(
+        description="The seal's image (e签宝 v1 url, valid 1 hour; 云银签 sealImageUrl)."
+    )
+    async def image(self, info: Info) -> SealImage | None:
+        return SealImage.of(await self._value(info, "image"))
+
+    @strawberry.field(
+        description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes)."
+    )
+    async def watermarked_image(self, info: Info) -> SealImage | None:
+        return SealImage.of(await self._value(info, "watermarked_image"))
+
+    @strawberry.field(description="When the seal was made.")
+    async def created_at(self, info: Info) -> datetime | None:
+        value: datetime | None = await self._value(info, "created_at")
+        return value
+
+    @strawberry.field(description="The vendor's seal code, 印章编号 (云银签 sealCode).")
+    async def code(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "code")
+        return value
+
+    @strawberry.field(description="Horizontal text across the seal, 横排文字 (云银签).")
+    async def horizontal_text(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "horizontal_text")
+        return value
+
+    @strawberry.field(description="Text along the bottom arc, 下弦文 / 防伪码 (云银签).")
+    async def bottom_text(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "bottom_text")
+        return value
+
+    @strawberry.field(description="The company the seal belongs to (云银签 corpName).")
+    async def owner_name(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "owner_name")
+        return value
+
+    @strawberry.field(description="Where the seal was made, as the vendor records it (云银签 source).")
+    async def origin(self, info: Info) -> str | None:
+        value: str | None = await self._value(info, "origin")
+        return value
+
+    @strawberry.field(description="How many authorisations the seal has (云银签 authorNum).")
+    async def authorization_count(self, info: Info) -> int | None:
+        value: int | None = await self._value(info, "authorization_count")
+        return value
+
+    @strawberry.field(
+        description="Who may use or approve this seal, a page at a time. Null where the provider "
+        "cannot list authorisations (see `supportedOperations`)."
+    )
+    async def authorizations(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default 20).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="The `endCursor` of the previous page.")
+        ] = None,
+    ) -> AuthorizationConnection | None:
+        key = self.record.key
+        provider = info.context.providers.get(key.provider)
+        if provider is None or not provider.supports(Capability.LIST_AUTHORIZATIONS):
+            return None
+        limit = page_size(first, info.context.limits)
+        offset = parse_offset_cursor(AUTHORIZATION_CURSOR, after)
+        page = await info.context.loaders.authorization_page(
+            key.provider, key.vendor_id, offset, limit
+        )
+        edges = [
+            AuthorizationEdge(
+                cursor=offset_cursor(AUTHORIZATION_CURSOR, offset + i),
+                node=Authorization.of(item),
+            )
+            for i, item in enumerate(page.items)
+        ]
+        return AuthorizationConnection(
+            edges=edges,
+            total_count=page.total,
+            page_info=PageInfo(
+                has_next_page=offset + len(edges) < page.total,
+                has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+    @strawberry.field(
+        description="What this seal's provider supports, so a client can tell without trying."
+    )
+    def supported_operations(self, info: Info) -> list[SealOperation]:
+        return operations(self.record.key.provider, info)
+
+
+@strawberry.type(description="A contract template an authorisation is limited to.")
+class ContractTemplate:
+    id: str = strawberry.field(description="The vendor's template id.")
+    name: str | None = strawberry.field(description="The template's name, where given.")
+
+
+@strawberry.type(
+    description="A rule letting one person use (使用员) or approve (审批员) one seal (云银签)."
+)
+class Authorization(relay.Node):
+    node_key: relay.NodeID[str]
+    record: strawberry.Private[domain.Authorization]
+
+    @classmethod
+    def of(cls, item: domain.Authorization) -> Authorization:
+        return cls(node_key=item.node_id(), record=item)
+
+    @strawberry.field(description="The vendor the authorisation lives at.")
+    def provider(self) -> Provider:
+        return convert(Provider, self.record.provider)
+
+    @strawberry.field(description="The vendor's own authorisation record id.")
+    def vendor_id(self) -> str:
+        return self.record.vendor_id
+
+    @strawberry.field(description="The seal this authorisation is for.")
+    async def seal(self, info: Info) -> Seal | None:
+        return await Seal.load(info, SealKey(self.record.provider, self.record.seal_id))
+
+    @strawberry.field(description="The authorised person's user id at the vendor.")
+    def user_id(self) -> str:
+        return self.record.user_id
+
+    @strawberry.field(description="The authorised person's name.")
+    def user_name(self) -> str | None:
+        return self.record.user_name
+
+    @strawberry.field(description="Use the seal, or approve its use.")
+    def role(self) -> AuthorizationRole | None:
+        role = self.record.role
+        return None if role is None else convert(AuthorizationRole, role)
+
+    @strawberry.field(description="All contracts, or only those from `templates`.")
+    def scope(self) -> AuthorizationScope | None:
+        scope = self.record.scope
+        return None if scope is None else convert(AuthorizationScope, scope)
+
+    @strawberry.field(description="The templates the authorisation is limited to, if any.")
+    def templates(self) -> list[ContractTemplate]:
+        return [ContractTemplate(id=t.id, name=t.name) for t in self.record.templates]
+
+    @strawberry.field(description="When the authorisation takes effect.")
+    def effective_at(self) -> datetime | None:
+        return self.record.effective_at
+
+    @strawberry.field(description="When it lapses; null means never.")
+    def expires_at(self) -> datetime | None:
+        return self.record.expires_at
+
+    @strawberry.field(description="When it was granted.")
+    def created_at(self) -> datetime | None:
+        return self.record.created_at
+
+    @strawberry.field(description="Whether the seal is applied automatically (autoSign).")
+    def auto_sign(self) -> bool | None:
+        return self.record.auto_sign
+
+    @strawberry.field(description="Whether an examiner is notified (examinerNotify).")
+    def examiner_notified(self) -> bool | None:
+        return self.record.examiner_notified
+
+    @strawberry.field(
+        description="The vendor's raw status code of the record (its meaning is undocumented)."
+    )
+    def vendor_status(self) -> int | None:
+        return self.record.status
+
+
+@strawberry.type(description="One authorisation in a page, with its cursor.")
+class AuthorizationEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this edge.")
+    node: Authorization = strawberry.field(description="The authorisation.")
+
+
+@strawberry.type(description="A page of a seal's authorisations.")
+class AuthorizationConnection:
+    edges: list[AuthorizationEdge] = strawberry.field(description="The authorisations.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    total_count: int = strawberry.field(description="How many authorisations the seal has.")
+
+
+@strawberry.type(description="One seal in a page, with its cursor.")
+class SealEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this edge.")
+    node: Seal = strawberry.field(description="The seal.")
+
+
+@strawberry.type(description="A configured seal vendor and what it supports.")
+class ProviderInfo:
+    provider: Provider = strawberry.field(description="The vendor.")
+    sandbox: bool = strawberry.field(
+        description="Whether the gateway talks to its built-in emulation of this vendor."
+    )
+    supported_operations: list[SealOperation] = strawberry.field(
+        description="The operations this vendor supports through the gateway."
+    )
+
+
+@strawberry.type(
+    description="A page of seals across providers: all of e签宝's (v1 order), then 云银签's "
+    "(getSealListByPage order). Cursors carry the provider, so paging crosses from one to the next."
+)
+class SealConnection:
+    edges: list[SealEdge] = strawberry.field(description="The seals of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    unavailable_providers: list[Provider] = strawberry.field(
+        description="Providers that failed to answer: their seals are missing from this page, "
+        "and `errors` says why."
+    )
+    providers: strawberry.Private[tuple[ProviderName, ...]]
+    seal_filter: strawberry.Private[domain.SealFilter]
+
+    @strawberry.field(
+        description="How many seals match, over every provider that answered. Costs a count call "
+        "to each provider this page did not reach."
+    )
+    async def total_count(self, info: Info) -> int:
+        failed = {convert(ProviderName, p) for p in self.unavailable_providers}
+        total = 0
+        for provider in self.providers:
+            if provider in failed:
+                continue
+            try:
+                total += await info.context.loaders.seal_total(provider, self.seal_filter)
+            except domain.GatewayError as error:
+                info.context.report(info, error)
+        return total
