@@ -12,8 +12,11 @@ from dataclasses import dataclass
 import httpx
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
+from gateway.logs import redact
 
 log = logging.getLogger("gateway.upstream")
+# httpx logs every request URL, and the e签宝 token URL carries the app secret.
+redact("httpx")
 
 # Passed as `auth=` for calls that must not carry the client's auth (the token fetch itself).
 NO_AUTH = httpx.Auth()

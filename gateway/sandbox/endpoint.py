@@ -52,6 +52,7 @@ def instrument(sandbox: Sandbox, vendor: str, name: str, handler: Handler) -> Ca
                 query=request.scope["query_string"].decode("latin-1"),
                 headers=dict(request.headers),
                 body=body,
+                peer=f"{request.client.host}:{request.client.port}" if request.client else "",
             )
         )
         if sandbox.config.latency_s:

@@ -135,6 +135,8 @@ class RecordedRequest:
     query: str
     headers: dict[str, str]
     body: bytes
+    # The caller's address and port: one port across calls means one reused connection.
+    peer: str = ""
 
 
 @dataclass

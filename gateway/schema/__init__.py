@@ -40,12 +40,13 @@ def build_schema(**extra: Any) -> strawberry.federation.Schema:
         query=Query,
         types=[Seal, Authorization],
         extensions=[
+            # Factories: a fresh extension per request (the caches themselves are shared).
             GatewayErrors,
-            QueryDepthLimiter(max_depth=MAX_DEPTH),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
         ],
         **extra,
     )

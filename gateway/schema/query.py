@@ -95,6 +95,23 @@ async def _resolve_node(info: Info, global_id: str) -> relay.Node:
     raise BadInput(f"{global_id!r} is not an id this API issued.", "id")
 
 
+async def _any_after(
+    info: Info,
+    providers: tuple[ProviderName, ...],
+    seal_filter: domain.SealFilter,
+    unavailable: list[ProviderName],
+) -> bool:
+    """Whether any of these providers has a matching seal (for hasNextPage at a boundary)."""
+    for provider in providers:
+        try:
+            if await info.context.loaders.seal_total(provider, seal_filter) > 0:
+                return True
+        except GatewayError as error:
+            info.context.report(info, error)
+            unavailable.append(provider)
+    return False
+
+
 @strawberry.type(description="Reads over every seal the caller's organisation has.")
 class Query:
     @strawberry.field(
@@ -150,7 +167,7 @@ class Query:
             )
             remaining -= len(page.items)
             if remaining == 0:
-                has_next = begin + len(page.items) < page.total or await self._any_after(
+                has_next = begin + len(page.items) < page.total or await _any_after(
                     info, following[index + 1 :], seal_filter, unavailable
                 )
                 break
@@ -167,22 +184,6 @@ class Query:
             providers=providers,
             seal_filter=seal_filter,
         )
-
-    @staticmethod
-    async def _any_after(
-        info: Info,
-        providers: tuple[ProviderName, ...],
-        seal_filter: domain.SealFilter,
-        unavailable: list[ProviderName],
-    ) -> bool:
-        for provider in providers:
-            try:
-                if await info.context.loaders.seal_total(provider, seal_filter) > 0:
-                    return True
-            except GatewayError as error:
-                info.context.report(info, error)
-                unavailable.append(provider)
-        return False
 
     @strawberry.field(description="One seal by its id. A wrong or unknown id is an error.")
     async def seal(

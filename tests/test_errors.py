@@ -1,0 +1,209 @@
+"""Vendor failures become GraphQL errors with a code from a fixed set; one vendor failing leaves
+the other's seals in the answer; no stack trace or secret ever leaves."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import pytest
+
+from gateway.providers.esign.provider import EsignProvider
+from gateway.sandbox import Fault, Sandbox
+from gateway.sandbox import state as demo
+from tests.conftest import Gateway, StartGateway
+from tests.test_read_path import ESIGN_A, global_id
+
+PAGE = """{ seals(first: 20) {
+  totalCount unavailableProviders
+  edges { node { provider vendorId } }
+} }"""
+CODES = {
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "NOT_SUPPORTED",
+    "UPSTREAM_ERROR",
+    "UPSTREAM_UNAVAILABLE",
+    "UPSTREAM_AUTH_FAILED",
+    "INTERNAL_SERVER_ERROR",
+}
+
+
+def assert_clean(body: dict[str, Any], *secrets: str) -> None:
+    """No stack trace and no secret anywhere in what the client got."""
+    text = str(body)
+    for forbidden in ("Traceback", 'File "', *secrets):
+        assert forbidden not in text
+    for error in body.get("errors", []):
+        assert error["extensions"]["code"] in CODES
+
+
+def providers_of(body: dict[str, Any]) -> list[str]:
+    return [e["node"]["provider"] for e in body["data"]["seals"]["edges"]]
+
+
+def test_one_vendor_down_leaves_the_others_seals(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=503))
+    body = gateway.query(PAGE)
+    assert providers_of(body) == ["ESIGN"] * 7
+    seals = body["data"]["seals"]
+    assert seals["unavailableProviders"] == ["YUNYIN"] and seals["totalCount"] == 7
+    (error,) = body["errors"]
+    assert error["path"] == ["seals"]
+    assert error["extensions"] == {
+        "code": "UPSTREAM_UNAVAILABLE",
+        "provider": "YUNYIN",
+        "upstreamCode": "HTTP_503",
+        "retryable": True,
+    }
+    assert_clean(body)
+
+
+def test_esign_failing_leaves_yunyin_seals(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("esign", "v1.list", status=200, code="10000001", message="系统错误"))
+    body = gateway.query(PAGE)
+    assert providers_of(body) == ["YUNYIN"] * 6
+    (error,) = body["errors"]
+    assert error["message"] == "系统错误"
+    assert error["extensions"] == {
+        "code": "UPSTREAM_ERROR",
+        "provider": "ESIGN",
+        "upstreamCode": "10000001",
+        "retryable": True,
+    }
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_vendor(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(SEALGW_YUNYIN_BASE_URL=f"http://127.0.0.1:{_closed_port()}")
+    body = gateway.query(PAGE)
+    assert providers_of(body) == ["ESIGN"] * 7
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["extensions"]["provider"] == "YUNYIN"
+    assert "could not be reached" in error["message"]
+    assert_clean(body)
+
+
+def test_slow_vendor_times_out(start_gateway: StartGateway, sandbox: Sandbox) -> None:
+    gateway = start_gateway(SEALGW_UPSTREAM_TIMEOUT="0.3")
+    sandbox.faults.append(Fault("esign", "v1.list", status=200, delay_s=2))
+    body = gateway.query(PAGE)
+    assert providers_of(body) == ["YUNYIN"] * 6
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "timed out" in error["message"]
+
+
+def test_vendor_business_errors(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=200, code="QUERY_ERROR",
+                                message="查询印章列表失败"))
+    body = gateway.query(PAGE)
+    (error,) = body["errors"]
+    assert error["message"] == "查询印章列表失败"
+    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["upstreamCode"] == "QUERY_ERROR"
+
+
+def test_garbage_answer_is_an_upstream_error(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("esign", "v1.list", status=502, message="<html>bad gateway"))
+    body = gateway.query(PAGE)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "<html>" not in str(body)
+
+
+def test_wrong_signature_secret(start_gateway: StartGateway, sandbox: Sandbox) -> None:
+    gateway = start_gateway(SEALGW_ESIGN_APP_SECRET="not-the-secret")
+    body = gateway.query(PAGE)
+    assert providers_of(body) == ["YUNYIN"] * 6
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
+    assert error["extensions"]["upstreamCode"] == "401"
+    assert "INVALID_SIGNATURE" in error["message"]
+    assert_clean(body, "not-the-secret")
+
+
+def test_wrong_token_secret(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(SEALGW_YUNYIN_APP_SECRET="wrong-secret-value")
+    body = gateway.query(PAGE)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["upstreamCode"] == "APP_AUTH_FAILED"
+    assert_clean(body, "wrong-secret-value")
+
+
+def test_unknown_operator_is_refused(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(SEALGW_YUNYIN_USER_ID="77777")
+    (error,) = gateway.query(PAGE)["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
+    assert error["extensions"]["upstreamCode"] == "PERMISSION_DENIED"
+
+
+def test_ungranted_org_fails_only_the_v3_fields(start_gateway: StartGateway) -> None:
+    gateway = start_gateway("ESIGN", SEALGW_ESIGN_ORG_ID=demo.ESIGN_ORG_UNGRANTED)
+    body = gateway.query("{ seals { edges { node { name isDefault rejectReason } } } }")
+    (edge,) = body["data"]["seals"]["edges"]
+    assert edge["node"] == {"name": "公章", "isDefault": True, "rejectReason": None}
+    (error,) = body["errors"]
+    assert error["path"] == ["seals", "edges", 0, "node", "rejectReason"]
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
+    assert error["extensions"]["upstreamCode"] == "1499000"
+
+
+def test_unknown_org_is_a_vendor_error(start_gateway: StartGateway) -> None:
+    gateway = start_gateway("ESIGN", SEALGW_ESIGN_ORG_ID="no-such-org")
+    (error,) = gateway.query(PAGE)["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["upstreamCode"] == "10000007"
+
+
+def test_unexpected_errors_are_masked_and_logged(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(EsignProvider, "list_range", broken)
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        body = gateway.query(PAGE)
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["message"] == "Internal server error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert_clean(body, "hunter2", "RuntimeError")
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+
+def test_no_secret_in_any_log_line(
+    start_gateway: StartGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateway = start_gateway(SEALGW_ESIGN_AUTH_MODE="token")
+    with caplog.at_level(logging.DEBUG):
+        gateway.data(PAGE)
+        gateway.query("{ seal(id: \"%s\") { name } }" % global_id("Seal", "esign:missing"))
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("oauth2/access_token" in line for line in lines)  # the token URL was logged...
+    for line in lines:  # ...without the credentials in it
+        assert demo.ESIGN_APP_SECRET not in line
+        assert demo.YUNYIN_APP_SECRET not in line
+
+
+def test_query_limits(gateway: Gateway) -> None:
+    deep = "{ seals { edges { node { authorizations { edges { node { seal { authorizations { edges { node { seal { authorizations { edges { node { id } } } } } } } } } } } } } } }"
+    body = gateway.query(deep)
+    assert body["data"] is None
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    aliases = "{ " + " ".join(f"a{i}: providers {{ provider }}" for i in range(60)) + " }"
+    assert "aliases" in gateway.query(aliases)["errors"][0]["message"]
+
+
+def test_esign_seal_ids_of_both_views_agree(gateway: Gateway) -> None:
+    listed = gateway.data("{ seals(first: 1) { edges { node { id } } } }")["seals"]["edges"][0]
+    assert listed["node"]["id"] == global_id("Seal", f"esign:{ESIGN_A[0].seal_id}")

@@ -1,0 +1,97 @@
+"""What the vendors receive: counted by the sandbox, per endpoint."""
+
+from __future__ import annotations
+
+from gateway.sandbox import Sandbox
+from gateway.sandbox import state as demo
+from tests.conftest import Gateway
+from tests.test_read_path import ESIGN_A, global_id
+
+ESIGN_ONLY = '{providers: [ESIGN]}'
+V1_FIELDS = "id vendorId name bizType status style isDefault imageSize { width unit } image { url expiresAt } createdAt"
+
+
+def test_v1_fields_cost_one_call(gateway: Gateway, sandbox: Sandbox) -> None:
+    data = gateway.data(f"{{ seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ {V1_FIELDS} }} }} }} }}")
+    assert len(data["seals"]["edges"]) == 7
+    assert sandbox.count("esign:v1.list") == 1
+    assert sandbox.count("esign:v3.detail") == 0
+    assert sandbox.count("yunyin") == 0  # never asked: the page ended inside e签宝
+
+
+def test_v3_fields_cost_one_call_per_seal(gateway: Gateway, sandbox: Sandbox) -> None:
+    query = f"{{ seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ {V1_FIELDS} physicalSize {{ width }} rejectReason statusLabel }} }} }} }}"
+    gateway.data(query)
+    assert sandbox.count("esign:v1.list") == 1
+    assert sandbox.count("esign:v3.detail") == 7
+    details = [r.query for r in sandbox.requests if r.endpoint == "v3.detail"]
+    assert sorted(details) == sorted(
+        f"orgId={demo.ESIGN_ORG_A}&sealId={s.seal_id}" for s in ESIGN_A
+    )
+
+
+def test_the_same_seal_twice_costs_one_detail_call(gateway: Gateway, sandbox: Sandbox) -> None:
+    target = global_id("Seal", f"esign:{ESIGN_A[2].seal_id}")
+    gateway.data(
+        f"""query Q($id: ID!) {{
+          a: seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ physicalSize {{ width }} }} }} }}
+          b: seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ rejectReason }} }} }}
+          node(id: $id) {{ ... on Seal {{ statusLabel }} }}
+          again: seal(id: $id) {{ physicalSize {{ height }} }}
+          nodes(ids: [$id, $id]) {{ id }}
+        }}""",
+        {"id": target},
+    )
+    assert sandbox.count("esign:v1.list") == 1
+    assert sandbox.count("esign:v3.detail") == 7
+
+
+def test_node_lookups_are_batched(gateway: Gateway, sandbox: Sandbox) -> None:
+    ids = [global_id("Seal", f"yunyin:{n}") for n in ("50001", "50002", "50001", "50003")]
+    data = gateway.data("query N($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert [n["id"] for n in data["nodes"]] == ids
+    assert sandbox.count("yunyin:getSealInfo") == 3
+
+
+def test_v1_fields_of_a_seal_fetched_by_id_come_from_one_list_read(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    ids = [global_id("Seal", f"esign:{s.seal_id}") for s in ESIGN_A[:3]]
+    data = gateway.data(
+        "query N($ids: [ID!]!) { nodes(ids: $ids) { ... on Seal { name imageSize { width } } } }",
+        {"ids": ids},
+    )
+    assert [n["imageSize"]["width"] for n in data["nodes"]] == [167.0, 159.0, 151.0]
+    assert sandbox.count("esign:v3.detail") == 3
+    assert sandbox.count("esign:v1.list") == 1
+
+
+def test_authorizations_batched_and_deduplicated(gateway: Gateway, sandbox: Sandbox) -> None:
+    gateway.data(
+        """{ seals(first: 6, filter: {providers: [YUNYIN]}) { edges { node {
+              a: authorizations(first: 5) { totalCount }
+              b: authorizations(first: 5) { edges { node { userName } } }
+           } } } }"""
+    )
+    assert sandbox.count("yunyin:getSealListByPage") == 1
+    assert sandbox.count("yunyin:getSealAuthorList") == 6
+
+
+def test_total_count_costs_a_call_only_when_selected(gateway: Gateway, sandbox: Sandbox) -> None:
+    gateway.data("{ seals(first: 2) { edges { node { name } } } }")
+    assert (sandbox.count("esign:v1.list"), sandbox.count("yunyin")) == (1, 0)
+    sandbox.reset_counts()
+    data = gateway.data("{ seals(first: 2) { totalCount edges { node { name } } } }")
+    assert data["seals"]["totalCount"] == 13
+    assert sandbox.count("esign:v1.list") == 1  # its total came with the page
+    assert sandbox.count("yunyin:token") + sandbox.count("yunyin:getSealListByPage") == 2
+
+
+def test_connections_are_reused(gateway: Gateway, sandbox: Sandbox) -> None:
+    for _ in range(10):
+        gateway.data("{ seals(first: 13) { edges { node { name } } } }")
+    calls = [r for r in sandbox.requests if r.endpoint in ("v1.list", "getSealListByPage")]
+    assert len(calls) == 20
+    # sequential queries: each vendor's calls ride one kept-alive connection
+    assert len({r.peer for r in calls if r.vendor == "esign"}) == 1
+    assert len({r.peer for r in calls if r.vendor == "yunyin"}) == 1

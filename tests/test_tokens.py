@@ -1,0 +1,106 @@
+"""Token lifecycles: fetched once for any number of waiting requests, kept until shortly before
+expiry, fetched again once when the vendor says it is invalid, then the request retried once."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+
+import pytest
+
+from gateway.providers.http import Token, TokenCache, epoch_ms_to_s
+from gateway.sandbox import Fault, Sandbox
+from tests.conftest import StartGateway
+
+SEALS = "{ seals(first: 3) { edges { node { name } } } }"
+
+
+def test_expiry_as_string_or_number() -> None:
+    assert epoch_ms_to_s("1569211376807") == 1569211376.807
+    assert epoch_ms_to_s(1686096000000) == 1686096000.0
+    with pytest.raises(ValueError, match="epoch"):
+        epoch_ms_to_s("soon")
+
+
+def test_one_fetch_for_many_waiters_and_refresh_before_expiry() -> None:
+    now = [1000.0]
+    fetched: list[int] = []
+
+    async def fetch() -> Token:
+        fetched.append(1)
+        await asyncio.sleep(0.01)
+        return Token(f"t{len(fetched)}", now[0] + 7200)
+
+    async def scenario() -> None:
+        cache = TokenCache(fetch, margin_s=300, clock=lambda: now[0])
+        tokens = await asyncio.gather(*(cache.get() for _ in range(50)))
+        assert set(tokens) == {"t1"} and len(fetched) == 1
+        now[0] += 7200 - 301  # still outside the margin
+        assert await cache.get() == "t1"
+        now[0] += 2  # inside the margin: renewed
+        assert await cache.get() == "t2"
+        # Two requests refused with the same token: one new fetch between them.
+        renewed = await asyncio.gather(cache.renew("t2"), cache.renew("t2"))
+        assert renewed == ["t3", "t3"] and len(fetched) == 3
+        # A refusal of a token already replaced does not fetch again.
+        assert await cache.renew("t1") == "t3" and len(fetched) == 3
+
+    asyncio.run(scenario())
+
+
+def _concurrent(gateway_query: object, count: int) -> None:
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        for result in pool.map(lambda _: gateway_query(SEALS), range(count)):  # type: ignore[operator]
+            assert "errors" not in result, result
+
+
+def test_esign_token_mode_fetches_once_and_renews_once(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway("ESIGN", SEALGW_ESIGN_AUTH_MODE="token")
+    _concurrent(gateway.query, 20)
+    assert sandbox.count("esign:token") == 1
+    assert sandbox.count("esign:v1.list") == 20
+    listed = [r for r in sandbox.requests if r.endpoint == "v1.list"]
+    assert all("x-tsign-open-token" in r.headers for r in listed)
+    assert not any("x-tsign-open-ca-signature" in r.headers for r in listed)
+
+    sandbox.expire_tokens("esign")
+    sandbox.reset_counts()
+    _concurrent(gateway.query, 10)
+    assert sandbox.count("esign:token") == 1  # one renewal for all the refused requests
+    refusals = sandbox.count("esign:v1.list") - 10
+    assert 1 <= refusals <= 10  # each refused request was sent again once
+
+
+def test_token_refused_twice_is_an_auth_error(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway("ESIGN", SEALGW_ESIGN_AUTH_MODE="token")
+    sandbox.faults.append(
+        Fault("esign", "v1.list", status=401, code="401", message="TOKEN错误", times=2)
+    )
+    body = gateway.query(SEALS)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
+    assert error["extensions"]["provider"] == "ESIGN"
+    assert sandbox.count("esign:v1.list") == 2  # the first try and one retry, no more
+    assert sandbox.count("esign:token") == 2
+
+
+def test_yunyin_token_headers_and_renewal(start_gateway: StartGateway, sandbox: Sandbox) -> None:
+    gateway = start_gateway("YUNYIN", SEALGW_YUNYIN_SOURCE="ERP")
+    _concurrent(gateway.query, 10)
+    assert sandbox.count("yunyin:token") == 1
+    listed = [r for r in sandbox.requests if r.endpoint == "getSealListByPage"]
+    assert {r.headers["appid"] for r in listed} == {"sandbox-yunyin-app"}
+    assert {r.headers["userid"] for r in listed} == {"20001"}
+    assert {r.headers["source"] for r in listed} == {"ERP"}
+    token_request = next(r for r in sandbox.requests if r.endpoint == "token")
+    assert token_request.method == "POST" and b"appSecret" in token_request.body
+
+    sandbox.expire_tokens("yunyin")
+    sandbox.reset_counts()
+    assert "errors" not in gateway.query(SEALS)
+    assert sandbox.count("yunyin:token") == 1
+    assert sandbox.count("yunyin:getSealListByPage") == 2  # refused, then retried
