@@ -67,12 +67,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging("INFO")
-    config = SandboxConfig(latency_s=args.latency_ms / 1000, esign_offset_base=args.esign_offset_base)
+    config = SandboxConfig(
+        latency_s=args.latency_ms / 1000, esign_offset_base=args.esign_offset_base
+    )
     sock = bind(args.host, args.port)
     base = loopback_url(args.host, sock.getsockname()[1])
     log.info(
         "sandbox listening on %s: e签宝 at %s/esign, 云银签 at %s/yunyin, knobs at %s/_sandbox",
-        base, base, base, base,
+        base,
+        base,
+        base,
+        base,
     )
     serve_app(create_sandbox_app(Sandbox(config)), sock, "warning")
     return 0
@@ -91,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the gateway (on the sandbox if no vendor is set)")
+    serve = commands.add_parser(
+        "serve", help="run the gateway (on the sandbox if no vendor is set)"
+    )
     serve.add_argument("--host", help="bind address (default SEALGW_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default SEALGW_PORT or 8000; 0 picks one)")
     serve.set_defaults(run=cmd_serve)

@@ -3,6 +3,7 @@ a message naming it; with no vendor configured, the gateway runs on its own sand
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,11 +74,7 @@ class Settings:
             ),
             yunyin_user_id=str(sandbox_state.YUNYIN_ADMIN),
         )
-        return Settings(**{**_as_dict(self), "vendors": vendors})
-
-
-def _as_dict(settings: Settings) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in Settings.__slots__}
+        return dataclasses.replace(self, vendors=vendors)
 
 
 class _Env:
@@ -156,7 +153,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         why = "when SEALGW_ESIGN_BASE_URL is set"
         mode = env.get("ESIGN_AUTH_MODE", "signature")
         if mode not in ("signature", "token"):
-            raise ConfigError(f"{PREFIX}ESIGN_AUTH_MODE must be 'signature' or 'token', not {mode!r}.")
+            raise ConfigError(
+                f"{PREFIX}ESIGN_AUTH_MODE must be 'signature' or 'token', not {mode!r}."
+            )
         auth_mode: AuthMode = "signature" if mode == "signature" else "token"
         esign = EsignSettings(
             base_url=esign_url,
@@ -187,14 +186,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     origins = env.get("CORS_ORIGINS")
     log_level = (env.get("LOG_LEVEL", "INFO") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}.")
+        raise ConfigError(
+            f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}."
+        )
     return Settings(
         host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
         port=env.integer("PORT", 8000, 0, 65535),
         sandbox=esign is None and yunyin is None,
         vendors=VendorSettings(esign, esign_org, yunyin, yunyin_user),
         org_name=env.get("ORG_NAME", "default") or "default",
-        default_page_size=min(env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page),
+        default_page_size=min(
+            env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page
+        ),
         max_page_size=max_page,
         max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()) if origins else (),

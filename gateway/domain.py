@@ -229,7 +229,9 @@ class SealFilter:
     is_default: bool | None = None
 
     def active(self) -> frozenset[str]:
-        return frozenset(f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None)
+        return frozenset(
+            f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+        )
 
     def only(self, names: frozenset[str]) -> SealFilter:
         return SealFilter(**{name: getattr(self, name) for name in names & self.active()})

@@ -28,6 +28,9 @@ from gateway.domain import (
 )
 from gateway.providers.base import SealProvider, read_all
 
+# A batch function's answer: a value per key, or the Exception that failed that key alone.
+Results = list[Any]
+
 # Most seals fetched one by one in one batch; the vendor client's pool bounds concurrency.
 MAX_BATCH = 100
 
@@ -59,12 +62,14 @@ class Loaders:
     def __init__(self, providers: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
         self.providers = providers
         self.scope = scope
-        self.seal_detail: DataLoader = DataLoader(self._load_details, max_batch_size=MAX_BATCH)
-        self.seal_listing: DataLoader = DataLoader(self._load_listings, max_batch_size=MAX_BATCH)
-        self._pages: DataLoader = DataLoader(self._load_pages)
-        self._scans: DataLoader = DataLoader(self._load_scans)
-        self._authorization_pages: DataLoader = DataLoader(self._load_authorization_pages)
-        self.authorization: DataLoader = DataLoader(self._load_authorizations)
+        self.seal_detail = DataLoader[SealKey, Seal](self._load_details, max_batch_size=MAX_BATCH)
+        self.seal_listing = DataLoader[SealKey, Seal](self._load_listings, max_batch_size=MAX_BATCH)
+        self._pages = DataLoader[PageKey, Page[Seal]](self._load_pages)
+        self._scans = DataLoader[tuple[ProviderName, SealFilter], list[Seal]](self._load_scans)
+        self._authorization_pages = DataLoader[AuthorizationPageKey, Page[Authorization]](
+            self._load_authorization_pages
+        )
+        self.authorization = DataLoader[AuthorizationKey, Authorization](self._load_authorizations)
         self._totals: dict[tuple[ProviderName, SealFilter], int] = {}
 
     # --- seals ----------------------------------------------------------------------------
@@ -92,13 +97,13 @@ class Loaders:
                 found[SealKey(name, vendor_id)] = result
         return [found[key] for key in keys]
 
-    async def _load_details(self, keys: Sequence[SealKey]) -> list[Seal | Exception]:
+    async def _load_details(self, keys: list[SealKey]) -> Results:
         return await self._by_provider(keys, listing=False)
 
-    async def _load_listings(self, keys: Sequence[SealKey]) -> list[Seal | Exception]:
+    async def _load_listings(self, keys: list[SealKey]) -> Results:
         return await self._by_provider(keys, listing=True)
 
-    async def _load_pages(self, keys: Sequence[PageKey]) -> list[Page[Seal] | Exception]:
+    async def _load_pages(self, keys: list[PageKey]) -> Results:
         return await settle(
             *(
                 self.providers[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
@@ -106,9 +111,7 @@ class Loaders:
             )
         )
 
-    async def _load_scans(
-        self, keys: Sequence[tuple[ProviderName, SealFilter]]
-    ) -> list[list[Seal] | Exception]:
+    async def _load_scans(self, keys: list[tuple[ProviderName, SealFilter]]) -> Results:
         return await settle(*(self.providers[p].scan(self.scope, f) for p, f in keys))
 
     async def seal_page(
@@ -131,9 +134,7 @@ class Loaders:
 
     # --- authorisations -------------------------------------------------------------------
 
-    async def _load_authorization_pages(
-        self, keys: Sequence[AuthorizationPageKey]
-    ) -> list[Page[Authorization] | Exception]:
+    async def _load_authorization_pages(self, keys: list[AuthorizationPageKey]) -> Results:
         return await settle(
             *(
                 self.providers[k.provider].list_authorizations(
@@ -151,9 +152,7 @@ class Loaders:
         )
         return page
 
-    async def _load_authorizations(
-        self, keys: Sequence[AuthorizationKey]
-    ) -> list[Authorization | Exception]:
+    async def _load_authorizations(self, keys: list[AuthorizationKey]) -> Results:
         """Authorisations by id: the vendor has no such lookup, so each seal's list is read once."""
         seals = sorted({(k.provider, k.seal_id) for k in keys})
 

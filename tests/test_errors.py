@@ -48,7 +48,8 @@ def test_one_vendor_down_leaves_the_others_seals(gateway: Gateway, sandbox: Sand
     body = gateway.query(PAGE)
     assert providers_of(body) == ["ESIGN"] * 7
     seals = body["data"]["seals"]
-    assert seals["unavailableProviders"] == ["YUNYIN"] and seals["totalCount"] == 7
+    assert seals["unavailableProviders"] == ["YUNYIN"]
+    assert seals["totalCount"] == 7
     (error,) = body["errors"]
     assert error["path"] == ["seals"]
     assert error["extensions"] == {
@@ -61,7 +62,9 @@ def test_one_vendor_down_leaves_the_others_seals(gateway: Gateway, sandbox: Sand
 
 
 def test_esign_failing_leaves_yunyin_seals(gateway: Gateway, sandbox: Sandbox) -> None:
-    sandbox.faults.append(Fault("esign", "v1.list", status=200, code="10000001", message="系统错误"))
+    sandbox.faults.append(
+        Fault("esign", "v1.list", status=200, code="10000001", message="系统错误")
+    )
     body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * 6
     (error,) = body["errors"]
@@ -102,8 +105,15 @@ def test_slow_vendor_times_out(start_gateway: StartGateway, sandbox: Sandbox) ->
 
 
 def test_vendor_business_errors(gateway: Gateway, sandbox: Sandbox) -> None:
-    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=200, code="QUERY_ERROR",
-                                message="查询印章列表失败"))
+    sandbox.faults.append(
+        Fault(
+            "yunyin",
+            "getSealListByPage",
+            status=200,
+            code="QUERY_ERROR",
+            message="查询印章列表失败",
+        )
+    )
     body = gateway.query(PAGE)
     (error,) = body["errors"]
     assert error["message"] == "查询印章列表失败"
@@ -187,7 +197,7 @@ def test_no_secret_in_any_log_line(
     gateway = start_gateway(SEALGW_ESIGN_AUTH_MODE="token")
     with caplog.at_level(logging.DEBUG):
         gateway.data(PAGE)
-        gateway.query("{ seal(id: \"%s\") { name } }" % global_id("Seal", "esign:missing"))
+        gateway.query('{{ seal(id: "{}") {{ name }} }}'.format(global_id("Seal", "esign:missing")))
     lines = [record.getMessage() for record in caplog.records]
     assert any("oauth2/access_token" in line for line in lines)  # the token URL was logged...
     for line in lines:  # ...without the credentials in it
@@ -196,7 +206,11 @@ def test_no_secret_in_any_log_line(
 
 
 def test_query_limits(gateway: Gateway) -> None:
-    deep = "{ seals { edges { node { authorizations { edges { node { seal { authorizations { edges { node { seal { authorizations { edges { node { id } } } } } } } } } } } } } } }"
+    nested = "id"
+    for _ in range(3):
+        nested = f"seal {{ authorizations {{ edges {{ node {{ {nested} }} }} }} }}"
+    nested = f"authorizations {{ edges {{ node {{ {nested} }} }} }}"
+    deep = f"{{ seals {{ edges {{ node {{ {nested} }} }} }} }}"
     body = gateway.query(deep)
     assert body["data"] is None
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]

@@ -7,12 +7,20 @@ from gateway.sandbox import state as demo
 from tests.conftest import Gateway
 from tests.test_read_path import ESIGN_A, global_id
 
-ESIGN_ONLY = '{providers: [ESIGN]}'
-V1_FIELDS = "id vendorId name bizType status style isDefault imageSize { width unit } image { url expiresAt } createdAt"
+ESIGN_ONLY = "{providers: [ESIGN]}"
+V1_FIELDS = (
+    "id vendorId name bizType status style isDefault imageSize { width unit } "
+    "image { url expiresAt } createdAt"
+)
+V3_FIELDS = "physicalSize { width } rejectReason statusLabel"
+
+
+def esign_page(fields: str) -> str:
+    return f"{{ seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ {fields} }} }} }} }}"
 
 
 def test_v1_fields_cost_one_call(gateway: Gateway, sandbox: Sandbox) -> None:
-    data = gateway.data(f"{{ seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ {V1_FIELDS} }} }} }} }}")
+    data = gateway.data(esign_page(V1_FIELDS))
     assert len(data["seals"]["edges"]) == 7
     assert sandbox.count("esign:v1.list") == 1
     assert sandbox.count("esign:v3.detail") == 0
@@ -20,8 +28,7 @@ def test_v1_fields_cost_one_call(gateway: Gateway, sandbox: Sandbox) -> None:
 
 
 def test_v3_fields_cost_one_call_per_seal(gateway: Gateway, sandbox: Sandbox) -> None:
-    query = f"{{ seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ {V1_FIELDS} physicalSize {{ width }} rejectReason statusLabel }} }} }} }}"
-    gateway.data(query)
+    gateway.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
     assert sandbox.count("esign:v1.list") == 1
     assert sandbox.count("esign:v3.detail") == 7
     details = [r.query for r in sandbox.requests if r.endpoint == "v3.detail"]
@@ -34,8 +41,8 @@ def test_the_same_seal_twice_costs_one_detail_call(gateway: Gateway, sandbox: Sa
     target = global_id("Seal", f"esign:{ESIGN_A[2].seal_id}")
     gateway.data(
         f"""query Q($id: ID!) {{
-          a: seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ physicalSize {{ width }} }} }} }}
-          b: seals(first: 7, filter: {ESIGN_ONLY}) {{ edges {{ node {{ rejectReason }} }} }}
+          a: {esign_page("physicalSize { width }")[2:-2]}
+          b: {esign_page("rejectReason")[2:-2]}
           node(id: $id) {{ ... on Seal {{ statusLabel }} }}
           again: seal(id: $id) {{ physicalSize {{ height }} }}
           nodes(ids: [$id, $id]) {{ id }}

@@ -31,7 +31,9 @@ def global_id(type_name: str, node_id: str) -> str:
     return base64.b64encode(f"{type_name}:{node_id}".encode()).decode()
 
 
-def walk(gateway: Gateway, first: int, filter_: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def walk(
+    gateway: Gateway, first: int, filter_: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every page of `seals`, following endCursor."""
     pages = []
     after = None
@@ -102,7 +104,8 @@ def test_esign_seal_fuses_v1_and_v3(gateway: Gateway) -> None:
         expires = datetime.fromisoformat(image["expiresAt"])
         assert now + timedelta(minutes=55) < expires <= now + timedelta(minutes=61)
     assert seal["createdAt"] == "2023-11-14T22:13:20+00:00"
-    assert seal["code"] is None and seal["authorizationCount"] is None
+    assert seal["code"] is None
+    assert seal["authorizationCount"] is None
     assert seal["supportedOperations"] == []
 
 
@@ -115,17 +118,22 @@ def test_rejected_image_seal_carries_its_reason(gateway: Gateway) -> None:
 
 def test_yunyin_seal_fields(gateway: Gateway) -> None:
     seal = gateway.data(FULL, {"id": global_id("Seal", "yunyin:50001")})["seal"]
-    assert seal["name"] == "市场部合同专用章" and seal["code"] == "SEAL001"
+    assert seal["name"] == "市场部合同专用章"
+    assert seal["code"] == "SEAL001"
     assert (seal["bizType"], seal["status"], seal["style"]) == ("CONTRACT", "ENABLED", "TEMPLATE")
-    assert seal["horizontalText"] == "市场部" and seal["ownerName"] == "示例有限公司"
-    assert seal["origin"] == "API" and seal["authorizationCount"] == 3
+    assert seal["horizontalText"] == "市场部"
+    assert seal["ownerName"] == "示例有限公司"
+    assert seal["origin"] == "API"
+    assert seal["authorizationCount"] == 3
     assert seal["imageSize"] == {"width": 159.0, "height": 159.0, "unit": "PIXEL"}
-    assert seal["physicalSize"] is None and seal["watermarkedImage"] is None
+    assert seal["physicalSize"] is None
+    assert seal["watermarkedImage"] is None
     assert seal["image"]["expiresAt"] is None  # 云银签 documents no expiry
     assert seal["createdAt"] == "2024-01-20T10:00:00+08:00"
     assert "LIST_AUTHORIZATIONS" in seal["supportedOperations"]
     hr = gateway.data(FULL, {"id": global_id("Seal", "yunyin:50005")})["seal"]
-    assert hr["bizType"] == "PERSONNEL" and hr["status"] == "AWAITING_REVIEW"
+    assert hr["bizType"] == "PERSONNEL"
+    assert hr["status"] == "AWAITING_REVIEW"
 
 
 def test_images_are_real_pngs(gateway: Gateway) -> None:
@@ -169,12 +177,14 @@ def test_filters(gateway: Gateway, sandbox: Sandbox) -> None:
         ("YUNYIN", "手签章-张三"),
     ]
     bodies = [json.loads(r.body) for r in sandbox.requests if r.endpoint == "getSealListByPage"]
-    assert bodies and not any("defaultFlag" in b for b in bodies)  # 云银签 cannot: gateway does
+    assert bodies
+    assert not any("defaultFlag" in b for b in bodies)
     assert _names(gateway, {"providers": ["YUNYIN"], "status": "SUSPENDED"}) == [
         ("YUNYIN", "财务专用章")
     ]
     filtered = gateway.data(PAGE, {"first": 1, "filter": {"bizType": "CONTRACT"}})["seals"]
-    assert filtered["totalCount"] == 3 and filtered["pageInfo"]["hasNextPage"] is True
+    assert filtered["totalCount"] == 3
+    assert filtered["pageInfo"]["hasNextPage"] is True
 
 
 def test_name_falls_back_to_v3_when_v1_has_no_alias(
@@ -203,17 +213,20 @@ def test_authorizations_page_through(gateway: Gateway) -> None:
     }"""
     seal_id = global_id("Seal", "yunyin:50001")
     first = gateway.data(query, {"id": seal_id})["seal"]["authorizations"]
-    assert first["totalCount"] == 3 and first["pageInfo"]["hasNextPage"] is True
+    assert first["totalCount"] == 3
+    assert first["pageInfo"]["hasNextPage"] is True
     user, examiner = (e["node"] for e in first["edges"])
     assert (user["userName"], user["role"], user["scope"]) == ("李四", "USER", "ALL_CONTRACTS")
-    assert user["expiresAt"] is None and user["templates"] == []
+    assert user["expiresAt"] is None
+    assert user["templates"] == []
     assert (examiner["role"], examiner["scope"]) == ("EXAMINER", "LISTED_TEMPLATES")
     assert examiner["templates"] == [
         {"id": "1001", "name": "报销单模板"},
         {"id": "1002", "name": "请假单模板"},
     ]
     assert examiner["expiresAt"] == "2024-12-31T23:59:59+08:00"
-    assert examiner["examinerNotified"] is True and examiner["seal"]["vendorId"] == "50001"
+    assert examiner["examinerNotified"] is True
+    assert examiner["seal"]["vendorId"] == "50001"
     after = first["pageInfo"]["endCursor"]
     rest = gateway.data(query, {"id": seal_id, "after": after})["seal"]["authorizations"]
     assert [e["node"]["userName"] for e in rest["edges"]] == ["赵六"]
@@ -307,4 +320,5 @@ def test_providers_query_and_health(gateway: Gateway) -> None:
 
 def test_graphiql_is_served_to_browsers(gateway: Gateway) -> None:
     page = gateway.client.get(f"{gateway.url}/graphql", headers={"Accept": "text/html"})
-    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()

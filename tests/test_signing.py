@@ -90,7 +90,10 @@ def test_signature_auth_signs_what_is_sent() -> None:
         "GET", "https://openapi.esign.cn/v1/organizations/ORG123/seals?size=10&offset=1"
     )
     signed = next(auth.auth_flow(request))
-    assert signed.headers["X-Tsign-Open-Ca-Signature"] == "V0KQsLnOvUGaObWwNxDnGIDEHCM+Onm1vvpDh59D8gM="
+    assert (
+        signed.headers["X-Tsign-Open-Ca-Signature"]
+        == "V0KQsLnOvUGaObWwNxDnGIDEHCM+Onm1vvpDh59D8gM="
+    )
     assert signed.headers["X-Tsign-Open-Ca-Timestamp"] == "1700000000123"
     assert signed.headers["X-Tsign-Open-Auth-Mode"] == "Signature"
     assert signed.headers["X-Tsign-Open-App-Id"] == "APP"
@@ -102,7 +105,10 @@ def test_signature_auth_signs_what_is_sent() -> None:
     )
     signed = next(auth.auth_flow(post))
     assert signed.headers["Content-MD5"] == "Ye6d8EIkSFhTd/QK/zMX5Q=="
-    assert signed.headers["X-Tsign-Open-Ca-Signature"] == "qRHFY5jZ1LUH92W6dXEKOjK0zRdjEO5YZmMTDzYpioQ="
+    assert (
+        signed.headers["X-Tsign-Open-Ca-Signature"]
+        == "qRHFY5jZ1LUH92W6dXEKOjK0zRdjEO5YZmMTDzYpioQ="
+    )
 
 
 def test_base_url_prefix_is_not_signed() -> None:
@@ -113,4 +119,7 @@ def test_base_url_prefix_is_not_signed() -> None:
     auth = SignatureAuth("APP", SECRET, base_path="/gw/esign")
     request = httpx.Request("GET", "http://h/gw/esign/v3/seals/org-seal-info?sealId=S1&orgId=O1")
     signed = next(auth.auth_flow(request))
-    assert signed.headers["X-Tsign-Open-Ca-Signature"] == "J7jK7x9i93Xjqns390SAo1NDtDraxyQYAtNqsCs/noI="
+    assert (
+        signed.headers["X-Tsign-Open-Ca-Signature"]
+        == "J7jK7x9i93Xjqns390SAo1NDtDraxyQYAtNqsCs/noI="
+    )

@@ -34,16 +34,19 @@ def test_one_fetch_for_many_waiters_and_refresh_before_expiry() -> None:
     async def scenario() -> None:
         cache = TokenCache(fetch, margin_s=300, clock=lambda: now[0])
         tokens = await asyncio.gather(*(cache.get() for _ in range(50)))
-        assert set(tokens) == {"t1"} and len(fetched) == 1
+        assert set(tokens) == {"t1"}
+        assert len(fetched) == 1
         now[0] += 7200 - 301  # still outside the margin
         assert await cache.get() == "t1"
         now[0] += 2  # inside the margin: renewed
         assert await cache.get() == "t2"
         # Two requests refused with the same token: one new fetch between them.
         renewed = await asyncio.gather(cache.renew("t2"), cache.renew("t2"))
-        assert renewed == ["t3", "t3"] and len(fetched) == 3
+        assert renewed == ["t3", "t3"]
+        assert len(fetched) == 3
         # A refusal of a token already replaced does not fetch again.
-        assert await cache.renew("t1") == "t3" and len(fetched) == 3
+        assert await cache.renew("t1") == "t3"
+        assert len(fetched) == 3
 
     asyncio.run(scenario())
 
@@ -97,7 +100,8 @@ def test_yunyin_token_headers_and_renewal(start_gateway: StartGateway, sandbox: 
     assert {r.headers["userid"] for r in listed} == {"20001"}
     assert {r.headers["source"] for r in listed} == {"ERP"}
     token_request = next(r for r in sandbox.requests if r.endpoint == "token")
-    assert token_request.method == "POST" and b"appSecret" in token_request.body
+    assert token_request.method == "POST"
+    assert b"appSecret" in token_request.body
 
     sandbox.expire_tokens("yunyin")
     sandbox.reset_counts()

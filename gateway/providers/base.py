@@ -109,7 +109,7 @@ class SealProvider(ABC):
     ) -> Page[Authorization]:
         raise NotSupported(self.name, "listing authorisations")
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 (a hook: providers without a client keep it)
         """Release connections."""
 
 
@@ -135,7 +135,7 @@ async def read_all(
 
 
 def covering_pages(offset: int, limit: int, max_size: int) -> list[tuple[int, int]]:
-    """Pages (1-based number, size) of a page-numbered API that together hold [offset, offset+limit).
+    """The pages (1-based number, size) of a page-numbered API holding [offset, offset+limit).
 
     One page when some page size up to `max_size` holds the whole range, else the two pages of
     size `limit` that straddle it.

@@ -31,7 +31,9 @@ def from_iso(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def image_link(url: object, valid_for_s: float | None, *, watermarked: bool = False) -> ImageLink | None:
+def image_link(
+    url: object, valid_for_s: float | None, *, watermarked: bool = False
+) -> ImageLink | None:
     """A signed image URL and when it stops working: its `Expires` parameter (epoch seconds)
     when it has one, else the vendor's documented validity from now, else unknown."""
     if not isinstance(url, str) or not url:

@@ -23,7 +23,6 @@ from gateway.sandbox.state import (
 )
 
 
-
 def png(data: bytes) -> Response:
     return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=300"})
 
@@ -38,9 +37,7 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         if seal is None:
             return Response(status_code=404)
         return png(
-            images.render_template_seal(
-                name=seal.name, width=seal.width_px, height=seal.height_px
-            )
+            images.render_template_seal(name=seal.name, width=seal.width_px, height=seal.height_px)
         )
 
     async def yunyin_seal_image(request: Request) -> Response:
@@ -81,10 +78,17 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
             {
                 "sandbox": "emulated e签宝 and 云银签 for seal-gateway",
                 "esign": {"baseUrl": f"{root}/esign", "appId": ESIGN_APP_ID, "orgId": ESIGN_ORG_A},
-                "yunyin": {"baseUrl": f"{root}/yunyin", "appId": YUNYIN_APP_ID,
-                           "userId": YUNYIN_ADMIN},
-                "knobs": ["/_sandbox/calls", "/_sandbox/faults", "/_sandbox/latency",
-                          "/_sandbox/tokens/expire"],
+                "yunyin": {
+                    "baseUrl": f"{root}/yunyin",
+                    "appId": YUNYIN_APP_ID,
+                    "userId": YUNYIN_ADMIN,
+                },
+                "knobs": [
+                    "/_sandbox/calls",
+                    "/_sandbox/faults",
+                    "/_sandbox/latency",
+                    "/_sandbox/tokens/expire",
+                ],
             }
         )
 

@@ -38,9 +38,9 @@ def fault_response(vendor: str, fault: Fault) -> Response:
     return JSONResponse(body, status_code=fault.status)
 
 
-def instrument(sandbox: Sandbox, vendor: str, name: str, handler: Handler) -> Callable[
-    [Request], Awaitable[Response]
-]:
+def instrument(
+    sandbox: Sandbox, vendor: str, name: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         sandbox.record(

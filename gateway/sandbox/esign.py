@@ -60,7 +60,9 @@ def check_caller(sandbox: Sandbox, request: Request, body: bytes) -> Response | 
     return None
 
 
-def _check_signature(sandbox: Sandbox, request: Request, body: bytes, secret: str) -> Response | None:
+def _check_signature(
+    sandbox: Sandbox, request: Request, body: bytes, secret: str
+) -> Response | None:
     headers = request.headers
     try:
         stamp_ms = int(headers.get(auth.TIMESTAMP, ""))

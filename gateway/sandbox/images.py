@@ -85,8 +85,13 @@ def render_template_seal(
     return to_png(image)
 
 
-def _text(draw: ImageDraw.ImageDraw, text: str, center: tuple[float, float], size: int,
-          ink: tuple[int, int, int, int]) -> None:
+def _text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    center: tuple[float, float],
+    size: int,
+    ink: tuple[int, int, int, int],
+) -> None:
     draw.text(center, text, fill=ink, font=_font(max(size, 8)), anchor="mm")
 
 
@@ -114,5 +119,5 @@ def png_size(data: bytes) -> tuple[int, int] | None:
                 return None
             image.verify()
             return image.size
-    except Exception:  # noqa: BLE001 (Pillow raises many kinds for broken files)
+    except Exception:
         return None

@@ -114,9 +114,9 @@ def find_seal(sandbox: Sandbox, body: dict[str, Any]) -> YunyinSeal:
     return seal
 
 
-def seal_endpoint(sandbox: Sandbox, handler: YunyinHandler) -> Callable[
-    [Request, bytes], Awaitable[Response]
-]:
+def seal_endpoint(
+    sandbox: Sandbox, handler: YunyinHandler
+) -> Callable[[Request, bytes], Awaitable[Response]]:
     """Checks the common headers, decodes the JSON body, and turns VendorFailure into its answer."""
 
     async def endpoint(request: Request, raw: bytes) -> Response:

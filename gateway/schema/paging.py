@@ -27,7 +27,10 @@ def _filter_tag(seal_filter: SealFilter, providers: tuple[ProviderName, ...]) ->
 
 
 def seal_cursor(
-    provider: ProviderName, offset: int, seal_filter: SealFilter, providers: tuple[ProviderName, ...]
+    provider: ProviderName,
+    offset: int,
+    seal_filter: SealFilter,
+    providers: tuple[ProviderName, ...],
 ) -> str:
     return to_base64("seal", f"{provider.value}:{offset}:{_filter_tag(seal_filter, providers)}")
 

@@ -44,7 +44,9 @@ class SealFilter:
     biz_type: SealBizType | None = strawberry.field(
         default=None, description="Only seals of this biz type."
     )
-    status: SealStatus | None = strawberry.field(default=None, description="Only seals in this status.")
+    status: SealStatus | None = strawberry.field(
+        default=None, description="Only seals in this status."
+    )
     name_contains: str | None = strawberry.field(
         default=None,
         description="Only seals whose name contains this text (case-insensitive where the gateway "
@@ -129,7 +131,7 @@ class Query:
         after: Annotated[
             str | None, strawberry.argument(description="The `endCursor` of the previous page.")
         ] = None,
-        filter: Annotated[  # noqa: A002
+        filter: Annotated[
             SealFilter | None,
             strawberry.argument(description="Conditions every returned seal meets."),
         ] = None,
@@ -189,7 +191,7 @@ class Query:
     async def seal(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="A seal's `id`.")],  # noqa: A002
+        id: Annotated[strawberry.ID, strawberry.argument(description="A seal's `id`.")],
     ) -> Seal | None:
         type_name, node_id = parse_node_id(id)
         if type_name != "Seal":
@@ -200,7 +202,7 @@ class Query:
     async def node(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],  # noqa: A002
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> relay.Node | None:
         return await _resolve_node(info, id)
 

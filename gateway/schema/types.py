@@ -100,7 +100,7 @@ class Seal(relay.Node):
         return cls.of(await info.context.loaders.seal_detail.load(key))
 
     @classmethod
-    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:  # noqa: A002
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:
         """Federation entry point: a supergraph asks for seals by their id."""
         type_name, node_id = parse_node_id(id)
         if type_name != "Seal":
@@ -224,7 +224,9 @@ class Seal(relay.Node):
         value: str | None = await self._value(info, "owner_name")
         return value
 
-    @strawberry.field(description="Where the seal was made, as the vendor records it (云银签 source).")
+    @strawberry.field(
+        description="Where the seal was made, as the vendor records it (云银签 source)."
+    )
     async def origin(self, info: Info) -> str | None:
         value: str | None = await self._value(info, "origin")
         return value

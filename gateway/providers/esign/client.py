@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -37,7 +37,7 @@ class EsignSettings:
     auth_mode: AuthMode = "signature"
     # Whether the v1 list's `offset` counts items from 0 or from 1 (unconfirmed by the vendor).
     offset_base: int = 1
-    http: HttpSettings = HttpSettings()
+    http: HttpSettings = field(default_factory=HttpSettings)
 
 
 class EsignClient:
@@ -106,7 +106,7 @@ class EsignClient:
                 path,
                 params=params,
                 json=json,
-                **({"auth": auth} if auth is not None else {}),
+                auth=auth or httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
             raise transport_failure(PROVIDER, exc, is_write=is_write) from None
@@ -134,8 +134,8 @@ def decode(response: httpx.Response, *, is_write: bool) -> Any:
     if code == 0 or code == "0":
         return body.get("data")
     try:
-        number = int(code)
-    except (TypeError, ValueError):
+        number = int(str(code))
+    except ValueError:
         number = -1
     message = str(body.get("message") or "e签宝 reported an error.")
     if number in NOT_FOUND_CODES:

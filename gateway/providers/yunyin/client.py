@@ -3,7 +3,7 @@ the headers appId, accessToken, userId (the operator) and source."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -25,7 +25,13 @@ PROVIDER = ProviderName.YUNYIN
 # The seal endpoints answer "200", the token endpoint "0".
 SUCCESS_CODES = {"200", "0"}
 # Codes meaning the access token is missing, wrong or expired (the vendor's table is unconfirmed).
-TOKEN_REJECTED_CODES = {"TOKEN_INVALID", "TOKEN_EXPIRED", "INVALID_TOKEN", "ACCESS_TOKEN_INVALID", "401"}
+TOKEN_REJECTED_CODES = {
+    "TOKEN_INVALID",
+    "TOKEN_EXPIRED",
+    "INVALID_TOKEN",
+    "ACCESS_TOKEN_INVALID",
+    "401",
+}
 NOT_FOUND_CODES = {"SEAL_NOT_FOUND"}
 FORBIDDEN_CODES = {"PERMISSION_DENIED"}
 RETRYABLE_CODES = {"QUERY_ERROR"}
@@ -37,7 +43,7 @@ class YunyinSettings:
     app_id: str
     app_secret: str
     source: str = "API"
-    http: HttpSettings = HttpSettings()
+    http: HttpSettings = field(default_factory=HttpSettings)
 
 
 def _is_token_rejected(response: httpx.Response) -> bool:
@@ -79,7 +85,12 @@ class YunyinClient:
             raise UpstreamError(PROVIDER, "云银签 returned an unreadable token.") from None
 
     async def call(
-        self, path: str, operator: str, body: dict[str, Any] | None = None, *, is_write: bool = False
+        self,
+        path: str,
+        operator: str,
+        body: dict[str, Any] | None = None,
+        *,
+        is_write: bool = False,
     ) -> dict[str, Any]:
         """The whole decoded answer (list endpoints put page fields beside `data`)."""
         return await self._send(
@@ -90,7 +101,11 @@ class YunyinClient:
         self, path: str, operator: str, file: tuple[str, bytes, str], params: dict[str, str]
     ) -> dict[str, Any]:
         return await self._send(
-            path, files={"file": file}, params=params, headers=self._headers(operator), is_write=True
+            path,
+            files={"file": file},
+            params=params,
+            headers=self._headers(operator),
+            is_write=True,
         )
 
     def _headers(self, operator: str) -> dict[str, str]:
@@ -105,9 +120,7 @@ class YunyinClient:
         **kwargs: Any,
     ) -> dict[str, Any]:
         try:
-            response = await self._http.post(
-                path, **kwargs, **({"auth": auth} if auth is not None else {})
-            )
+            response = await self._http.post(path, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs)
         except httpx.HTTPError as exc:
             raise transport_failure(PROVIDER, exc, is_write=is_write) from None
         return decode(response, is_write=is_write)
@@ -126,7 +139,11 @@ def decode(response: httpx.Response, *, is_write: bool) -> dict[str, Any]:
     message = str(body.get("msg") or "云银签 reported an error.")
     if code in NOT_FOUND_CODES:
         kind = ErrorCode.NOT_FOUND
-    elif code in FORBIDDEN_CODES or code in TOKEN_REJECTED_CODES or response.status_code in (401, 403):
+    elif (
+        code in FORBIDDEN_CODES
+        or code in TOKEN_REJECTED_CODES
+        or response.status_code in (401, 403)
+    ):
         kind = ErrorCode.UPSTREAM_AUTH_FAILED
     else:
         kind = ErrorCode.UPSTREAM_ERROR

@@ -66,7 +66,9 @@ def to_seal(row: dict[str, Any]) -> Seal:
         style=STYLES.get(as_int(row.get("sealStyle")) or 0),
         is_default=None if default is None else default == 1,
         image_size=(
-            Size(width, height, SizeUnit.PIXEL) if width is not None and height is not None else None
+            Size(width, height, SizeUnit.PIXEL)
+            if width is not None and height is not None
+            else None
         ),
         # No documented expiry: one is read from the URL when it carries `Expires`.
         image=image_link(row.get("sealImageUrl"), None),

@@ -108,5 +108,3 @@ class YunyinProvider(SealProvider):
             limit,
             to_authorization,
         )
-
-

@@ -1,0 +1,139 @@
+"""The command line as a user runs it: a real process, real ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALGW_")}
+    env.update(extra, PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(**env),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def serving() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`seal-gateway serve` with nothing configured, on a port the OS picks."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    url = None
+    deadline = time.monotonic() + 30
+    lines = []
+    while url is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        found = re.search(r"listening on (http://\S+);", line)
+        if found:
+            url = found.group(1)
+    assert url, "".join(lines)
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert any("sandbox" in line for line in lines)
+
+
+def test_schema_file_is_in_sync() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "schema.graphql").read_text(encoding="utf-8"), (
+        "schema.graphql is stale: run `seal-gateway schema > schema.graphql`"
+    )
+
+
+def test_serve_without_vendors_runs_on_the_sandbox(
+    serving: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = serving
+    assert httpx.get(f"{url}/healthz").json() == {
+        "status": "ok",
+        "sandbox": True,
+        "providers": ["esign", "yunyin"],
+    }
+    body = httpx.post(
+        f"{url}/graphql",
+        json={"query": "{ seals(first: 20) { totalCount edges { node { name image { url } } } } }"},
+    ).json()
+    assert "errors" not in body
+    assert body["data"]["seals"]["totalCount"] == 13
+    image = httpx.get(body["data"]["seals"]["edges"][-1]["node"]["image"]["url"])
+    assert image.content.startswith(b"\x89PNG")
+    page = httpx.get(f"{url}/graphql", headers={"Accept": "text/html"})
+    assert "graphiql" in page.text.lower()
+
+
+def test_a_bad_setting_stops_start_up_naming_it() -> None:
+    result = run_cli("serve", SEALGW_ESIGN_BASE_URL="https://x.example", SEALGW_ESIGN_APP_ID="a")
+    assert result.returncode == 2
+    assert "SEALGW_ESIGN_APP_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_standalone_sandbox() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "sandbox", "--port", "0", "--latency-ms", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env(),
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"sandbox listening on (http://\S+):", line)
+        assert found, line
+        url = found.group(1)
+        for _ in range(200):
+            try:
+                index = httpx.get(url + "/").json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert index["esign"]["baseUrl"] == f"{url}/esign"
+        token = httpx.post(
+            f"{url}/yunyin/service/getAccessToken",
+            json={"appId": "sandbox-yunyin-app", "appSecret": "sandbox-yunyin-secret"},
+        ).json()
+        assert token["code"] == "0"
+        assert httpx.get(f"{url}/_sandbox/calls").json() == {"calls": {"yunyin:token": 1}}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

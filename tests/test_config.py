@@ -1,0 +1,80 @@
+"""Settings: a missing or malformed one stops start-up with a message naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import ConfigError, load_settings
+from gateway.domain import ProviderName
+
+ESIGN = {
+    "SEALGW_ESIGN_BASE_URL": "https://smlopenapi.esign.cn",
+    "SEALGW_ESIGN_APP_ID": "app",
+    "SEALGW_ESIGN_APP_SECRET": "secret",
+    "SEALGW_ESIGN_ORG_ID": "org",
+}
+YUNYIN = {
+    "SEALGW_YUNYIN_BASE_URL": "https://openapi.yunyinsign.com",
+    "SEALGW_YUNYIN_APP_ID": "app",
+    "SEALGW_YUNYIN_APP_SECRET": "secret",
+    "SEALGW_YUNYIN_USER_ID": "20001",
+}
+
+
+def test_nothing_configured_means_sandbox() -> None:
+    settings = load_settings({})
+    assert settings.sandbox is True
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    pointed = settings.with_sandbox_at("http://127.0.0.1:9000/sandbox")
+    assert pointed.vendors.esign is not None
+    assert pointed.vendors.yunyin is not None
+    assert pointed.vendors.esign.base_url == "http://127.0.0.1:9000/sandbox/esign"
+    assert set(pointed.scope().accounts) == {ProviderName.ESIGN, ProviderName.YUNYIN}
+
+
+def test_only_the_configured_vendors_are_used() -> None:
+    settings = load_settings(ESIGN)
+    assert settings.sandbox is False
+    assert settings.vendors.yunyin is None
+    assert settings.scope().accounts == {ProviderName.ESIGN: "org"}
+    assert settings.vendors.esign is not None
+    assert settings.vendors.esign.auth_mode == "signature"
+    both = load_settings({**ESIGN, **YUNYIN, "SEALGW_ESIGN_AUTH_MODE": "token", "SEALGW_PORT": "9"})
+    assert both.vendors.esign is not None
+    assert both.vendors.esign.auth_mode == "token"
+    assert both.scope().accounts[ProviderName.YUNYIN] == "20001"
+    assert both.port == 9
+    assert both.vendors.yunyin is not None
+    assert both.vendors.yunyin.source == "API"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({**ESIGN, "SEALGW_ESIGN_APP_SECRET": ""}, "SEALGW_ESIGN_APP_SECRET"),
+        ({**ESIGN, "SEALGW_ESIGN_ORG_ID": " "}, "SEALGW_ESIGN_ORG_ID"),
+        ({**ESIGN, "SEALGW_ESIGN_BASE_URL": "openapi.esign.cn"}, "SEALGW_ESIGN_BASE_URL"),
+        ({**ESIGN, "SEALGW_ESIGN_AUTH_MODE": "hmac"}, "SEALGW_ESIGN_AUTH_MODE"),
+        ({**ESIGN, "SEALGW_ESIGN_OFFSET_BASE": "2"}, "SEALGW_ESIGN_OFFSET_BASE"),
+        ({**YUNYIN, "SEALGW_YUNYIN_USER_ID": "admin"}, "SEALGW_YUNYIN_USER_ID"),
+        (
+            {k: v for k, v in YUNYIN.items() if k != "SEALGW_YUNYIN_USER_ID"},
+            "SEALGW_YUNYIN_USER_ID",
+        ),
+        ({"SEALGW_YUNYIN_APP_ID": "app"}, "SEALGW_YUNYIN_BASE_URL"),
+        ({"SEALGW_PORT": "eighty"}, "SEALGW_PORT"),
+        ({"SEALGW_PORT": "70000"}, "SEALGW_PORT"),
+        ({"SEALGW_MAX_PAGE_SIZE": "500"}, "SEALGW_MAX_PAGE_SIZE"),
+        ({"SEALGW_UPSTREAM_TIMEOUT": "-1"}, "SEALGW_UPSTREAM_TIMEOUT"),
+        ({"SEALGW_LOG_LEVEL": "LOUD"}, "SEALGW_LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_are_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
+
+
+def test_secret_values_are_not_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**ESIGN, "SEALGW_ESIGN_APP_SECRET": "", "SEALGW_ESIGN_APP_ID": ""})
+    assert "secret" not in str(caught.value).replace("SECRET", "")
