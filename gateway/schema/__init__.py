@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -27,6 +28,13 @@ MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 5000
 
+# The limiters' validation rules, made once: the validation cache keys on the rule classes, and
+# a limiter built per request would mint new ones and miss the cache every time.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
 
 class GatewaySchema(strawberry.federation.Schema):
     def process_errors(
@@ -42,8 +50,7 @@ def build_schema(**extra: Any) -> strawberry.federation.Schema:
         extensions=[
             # Factories: a fresh extension per request (the caches themselves are shared).
             GatewayErrors,
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

@@ -7,6 +7,7 @@ per-request loader, so a page asking only v1 fields costs one vendor call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -107,18 +108,34 @@ class Seal(relay.Node):
             raise NotFound(f"{id!r} is not a seal id.")
         return await cls.load(info, SealKey.from_node_id(node_id))
 
-    async def _value(self, info: Info, attr: str) -> Any:
-        """An attribute from this view of the seal, else from the vendor call that has it."""
+    def _value(
+        self, info: Info, attr: str, convert_value: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """The attribute now, when this view of the seal carries it; else an awaitable of it,
+        loaded through the vendor call that has it (e签宝 v3 detail, or the v1 list).
+
+        Synchronous on purpose: most fields are known from the list call, and an async resolver
+        costs a task per field of every seal."""
         record = self.record
         if attr in record.known:
-            return getattr(record, attr)
+            value = getattr(record, attr)
+            return value if convert_value is None or value is None else convert_value(value)
         provider = info.context.providers.get(record.key.provider)
         if provider is None or attr not in provider.fields:
             return None
+        return self._load(info, provider.detail_fields, attr, convert_value)
+
+    async def _load(
+        self,
+        info: Info,
+        detail_fields: frozenset[str],
+        attr: str,
+        convert_value: Callable[[Any], Any] | None,
+    ) -> Any:
         loaders = info.context.loaders
-        loader = loaders.seal_detail if attr in provider.detail_fields else loaders.seal_listing
-        full = await loader.load(record.key)
-        return getattr(full, attr)
+        loader = loaders.seal_detail if attr in detail_fields else loaders.seal_listing
+        value = getattr(await loader.load(self.record.key), attr)
+        return value if convert_value is None or value is None else convert_value(value)
 
     @strawberry.field(description="The vendor the seal lives at.")
     def provider(self) -> Provider:
@@ -134,107 +151,92 @@ class Seal(relay.Node):
         description="The seal's name: e签宝 v1 `alias`, or v3 `sealName` where v1 gives none; "
         "云银签 `sealName`."
     )
-    async def name(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "name")
-        return value
+    def name(self, info: Info) -> str | None:
+        return self._value(info, "name")
 
     @strawberry.field(description="What the seal is for (公章, 合同专用章, ...).")
-    async def biz_type(self, info: Info) -> SealBizType | None:
-        value = await self._value(info, "biz_type")
-        return None if value is None else convert(SealBizType, value)
+    def biz_type(self, info: Info) -> SealBizType | None:
+        return self._value(info, "biz_type", lambda v: convert(SealBizType, v))
 
     @strawberry.field(
         description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription)."
     )
-    async def biz_type_label(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "biz_type_label")
-        return value
+    def biz_type_label(self, info: Info) -> str | None:
+        return self._value(info, "biz_type_label")
 
     @strawberry.field(description="Where the seal stands: enabled, awaiting review, ...")
-    async def status(self, info: Info) -> SealStatus | None:
-        value = await self._value(info, "status")
-        return None if value is None else convert(SealStatus, value)
+    def status(self, info: Info) -> SealStatus | None:
+        return self._value(info, "status", lambda v: convert(SealStatus, v))
 
     @strawberry.field(description="The vendor's own label for the status (e签宝 v3).")
-    async def status_label(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "status_label")
-        return value
+    def status_label(self, info: Info) -> str | None:
+        return self._value(info, "status_label")
 
     @strawberry.field(
         description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason)."
     )
-    async def reject_reason(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "reject_reason")
-        return value
+    def reject_reason(self, info: Info) -> str | None:
+        return self._value(info, "reject_reason")
 
     @strawberry.field(description="Whether the seal was drawn from a template or uploaded.")
-    async def style(self, info: Info) -> SealStyle | None:
-        value = await self._value(info, "style")
-        return None if value is None else convert(SealStyle, value)
+    def style(self, info: Info) -> SealStyle | None:
+        return self._value(info, "style", lambda v: convert(SealStyle, v))
 
     @strawberry.field(description="Whether this is the organisation's default seal (默认印章).")
-    async def is_default(self, info: Info) -> bool | None:
-        value: bool | None = await self._value(info, "is_default")
-        return value
+    def is_default(self, info: Info) -> bool | None:
+        return self._value(info, "is_default")
 
     @strawberry.field(
         description="The image's size in pixels (e签宝 v1 width/height, 云银签 sealWidth/Height)."
     )
-    async def image_size(self, info: Info) -> Size | None:
-        return Size.of(await self._value(info, "image_size"))
+    def image_size(self, info: Info) -> Size | None:
+        return self._value(info, "image_size", Size.of)
 
     @strawberry.field(description="The seal's size on paper in millimetres (e签宝 v3 only).")
-    async def physical_size(self, info: Info) -> Size | None:
-        return Size.of(await self._value(info, "physical_size"))
+    def physical_size(self, info: Info) -> Size | None:
+        return self._value(info, "physical_size", Size.of)
 
     @strawberry.field(
         description="The seal's image (e签宝 v1 url, valid 1 hour; 云银签 sealImageUrl)."
     )
-    async def image(self, info: Info) -> SealImage | None:
-        return SealImage.of(await self._value(info, "image"))
+    def image(self, info: Info) -> SealImage | None:
+        return self._value(info, "image", SealImage.of)
 
     @strawberry.field(
         description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes)."
     )
-    async def watermarked_image(self, info: Info) -> SealImage | None:
-        return SealImage.of(await self._value(info, "watermarked_image"))
+    def watermarked_image(self, info: Info) -> SealImage | None:
+        return self._value(info, "watermarked_image", SealImage.of)
 
     @strawberry.field(description="When the seal was made.")
-    async def created_at(self, info: Info) -> datetime | None:
-        value: datetime | None = await self._value(info, "created_at")
-        return value
+    def created_at(self, info: Info) -> datetime | None:
+        return self._value(info, "created_at")
 
     @strawberry.field(description="The vendor's seal code, 印章编号 (云银签 sealCode).")
-    async def code(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "code")
-        return value
+    def code(self, info: Info) -> str | None:
+        return self._value(info, "code")
 
     @strawberry.field(description="Horizontal text across the seal, 横排文字 (云银签).")
-    async def horizontal_text(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "horizontal_text")
-        return value
+    def horizontal_text(self, info: Info) -> str | None:
+        return self._value(info, "horizontal_text")
 
     @strawberry.field(description="Text along the bottom arc, 下弦文 / 防伪码 (云银签).")
-    async def bottom_text(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "bottom_text")
-        return value
+    def bottom_text(self, info: Info) -> str | None:
+        return self._value(info, "bottom_text")
 
     @strawberry.field(description="The company the seal belongs to (云银签 corpName).")
-    async def owner_name(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "owner_name")
-        return value
+    def owner_name(self, info: Info) -> str | None:
+        return self._value(info, "owner_name")
 
     @strawberry.field(
         description="Where the seal was made, as the vendor records it (云银签 source)."
     )
-    async def origin(self, info: Info) -> str | None:
-        value: str | None = await self._value(info, "origin")
-        return value
+    def origin(self, info: Info) -> str | None:
+        return self._value(info, "origin")
 
     @strawberry.field(description="How many authorisations the seal has (云银签 authorNum).")
-    async def authorization_count(self, info: Info) -> int | None:
-        value: int | None = await self._value(info, "authorization_count")
-        return value
+    def authorization_count(self, info: Info) -> int | None:
+        return self._value(info, "authorization_count")
 
     @strawberry.field(
         description="Who may use or approve this seal, a page at a time. Null where the provider "
