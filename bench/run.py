@@ -100,8 +100,9 @@ class Result:
     cpu_ms: float | None = None  # gateway CPU per query
 
 
-async def load(send: Callable[[httpx.AsyncClient], Awaitable[None]], requests: int,
-               concurrency: int) -> tuple[float, float, float]:
+async def load(
+    send: Callable[[httpx.AsyncClient], Awaitable[None]], requests: int, concurrency: int
+) -> tuple[float, float, float]:
     """Requests/s, p50 and p99 latency (ms) of `requests` sends by `concurrency` workers."""
     latencies: list[float] = []
     remaining = requests
@@ -173,9 +174,10 @@ def main() -> None:
     }
     results: list[Result] = []
     sandbox_args = ["sandbox", "--port", str(sandbox_port), "--latency-ms", str(args.latency_ms)]
-    with process(sandbox_args, {}, f"{sandbox}/"), process(
-        ["serve", "--port", str(gateway_port)], env, f"{gateway}/healthz"
-    ) as gateway_pid:
+    with (
+        process(sandbox_args, {}, f"{sandbox}/"),
+        process(["serve", "--port", str(gateway_port)], env, f"{gateway}/healthz") as gateway_pid,
+    ):
         for name, query in QUERIES.items():
 
             async def send(client: httpx.AsyncClient, query: str = query) -> None:
@@ -190,20 +192,27 @@ def main() -> None:
             sent = args.requests + args.concurrency
             cpu_ms = (cpu_seconds(gateway_pid) - cpu_before) * 1000 / sent
             results.append(Result(name, calls, rps, p50, p99, cpu_ms))
-            print(f"{name}: {calls} {rps:.0f} req/s p50 {p50:.1f} ms p99 {p99:.1f} ms "
-                  f"gateway CPU {cpu_ms:.1f} ms/query")
+            print(
+                f"{name}: {calls} {rps:.0f} req/s p50 {p50:.1f} ms p99 {p99:.1f} ms "
+                f"gateway CPU {cpu_ms:.1f} ms/query"
+            )
 
         token = httpx.post(
             f"{sandbox}/yunyin/service/getAccessToken",
             json={"appId": demo.YUNYIN_APP_ID, "appSecret": demo.YUNYIN_APP_SECRET},
         ).json()["data"]["accessToken"]
-        headers = {"appId": demo.YUNYIN_APP_ID, "accessToken": token, "userId": "20001",
-                   "source": "API"}
+        headers = {
+            "appId": demo.YUNYIN_APP_ID,
+            "accessToken": token,
+            "userId": "20001",
+            "source": "API",
+        }
         auth = SignatureAuth(demo.ESIGN_APP_ID, demo.ESIGN_APP_SECRET, base_path="/esign")
 
         async def direct_yunyin(client: httpx.AsyncClient) -> None:
             response = await client.post(
-                f"{sandbox}/yunyin/seal/getSealListByPage", headers=headers,
+                f"{sandbox}/yunyin/seal/getSealListByPage",
+                headers=headers,
                 json={"listPageNo": 1, "listPageSize": 20},
             )
             assert response.json()["code"] == "200"
@@ -211,12 +220,15 @@ def main() -> None:
         async def direct_esign(client: httpx.AsyncClient) -> None:
             response = await client.get(
                 f"{sandbox}/esign/v1/organizations/{demo.ESIGN_ORG_A}/seals",
-                params={"offset": 1, "size": 20}, auth=auth,
+                params={"offset": 1, "size": 20},
+                auth=auth,
             )
             assert response.json()["code"] == 0
 
-        for name, send_direct in (("floor: 云银签 getSealListByPage direct", direct_yunyin),
-                                  ("floor: e签宝 v1 list direct (signed)", direct_esign)):
+        for name, send_direct in (
+            ("floor: 云银签 getSealListByPage direct", direct_yunyin),
+            ("floor: e签宝 v1 list direct (signed)", direct_esign),
+        ):
             rps, p50, p99 = asyncio.run(load(send_direct, args.requests, args.concurrency))
             results.append(Result(name, {}, rps, p50, p99))
             print(f"{name}: {rps:.0f} req/s p50 {p50:.1f} ms p99 {p99:.1f} ms")

@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.logs import redact
@@ -31,9 +33,41 @@ class HttpSettings:
     max_connections: int = 16
 
 
+class UpstreamTransport(AiohttpTransport):
+    """httpx's API over aiohttp's connection handling, which costs a vendor call about a third
+    of the CPU httpcore does (bench/RESULTS.md), plus two things the plain adapter lacks:
+
+    - a connection that could not be opened is tried once more: nothing was sent, so this is
+      safe even for writes;
+    - failures say honestly whether the request may have reached the vendor: only a failure
+      to connect becomes `ConnectError`/`ConnectTimeout`; a connection lost later (which the
+      adapter also reports as `ConnectTimeout`) becomes `RemoteProtocolError`.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._send_once(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            return await self._send_once(request)
+
+    async def _send_once(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.TransportError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(exc), request=request) from cause
+            if isinstance(cause, aiohttp.ConnectionTimeoutError):
+                raise httpx.ConnectTimeout(str(exc), request=request) from cause
+            if isinstance(cause, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+                raise httpx.ReadTimeout(str(exc), request=request) from cause
+            if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                raise httpx.RemoteProtocolError(str(exc), request=request) from cause
+            raise
+
+
 def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
-    """A pooled client. The transport retries connection failures once: nothing was sent, so this
-    is safe even for writes."""
+    """A pooled client: at most `max_connections` requests in flight to the vendor."""
     limits = httpx.Limits(
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
@@ -42,7 +76,7 @@ def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
-        transport=httpx.AsyncHTTPTransport(retries=1, limits=limits),
+        transport=UpstreamTransport(limits=limits),
         headers={"User-Agent": "seal-gateway"},
     )
 

@@ -1,0 +1,111 @@
+"""The upstream transport: how failures are classified (may a write have happened?) and the one
+retry of a connection that could not be opened."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+
+import aiohttp
+import httpx
+import pytest
+
+from gateway.domain import ProviderName
+from gateway.providers.http import HttpSettings, make_client, transport_failure
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def rude_server() -> Iterator[tuple[str, list[int]]]:
+    """Accepts a connection, reads the request, and closes without answering."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.recv(65536)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    listener.close()
+
+
+def _post(base_url: str, timeout_s: float = 2.0) -> httpx.HTTPError:
+    async def go() -> httpx.HTTPError:
+        async with make_client(base_url, HttpSettings(timeout_s=timeout_s)) as client:
+            try:
+                await client.post("/seal/delete", json={"sealId": 1})
+            except httpx.HTTPError as exc:
+                return exc
+        raise AssertionError("the request succeeded")
+
+    return asyncio.run(go())
+
+
+def test_refused_connection_was_never_sent() -> None:
+    error = _post(f"http://127.0.0.1:{_closed_port()}")
+    assert isinstance(error, httpx.ConnectError)
+    failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
+    assert failure.write_may_have_happened is False
+    assert failure.retryable is True
+
+
+def test_dropped_connection_may_have_been_sent(rude_server: tuple[str, list[int]]) -> None:
+    url, accepted = rude_server
+    error = _post(url)
+    assert isinstance(error, httpx.RemoteProtocolError | httpx.ReadError)
+    failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
+    assert failure.write_may_have_happened is True
+    assert len(accepted) == 1  # a request that reached the vendor is not sent again
+
+
+def test_silent_vendor_times_out_and_may_have_received_it() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts (in the backlog) and never answers
+    try:
+        error = _post(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=0.3)
+    finally:
+        listener.close()
+    assert isinstance(error, httpx.ReadTimeout)
+    failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
+    assert failure.write_may_have_happened is True
+    assert "timed out" in failure.message
+
+
+def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    from httpx_aiohttp import AiohttpTransport
+
+    attempts: list[int] = []
+
+    async def flaky(self: object, request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) == 1:  # as the adapter reports a refused connection
+            cause = aiohttp.ClientConnectorError.__new__(aiohttp.ClientConnectorError)
+            raise httpx.ConnectError("refused", request=request) from cause
+        return httpx.Response(200, json={"code": "200"}, request=request)
+
+    monkeypatch.setattr(AiohttpTransport, "handle_async_request", flaky)
+
+    async def go() -> int:
+        async with make_client("http://vendor.invalid", HttpSettings()) as client:
+            return (await client.post("/x", json={})).status_code
+
+    assert asyncio.run(go()) == 200
+    assert len(attempts) == 2
