@@ -340,3 +340,89 @@ class UpstreamError(GatewayError):
         self.vendor_code = vendor_code
         self.retryable = retryable
         self.write_may_have_happened = write_may_have_happened
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedImage:
+    """An image file the vendor stored: an uploaded seal image or a generated preview."""
+
+    file_name: str
+    storage_path: str
+    url: str
+    page_count: int | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSealSpec:
+    name: str
+    biz_type: SealBizType
+    shape: TemplateShape = TemplateShape.ROUND
+    horizontal_text: str | None = None
+    bottom_text: str | None = None
+    color: SealColor = SealColor.RED
+    opacity: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSealSpec:
+    name: str
+    biz_type: SealBizType
+    shape: TemplateShape = TemplateShape.ROUND
+    # The uploaded image's storage path (`UploadedImage.storage_path`).
+    image_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationSpec:
+    seal_id: str
+    user_ids: tuple[str, ...]
+    role: AuthorizationRole
+    scope: AuthorizationScope
+    templates: tuple[TemplateRef, ...] = ()
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class Rejection(Enum):
+    """Why a vendor (or the gateway, before calling one) refused a write: expected business
+    failures, reported to clients as `userErrors`."""
+
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    SEAL_NOT_FOUND = "SEAL_NOT_FOUND"
+    NAME_TAKEN = "NAME_TAKEN"
+    IMAGE_NOT_FOUND = "IMAGE_NOT_FOUND"
+    INVALID_FILE = "INVALID_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    PREVIEW_FAILED = "PREVIEW_FAILED"
+    IMAGE_PROCESSING_FAILED = "IMAGE_PROCESSING_FAILED"
+    AUTHORIZATION_CONFLICT = "AUTHORIZATION_CONFLICT"
+    CANNOT_DELETE = "CANNOT_DELETE"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    VENDOR_REJECTED = "VENDOR_REJECTED"
+
+
+class WriteRejected(GatewayError):
+    """A write refused for a reason the client can act on."""
+
+    code = ErrorCode.BAD_USER_INPUT
+
+    def __init__(
+        self,
+        reason: Rejection,
+        message: str,
+        *,
+        field: str | None = None,
+        provider: ProviderName | None = None,
+        vendor_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
+        self.provider = provider
+        self.vendor_code = vendor_code

@@ -144,7 +144,7 @@ def test_wrong_token_secret(start_gateway: StartGateway) -> None:
     gateway = start_gateway(SEALGW_YUNYIN_APP_SECRET="wrong-secret-value")
     body = gateway.query(PAGE)
     (error,) = body["errors"]
-    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
     assert error["extensions"]["upstreamCode"] == "APP_AUTH_FAILED"
     assert_clean(body, "wrong-secret-value")
 

@@ -10,13 +10,20 @@ from typing import TypeVar
 from gateway.domain import (
     FILTER_FIELDS,
     Authorization,
+    AuthorizationSpec,
     Capability,
+    ImageSealSpec,
     NotSupported,
     OrgScope,
     Page,
     ProviderName,
+    Rejection,
     Seal,
+    SealColor,
     SealFilter,
+    TemplateSealSpec,
+    UploadedImage,
+    WriteRejected,
 )
 
 T = TypeVar("T")
@@ -108,6 +115,56 @@ class SealProvider(ABC):
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
     ) -> Page[Authorization]:
         raise NotSupported(self.name, "listing authorisations")
+
+    # --- writes: a provider overrides those its capabilities name -----------------------------
+
+    def refuse(self, capability: Capability) -> WriteRejected:
+        """The user error for an operation this provider does not offer; nothing is sent."""
+        what = capability.value.lower().replace("_", " ")
+        return WriteRejected(
+            Rejection.NOT_SUPPORTED,
+            f"Provider {self.name.value} does not support this operation ({what}).",
+            provider=self.name,
+        )
+
+    async def upload_image(
+        self, scope: OrgScope, file_name: str, data: bytes, color: SealColor | None
+    ) -> UploadedImage:
+        raise self.refuse(Capability.UPLOAD_IMAGE)
+
+    async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
+        """Creates the seal and answers its vendor id."""
+        raise self.refuse(Capability.CREATE_FROM_TEMPLATE)
+
+    async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
+        raise self.refuse(Capability.CREATE_FROM_IMAGE)
+
+    async def preview_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> UploadedImage:
+        raise self.refuse(Capability.PREVIEW)
+
+    async def preview_image_seal(
+        self,
+        scope: OrgScope,
+        image: UploadedImage,
+        color: SealColor | None,
+        opacity: float | None,
+    ) -> UploadedImage:
+        raise self.refuse(Capability.PREVIEW)
+
+    async def rename_seal(self, scope: OrgScope, seal_id: str, name: str) -> None:
+        raise self.refuse(Capability.RENAME)
+
+    async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self.refuse(Capability.SET_DEFAULT)
+
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self.refuse(Capability.DELETE)
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+        raise self.refuse(Capability.AUTHORIZE)
+
+    async def management_url(self, scope: OrgScope) -> str:
+        raise self.refuse(Capability.MANAGEMENT_URL)
 
     async def aclose(self) -> None:  # noqa: B027 (a hook: providers without a client keep it)
         """Release connections."""

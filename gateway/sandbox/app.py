@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import time
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.sandbox import esign, images, yunyin
@@ -64,10 +65,33 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         upload = sandbox.uploads.get(request.path_params["key"])
         return Response(status_code=404) if upload is None else png(upload.data)
 
+    async def yunyin_preview(request: Request) -> Response:
+        preview = sandbox.previews.get(request.path_params["key"])
+        return Response(status_code=404) if preview is None else png(preview.data)
+
+    async def yunyin_manage(request: Request) -> Response:
+        """The page the management link opens: the corporation's seals."""
+        if request.query_params.get("session") not in sandbox.management_sessions:
+            return Response("会话无效或已过期", status_code=403, media_type="text/plain")
+        rows = "".join(
+            f"<tr><td>{s.seal_id}</td><td>{html.escape(s.name)}</td><td>{s.category}</td>"
+            f"<td>{'默认' if s.default else ''}</td>"
+            f'<td><img src="seals/{s.seal_id}.png" width="64" alt=""></td></tr>'
+            for s in sandbox.live_yunyin_seals()
+        )
+        page = (
+            f"<!doctype html><meta charset=utf-8><title>印章管理</title>"
+            f"<h1>{html.escape(sandbox.yunyin_corp_name)} 印章管理 (sandbox)</h1>"
+            f"<table><tr><th>ID</th><th>名称</th><th>类型</th><th></th><th></th></tr>{rows}</table>"
+        )
+        return HTMLResponse(page)
+
     return [
         Route("/files/esign/{seal_id}.png", esign_image),
         Route("/files/yunyin/seals/{seal_id:int}.png", yunyin_seal_image),
-        Route("/files/yunyin/uploads/{key}", yunyin_upload),
+        Route("/files/yunyin/uploads/{key}.png", yunyin_upload),
+        Route("/files/yunyin/previews/{key}.png", yunyin_preview),
+        Route("/files/yunyin/manage", yunyin_manage),
     ]
 
 

@@ -101,12 +101,15 @@ class YunyinAuthor:
 
 @dataclass
 class Upload:
+    """An uploaded seal image, or a generated preview."""
+
     key: str
     file_name: str
     data: bytes
     width: int
     height: int
     color: str
+    operator: int = 0
 
 
 @dataclass
@@ -176,6 +179,8 @@ class Sandbox:
         self.yunyin_seals: dict[int, YunyinSeal] = {}
         self.yunyin_authors: list[YunyinAuthor] = []
         self.uploads: dict[str, Upload] = {}
+        self.previews: dict[str, Upload] = {}
+        self.management_sessions: set[str] = set()
         self._ids = itertools.count(60001)
         self._author_ids = itertools.count(201)
         seed(self)

@@ -4,16 +4,19 @@ checks (appId, accessToken, userId, source) and its string codes."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.sandbox import images
 from gateway.sandbox.endpoint import files_root, instrument
-from gateway.sandbox.state import YUNYIN_CORP_ID, Sandbox, YunyinAuthor, YunyinSeal
+from gateway.sandbox.state import YUNYIN_CORP_ID, Sandbox, Upload, YunyinAuthor, YunyinSeal
 
 MAX_PAGE_SIZE = 100
 
@@ -212,6 +215,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
         route("/seal/getSealListByPage", list_seals),
         route("/seal/getSealInfo", seal_info),
         route("/seal/getSealAuthorList", author_list),
+        *write_routes(sandbox),
     ]
 
 
@@ -219,3 +223,283 @@ def now_iso() -> str:
     """The vendor's time format: ISO-8601, milliseconds, +0800."""
     local = time.gmtime(time.time() + 8 * 3600)
     return time.strftime("%Y-%m-%dT%H:%M:%S.000+0800", local)
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+CATEGORIES = {"PUBLIC", "CONTRACT", "FINANCE", "HR", "LEGAL_PERSON", "OTHER"}
+SHAPES = {"round", "oval"}
+COLORS = {"red": "Red", "blue": "Blue", "black": "Black", "purple": "Purple"}
+ROLES = {"SEAL_USER", "SEAL_EXAMINER"}
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+def require_manager(sandbox: Sandbox, operator: int) -> None:
+    if not sandbox.yunyin_users[operator][1]:
+        raise VendorFailure("PERMISSION_DENIED", "无权限操作印章")
+
+
+def text_field(body: dict[str, Any], name: str, code: str = "PARAM_ERROR") -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise VendorFailure(code, f"参数错误: {name}")
+    return value.strip()
+
+
+def name_free(sandbox: Sandbox, name: str, except_id: int | None = None) -> None:
+    if any(s.name == name and s.seal_id != except_id for s in sandbox.live_yunyin_seals()):
+        raise VendorFailure("SEAL_NAME_EXIST", "印章名称已存在")
+
+
+def template_params(body: dict[str, Any], code: str) -> dict[str, Any]:
+    """The parameters createSealByTemplate and corpPreView share, checked."""
+    if body.get("categoryType") not in CATEGORIES:
+        raise VendorFailure(code, "参数错误: categoryType")
+    shape = body.get("sealTemplateStyle") or "round"
+    color = COLORS.get(str(body.get("sealColor") or "Red").lower())
+    alpha = body.get("sealAlpha", 1.0)
+    if shape not in SHAPES or color is None:
+        raise VendorFailure(code, "参数错误: sealTemplateStyle或sealColor")
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+        raise VendorFailure(code, "参数错误: sealAlpha")
+    width, height = (180, 120) if shape == "oval" else (159, 159)
+    return {
+        "name": text_field(body, "sealName", code),
+        "category": body["categoryType"],
+        "shape": shape,
+        "color": color,
+        "alpha": float(alpha),
+        "horizontal_text": body.get("sealHorizontalText") or None,
+        "bottom_text": body.get("sealBottomText") or None,
+        "width": width,
+        "height": height,
+    }
+
+
+def file_info(upload: Upload, file_url: str, http_url: str) -> dict[str, Any]:
+    return {
+        "fileName": upload.file_name,
+        "fileUrl": file_url,
+        "httpUrl": http_url,
+        "totalPage": 1,
+        "width": upload.width,
+        "height": upload.height,
+    }
+
+
+def parse_time(body: dict[str, Any], name: str) -> datetime | None:
+    raw = body.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.strptime(str(raw), "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        raise VendorFailure("PARAM_ERROR", f"参数错误: {name}") from None
+
+
+def write_routes(sandbox: Sandbox) -> list[Route]:
+    async def create_by_template(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        if body.get("sealStyle") != 1:
+            raise VendorFailure("PARAM_ERROR", "参数错误: sealStyle")
+        params = template_params(body, "PARAM_ERROR")
+        name_free(sandbox, params["name"])
+        seal_id = sandbox.next_seal_id()
+        sandbox.yunyin_seals[seal_id] = YunyinSeal(
+            seal_id,
+            params["name"],
+            params["category"],
+            1,
+            1,
+            now_iso(),
+            code=f"SEAL{seal_id}",
+            template_shape=params["shape"],
+            color=params["color"],
+            alpha=params["alpha"],
+            horizontal_text=params["horizontal_text"],
+            bottom_text=params["bottom_text"],
+            width=params["width"],
+            height=params["height"],
+        )
+        return ok({"sealId": seal_id})
+
+    async def create_by_image(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        if body.get("sealStyle") != 3 or body.get("categoryType") not in CATEGORIES:
+            raise VendorFailure("PARAM_ERROR", "参数错误: sealStyle或categoryType")
+        if body.get("sealTemplateStyle") not in SHAPES:
+            raise VendorFailure("PARAM_ERROR", "参数错误: sealTemplateStyle")
+        name = text_field(body, "sealName")
+        wanted = str(body.get("fileUrl") or "")
+        mine = [u for u in sandbox.uploads.values() if u.operator == operator]
+        upload = next((u for u in mine if wanted.endswith(f"/{u.key}.png")), None)
+        if upload is None and not wanted and mine:
+            upload = mine[-1]  # tied to the operator's latest upload, as by session
+        if upload is None:
+            raise VendorFailure("SEAL_IMAGE_NOT_FOUND", "未找到关联的上传印章图片")
+        name_free(sandbox, name)
+        seal_id = sandbox.next_seal_id()
+        sandbox.yunyin_seals[seal_id] = YunyinSeal(
+            seal_id,
+            name,
+            body["categoryType"],
+            3,
+            2,  # uploaded-image seals wait for review
+            now_iso(),
+            code=f"SEAL{seal_id}",
+            template_shape=body["sealTemplateStyle"],
+            color=upload.color,
+            width=upload.width,
+            height=upload.height,
+            image_key=upload.key,
+        )
+        return ok({"sealId": seal_id})
+
+    async def upload_file(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        form = await request.form()
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise VendorFailure("FILE_UPLOAD_ERROR", "文件上传失败: 缺少文件")
+        data = await file.read()
+        size = images.png_size(data) if len(data) <= MAX_UPLOAD_BYTES else None
+        if size is None:
+            raise VendorFailure("FILE_UPLOAD_ERROR", "文件上传失败: 仅支持PNG格式")
+        color = COLORS.get(request.query_params.get("color", "red").lower(), "Red")
+        key = secrets.token_hex(8)
+        upload = Upload(key, file.filename or "seal.png", data, *size, color, operator)
+        sandbox.uploads[key] = upload
+        root = files_root(request)
+        path = f"group1/M00/00/01/{key}.png"
+        return ok(file_info(upload, path, f"{root}/files/yunyin/uploads/{key}.png"))
+
+    def store_preview(request: Request, data: bytes, width: int, height: int) -> Response:
+        key = secrets.token_hex(8)
+        preview = Upload(key, "seal_preview.png", data, width, height, "")
+        sandbox.previews[key] = preview
+        url = f"{files_root(request)}/files/yunyin/previews/{key}.png"
+        return ok(file_info(preview, f"temp/preview/{key}.png", url))
+
+    async def preview_template(request: Request, body: dict[str, Any], operator: int) -> Response:
+        params = template_params(body, "PREVIEW_GEN_ERROR")
+        png = images.render_template_seal(
+            name=params["name"],
+            shape=params["shape"],
+            color=params["color"],
+            alpha=params["alpha"],
+            horizontal_text=params["horizontal_text"],
+            bottom_text=params["bottom_text"],
+            width=params["width"],
+            height=params["height"],
+        )
+        return store_preview(request, png, params["width"], params["height"])
+
+    async def preview_upload(request: Request, body: dict[str, Any], operator: int) -> Response:
+        text_field(body, "fileName", "IMAGE_PROCESS_ERROR")
+        url = text_field(body, "httpUrl", "IMAGE_PROCESS_ERROR")
+        upload = next((u for u in sandbox.uploads.values() if url.endswith(f"/{u.key}.png")), None)
+        if upload is None:
+            raise VendorFailure("IMAGE_PROCESS_ERROR", "处理图片失败或找不到源文件")
+        color = COLORS.get(str(body.get("sealColor") or upload.color).lower(), "Red")
+        alpha = body.get("sealAlpha", 1.0)
+        if not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
+            raise VendorFailure("IMAGE_PROCESS_ERROR", "处理图片失败: sealAlpha")
+        png = images.recolor(upload.data, color, float(alpha))
+        return store_preview(request, png, upload.width, upload.height)
+
+    async def add_author(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        seal = find_seal(sandbox, body)
+        if body.get("authorMemberRange") != 1:
+            raise VendorFailure("PARAM_ERROR", "参数错误: 目前仅支持指定人员")
+        users = body.get("userIdList")
+        if not isinstance(users, list) or not users:
+            raise VendorFailure("PARAM_ERROR", "参数错误: userIdList")
+        user_ids = [int_field(u, "userId") if isinstance(u, dict) else -1 for u in users]
+        unknown = [u for u in user_ids if u not in sandbox.yunyin_users]
+        if unknown:
+            raise VendorFailure("USER_NOT_FOUND", f"用户不存在: {unknown[0]}")
+        role = body.get("authorRole")
+        scope = body.get("authorRange")
+        if role not in ROLES or scope not in (0, 1):
+            raise VendorFailure("PARAM_ERROR", "参数错误: authorRole或authorRange")
+        raw_templates = (body.get("templatesList") or []) if scope == 1 else []
+        if scope == 1 and not raw_templates:
+            raise VendorFailure("PARAM_ERROR", "参数错误: 指定模板时templatesList必填")
+        if not all(isinstance(t, dict) for t in raw_templates):
+            raise VendorFailure("PARAM_ERROR", "参数错误: templatesList")
+        templates = [
+            (int_field(t, "templateId"), str(t.get("templateName") or "")) for t in raw_templates
+        ]
+        effective, expire = parse_time(body, "effectiveTime"), parse_time(body, "expireTime")
+        if effective and expire and expire <= effective:
+            raise VendorFailure("PARAM_ERROR", "参数错误: 失效时间须晚于生效时间")
+        existing = {(a.user_id, a.role) for a in sandbox.authors_of(seal.seal_id)}
+        if any((user, role) in existing for user in user_ids):
+            raise VendorFailure("AUTHOR_RULE_CONFLICT", "授权规则与现有规则冲突")
+        created = now_iso()
+        for user in user_ids:
+            sandbox.yunyin_authors.append(
+                YunyinAuthor(
+                    sandbox.next_author_id(),
+                    seal.seal_id,
+                    user,
+                    role,
+                    scope,
+                    list(templates),
+                    body.get("effectiveTime") or created,
+                    body.get("expireTime"),
+                    created,
+                )
+            )
+        return ok({})
+
+    async def modify(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        seal = find_seal(sandbox, body)
+        name = text_field(body, "sealName")
+        name_free(sandbox, name, except_id=seal.seal_id)
+        seal.name = name
+        return ok({})
+
+    async def delete(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        seal = find_seal(sandbox, body)
+        if seal.default:
+            raise VendorFailure("SEAL_DELETE_FAILED", "默认印章不能删除")
+        seal.deleted = True
+        return ok({})
+
+    async def set_default(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        seal = find_seal(sandbox, body)
+        for other in sandbox.yunyin_seals.values():
+            other.default = other is seal
+        return ok({})
+
+    async def management_url(request: Request, body: dict[str, Any], operator: int) -> Response:
+        require_manager(sandbox, operator)
+        session = secrets.token_urlsafe(16)
+        sandbox.management_sessions.add(session)
+        return ok(f"{files_root(request)}/files/yunyin/manage?session={session}")
+
+    handlers: dict[str, YunyinHandler] = {
+        "createSealByTemplate": create_by_template,
+        "createSealByImage": create_by_image,
+        "uploadSealFile": upload_file,
+        "corpPreView": preview_template,
+        "uploadSealFilePreView": preview_upload,
+        "addSealAuthor": add_author,
+        "modify": modify,
+        "delete": delete,
+        "updDefault": set_default,
+        "getSealAuthorUrl": management_url,
+    }
+    return [
+        Route(
+            f"/seal/{name}",
+            instrument(sandbox, "yunyin", name, seal_endpoint(sandbox, handler)),
+            methods=["POST"],
+        )
+        for name, handler in handlers.items()
+    ]

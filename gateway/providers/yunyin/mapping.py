@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.domain import (
@@ -10,15 +11,20 @@ from gateway.domain import (
     Authorization,
     AuthorizationRole,
     AuthorizationScope,
+    AuthorizationSpec,
     ProviderName,
     Seal,
     SealBizType,
+    SealColor,
     SealKey,
     SealStatus,
     SealStyle,
     Size,
     SizeUnit,
     TemplateRef,
+    TemplateSealSpec,
+    TemplateShape,
+    UploadedImage,
 )
 from gateway.providers.mapping import as_int, from_iso, image_link, non_empty
 
@@ -80,6 +86,71 @@ def to_seal(row: dict[str, Any]) -> Seal:
         origin=non_empty(row.get("source")),
         authorization_count=as_int(row.get("authorNum")),
     )
+
+
+COLOR_CODES = {
+    SealColor.RED: "Red",
+    SealColor.BLUE: "Blue",
+    SealColor.BLACK: "Black",
+    SealColor.PURPLE: "Purple",
+}
+SHAPE_CODES = {TemplateShape.ROUND: "round", TemplateShape.OVAL: "oval"}
+VENDOR_OFFSET = timezone(timedelta(hours=8))
+
+
+def to_vendor_time(value: datetime) -> str:
+    """The vendor's time format: ISO-8601 with milliseconds and a +0800 offset."""
+    local = value.astimezone(VENDOR_OFFSET)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}+0800"
+
+
+def to_uploaded_image(data: dict[str, Any]) -> UploadedImage:
+    return UploadedImage(
+        file_name=str(data.get("fileName") or ""),
+        storage_path=str(data.get("fileUrl") or ""),
+        url=str(data.get("httpUrl") or ""),
+        page_count=as_int(data.get("totalPage")),
+        width=as_int(data.get("width")),
+        height=as_int(data.get("height")),
+    )
+
+
+def template_body(spec: TemplateSealSpec) -> dict[str, Any]:
+    """The body of createSealByTemplate and corpPreView."""
+    body: dict[str, Any] = {
+        "sealName": spec.name,
+        "sealStyle": 1,
+        "categoryType": CATEGORY_CODES[spec.biz_type],
+        "sealTemplateStyle": SHAPE_CODES[spec.shape],
+        "sealColor": COLOR_CODES[spec.color],
+    }
+    if spec.horizontal_text:
+        body["sealHorizontalText"] = spec.horizontal_text
+    if spec.bottom_text:
+        body["sealBottomText"] = spec.bottom_text
+    if spec.opacity is not None:
+        body["sealAlpha"] = spec.opacity
+    return body
+
+
+def authorization_body(spec: AuthorizationSpec, seal_number: int) -> dict[str, Any]:
+    """The body of addSealAuthor: listed members only (the vendor supports no other range)."""
+    body: dict[str, Any] = {
+        "sealId": seal_number,
+        "authorMemberRange": 1,
+        "userIdList": [{"userId": int(user)} for user in spec.user_ids],
+        "authorRole": ROLE_CODES[spec.role],
+        "authorRange": SCOPE_CODES[spec.scope],
+    }
+    if spec.templates:
+        body["templatesList"] = [
+            {"templateId": int(t.id), "templateName": t.name or ""} for t in spec.templates
+        ]
+    if spec.effective_at is not None:
+        body["effectiveTime"] = to_vendor_time(spec.effective_at)
+    if spec.expires_at is not None:
+        body["expireTime"] = to_vendor_time(spec.expires_at)
+    return body
 
 
 def _templates(raw: object, names: object) -> tuple[TemplateRef, ...]:

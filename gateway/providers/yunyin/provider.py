@@ -8,25 +8,53 @@ from typing import Any, TypeVar
 
 from gateway.domain import (
     Authorization,
+    AuthorizationSpec,
     BadInput,
     Capability,
+    ErrorCode,
+    ImageSealSpec,
     OrgScope,
     Page,
     ProviderName,
+    Rejection,
     Seal,
+    SealColor,
     SealFilter,
+    TemplateSealSpec,
+    UploadedImage,
+    UpstreamError,
+    WriteRejected,
 )
 from gateway.providers.base import SealProvider, covering_pages, slice_pages
 from gateway.providers.yunyin.client import YunyinClient, YunyinSettings
 from gateway.providers.yunyin.mapping import (
     CATEGORY_CODES,
+    COLOR_CODES,
     FIELDS,
+    SHAPE_CODES,
     STATUS_CODES,
+    authorization_body,
+    template_body,
     to_authorization,
     to_seal,
+    to_uploaded_image,
 )
 
 T = TypeVar("T")
+
+# The vendor's business codes for refused writes, and the input field each points at.
+# Codes not listed become VENDOR_REJECTED, carrying the vendor's code and message.
+REJECTIONS: dict[str, tuple[Rejection, str | None]] = {
+    "SEAL_NAME_EXIST": (Rejection.NAME_TAKEN, "name"),
+    "SEAL_NOT_FOUND": (Rejection.SEAL_NOT_FOUND, "sealId"),
+    "SEAL_IMAGE_NOT_FOUND": (Rejection.IMAGE_NOT_FOUND, "imagePath"),
+    "FILE_UPLOAD_ERROR": (Rejection.INVALID_FILE, "file"),
+    "PREVIEW_GEN_ERROR": (Rejection.PREVIEW_FAILED, None),
+    "IMAGE_PROCESS_ERROR": (Rejection.IMAGE_PROCESSING_FAILED, "image"),
+    "AUTHOR_RULE_CONFLICT": (Rejection.AUTHORIZATION_CONFLICT, "userIds"),
+    "SEAL_DELETE_FAILED": (Rejection.CANNOT_DELETE, "sealId"),
+    "PERMISSION_DENIED": (Rejection.PERMISSION_DENIED, None),
+}
 
 
 def seal_number(vendor_id: str) -> int:
@@ -96,6 +124,104 @@ class YunyinProvider(SealProvider):
             "/seal/getSealInfo", scope.account(self.name), {"sealId": seal_number(vendor_id)}
         )
         return to_seal(answer.get("data") or {})
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def _write(self, path: str, scope: OrgScope, body: dict[str, Any]) -> dict[str, Any]:
+        """A write call. A business refusal becomes WriteRejected; outages and credential
+        problems stay UpstreamErrors. Nothing here retries a write that may have arrived."""
+        try:
+            return await self.client.call(path, scope.account(self.name), body, is_write=True)
+        except UpstreamError as error:
+            raise self._rejection(error) from None
+
+    def _rejection(self, error: UpstreamError) -> Exception:
+        code = error.vendor_code or ""
+        if code in REJECTIONS:
+            reason, field = REJECTIONS[code]
+            return WriteRejected(
+                reason, error.message, field=field, provider=self.name, vendor_code=code
+            )
+        if error.code == ErrorCode.UPSTREAM_ERROR and code and not code.startswith("HTTP_"):
+            return WriteRejected(
+                Rejection.VENDOR_REJECTED,
+                f"云银签 refused the request: {error.message}",
+                provider=self.name,
+                vendor_code=code,
+            )
+        return error
+
+    async def upload_image(
+        self, scope: OrgScope, file_name: str, data: bytes, color: SealColor | None
+    ) -> UploadedImage:
+        params = {"color": COLOR_CODES[color]} if color is not None else {}
+        try:
+            answer = await self.client.upload(
+                "/seal/uploadSealFile",
+                scope.account(self.name),
+                (file_name, data, "image/png"),
+                params,
+            )
+        except UpstreamError as error:
+            raise self._rejection(error) from None
+        return to_uploaded_image(answer.get("data") or {})
+
+    async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
+        answer = await self._write("/seal/createSealByTemplate", scope, template_body(spec))
+        return str((answer.get("data") or {}).get("sealId"))
+
+    async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
+        body: dict[str, Any] = {
+            "sealName": spec.name,
+            "sealStyle": 3,
+            "categoryType": CATEGORY_CODES[spec.biz_type],
+            "sealTemplateStyle": SHAPE_CODES[spec.shape],
+        }
+        # The seed page leaves open how the upload is tied to the seal; naming it is harmless
+        # where the vendor ties it by session, and exact where it reads the path.
+        if spec.image_path:
+            body["fileUrl"] = spec.image_path
+        answer = await self._write("/seal/createSealByImage", scope, body)
+        return str((answer.get("data") or {}).get("sealId"))
+
+    async def preview_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> UploadedImage:
+        answer = await self._write("/seal/corpPreView", scope, template_body(spec))
+        return to_uploaded_image(answer.get("data") or {})
+
+    async def preview_image_seal(
+        self,
+        scope: OrgScope,
+        image: UploadedImage,
+        color: SealColor | None,
+        opacity: float | None,
+    ) -> UploadedImage:
+        body: dict[str, Any] = {"fileName": image.file_name, "httpUrl": image.url}
+        if color is not None:
+            body["sealColor"] = COLOR_CODES[color]
+        if opacity is not None:
+            body["sealAlpha"] = opacity
+        answer = await self._write("/seal/uploadSealFilePreView", scope, body)
+        return to_uploaded_image(answer.get("data") or {})
+
+    async def rename_seal(self, scope: OrgScope, seal_id: str, name: str) -> None:
+        await self._write("/seal/modify", scope, {"sealId": seal_number(seal_id), "sealName": name})
+
+    async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
+        await self._write("/seal/updDefault", scope, {"sealId": seal_number(seal_id)})
+
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+        await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)})
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+        body = authorization_body(spec, seal_number(spec.seal_id))
+        await self._write("/seal/addSealAuthor", scope, body)
+
+    async def management_url(self, scope: OrgScope) -> str:
+        answer = await self._write("/seal/getSealAuthorUrl", scope, {})
+        url = answer.get("data")
+        if not isinstance(url, str) or not url:
+            raise UpstreamError(self.name, "云银签 returned no management page link.")
+        return url
 
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
