@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.config import Settings
 from gateway.domain import ProviderName
+from gateway.guards import BodyLimit, MultipartCsrfGuard
 from gateway.loaders import Loaders
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
@@ -31,6 +32,8 @@ from gateway.schema import GatewayContext, Limits, build_schema
 log = logging.getLogger("gateway")
 
 SANDBOX_PATH = "/sandbox"
+MAX_QUERY_BYTES = 1024 * 1024
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def build_providers(settings: Settings) -> dict[ProviderName, SealProvider]:
@@ -52,7 +55,8 @@ class Runtime:
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql")
+        # Multipart (file uploads) is on; create_app puts the CSRF guard in front of it.
+        super().__init__(build_schema(), graphql_ide="graphiql", multipart_uploads_enabled=True)
         self.runtime = runtime
         settings = runtime.settings
         self.limits = Limits(
@@ -105,9 +109,15 @@ def create_app(settings: Settings, sandbox: Sandbox | None = None) -> Starlette:
             }
         )
 
+    graphql = BodyLimit(
+        MultipartCsrfGuard(GatewayGraphQL(runtime)),
+        limit=MAX_QUERY_BYTES,
+        # room for the multipart framing and the operations/map fields beside the file
+        multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
-        Route("/graphql", GatewayGraphQL(runtime), methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
     if sandbox is not None:
         routes.append(Mount(SANDBOX_PATH, app=create_sandbox_app(sandbox)))

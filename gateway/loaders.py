@@ -72,6 +72,19 @@ class Loaders:
         self.authorization = DataLoader[AuthorizationKey, Authorization](self._load_authorizations)
         self._totals: dict[tuple[ProviderName, SealFilter], int] = {}
 
+    def forget(self) -> None:
+        """Drop everything this request has read: after a write, reads must see its effect."""
+        for loader in (
+            self.seal_detail,
+            self.seal_listing,
+            self._pages,
+            self._scans,
+            self._authorization_pages,
+            self.authorization,
+        ):
+            loader.clear_all()
+        self._totals.clear()
+
     # --- seals ----------------------------------------------------------------------------
 
     async def _by_provider(self, keys: Sequence[SealKey], listing: bool) -> list[Seal | Exception]:
@@ -152,18 +165,17 @@ class Loaders:
         )
         return page
 
+    async def all_authorizations(self, provider: ProviderName, seal_id: str) -> list[Authorization]:
+        """Every authorisation of a seal, read page by page through the page loader."""
+        return await read_all(
+            lambda offset, limit: self.authorization_page(provider, seal_id, offset, limit),
+            self.providers[provider].max_page_size,
+        )
+
     async def _load_authorizations(self, keys: list[AuthorizationKey]) -> Results:
         """Authorisations by id: the vendor has no such lookup, so each seal's list is read once."""
         seals = sorted({(k.provider, k.seal_id) for k in keys})
-
-        async def everything(provider: ProviderName, seal_id: str) -> list[Authorization]:
-            source = self.providers[provider]
-            return await read_all(
-                lambda offset, limit: self.authorization_page(provider, seal_id, offset, limit),
-                source.max_page_size,
-            )
-
-        lists = await settle(*(everything(p, s) for p, s in seals))
+        lists = await settle(*(self.all_authorizations(p, s) for p, s in seals))
         by_seal = dict(zip(seals, lists, strict=True))
         results: list[Authorization | Exception] = []
         for key in keys:

@@ -21,6 +21,7 @@ from gateway.schema.context import GatewayContext, Limits
 from gateway.schema.errors import GatewayErrors, log_unexpected
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
+from gateway.schema.writes import Mutation
 
 __all__ = ["GatewayContext", "Limits", "build_schema", "schema_sdl"]
 
@@ -46,6 +47,7 @@ class GatewaySchema(strawberry.federation.Schema):
 def build_schema(**extra: Any) -> strawberry.federation.Schema:
     return GatewaySchema(
         query=Query,
+        mutation=Mutation,
         types=[Seal, Authorization],
         extensions=[
             # Factories: a fresh extension per request (the caches themselves are shared).

@@ -32,6 +32,12 @@ from gateway.schema.types import (
     SealEdge,
     operations,
 )
+from gateway.schema.writes import (
+    PREVIEW_WHY,
+    SealPreviewPayload,
+    preview_image_seal,
+    preview_template_seal,
+)
 
 MAX_NAME_FILTER = 100
 
@@ -231,6 +237,16 @@ class Query:
 
         # Concurrently, so the loaders batch and de-duplicate the ids' vendor calls.
         return list(await asyncio.gather(*(resolve(i, g) for i, g in enumerate(ids))))
+
+    preview_template_seal: SealPreviewPayload = strawberry.field(
+        resolver=preview_template_seal,
+        description="Draw a template seal without creating it (云银签 corpPreView)." + PREVIEW_WHY,
+    )
+    preview_image_seal: SealPreviewPayload = strawberry.field(
+        resolver=preview_image_seal,
+        description="An uploaded image in another ink or opacity (云银签 uploadSealFilePreView)."
+        + PREVIEW_WHY,
+    )
 
     @strawberry.field(description="The configured seal vendors and what each supports.")
     def providers(self, info: Info) -> list[ProviderInfo]:

@@ -1,0 +1,114 @@
+"""HTTP-level defences in front of /graphql (Starlette/ASGI middleware).
+
+- Multipart requests need no CORS preflight, so a hostile page could post one with the user's
+  cookies (CSRF). Like Apollo's CSRF prevention, a multipart request must carry a header a
+  browser only sends after a preflight: `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`.
+- Neither Starlette nor uvicorn bounds a request body: this does, before the app reads it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
+
+
+async def refuse(send: Send, status: int, message: str) -> None:
+    body = json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _is_multipart(scope: Scope) -> bool:
+    return (_header(scope, b"content-type") or b"").lower().startswith(b"multipart/")
+
+
+class MultipartCsrfGuard:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and _is_multipart(scope)
+            and not any(_header(scope, name) for name in PREFLIGHT_HEADERS)
+        ):
+            await refuse(
+                send,
+                400,
+                "Multipart requests must carry an `Apollo-Require-Preflight` (or "
+                "`X-Apollo-Operation-Name`) header, so that browsers send a CORS preflight "
+                "first. This blocks cross-site request forgery.",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuses bodies over `limit` bytes (`multipart_limit` for uploads) with 413."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, multipart_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.multipart_limit = multipart_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.multipart_limit if _is_multipart(scope) else self.limit
+        message = f"The request body exceeds the limit of {limit} bytes."
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > limit:
+                await refuse(send, 413, message)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No declared length (chunked): read up to the limit, then hand the body on.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            received = await receive()
+            if received["type"] != "http.request":
+                await self.app(scope, receive, send)
+                return
+            chunk = received.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await refuse(send, 413, message)
+                return
+            chunks.append(chunk)
+            if not received.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
