@@ -320,8 +320,9 @@ class NotSupported(GatewayError):
 class UpstreamError(GatewayError):
     """A vendor call failed: the vendor said no, or could not be reached.
 
-    `retryable` says whether the same call later could succeed; `write_may_have_happened` is set
-    for a write whose outcome is unknown (the request may have reached the vendor).
+    `retryable` says whether the same call later could succeed. For a write,
+    `write_may_have_happened` says whether the request may have reached the vendor (then its
+    outcome is unknown: check before trying again); for a read it is None.
     """
 
     def __init__(
@@ -332,7 +333,7 @@ class UpstreamError(GatewayError):
         code: ErrorCode = ErrorCode.UPSTREAM_ERROR,
         vendor_code: str | None = None,
         retryable: bool = False,
-        write_may_have_happened: bool = False,
+        write_may_have_happened: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider

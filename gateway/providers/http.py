@@ -184,7 +184,7 @@ def transport_failure(
         f"{provider.value} {what}.",
         code=ErrorCode.UPSTREAM_UNAVAILABLE,
         retryable=True,
-        write_may_have_happened=is_write and not not_sent,
+        write_may_have_happened=not not_sent if is_write else None,
     )
 
 
@@ -201,5 +201,5 @@ def http_status_failure(
         code=ErrorCode.UPSTREAM_UNAVAILABLE if unavailable else ErrorCode.UPSTREAM_ERROR,
         vendor_code=f"HTTP_{status}",
         retryable=unavailable,
-        write_may_have_happened=is_write and status >= 500,
+        write_may_have_happened=status >= 500 if is_write else None,
     )

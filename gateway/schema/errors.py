@@ -35,8 +35,8 @@ def extensions_of(error: GatewayError) -> dict[str, Any]:
     if isinstance(error, UpstreamError):
         extensions["upstreamCode"] = error.vendor_code
         extensions["retryable"] = error.retryable
-        if error.write_may_have_happened:
-            extensions["writeMayHaveHappened"] = True
+        if error.write_may_have_happened is not None:
+            extensions["writeMayHaveHappened"] = error.write_may_have_happened
     if isinstance(error, BadInput) and error.field:
         extensions["field"] = error.field
     return extensions

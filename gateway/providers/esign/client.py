@@ -150,4 +150,5 @@ def decode(response: httpx.Response, *, is_write: bool) -> Any:
         code=kind,
         vendor_code=str(code),
         retryable=number in RETRYABLE_CODES,
+        write_may_have_happened=False if is_write else None,
     )

@@ -148,5 +148,11 @@ def decode(response: httpx.Response, *, is_write: bool) -> dict[str, Any]:
     else:
         kind = ErrorCode.UPSTREAM_ERROR
     raise UpstreamError(
-        PROVIDER, message, code=kind, vendor_code=code, retryable=code in RETRYABLE_CODES
+        PROVIDER,
+        message,
+        code=kind,
+        vendor_code=code,
+        retryable=code in RETRYABLE_CODES,
+        # the vendor answered with a refusal: a write did not happen
+        write_may_have_happened=False if is_write else None,
     )

@@ -149,6 +149,9 @@ class YunyinProvider(SealProvider):
                 provider=self.name,
                 vendor_code=code,
             )
+        if error.write_may_have_happened is None:
+            # it failed before the write was sent (fetching a token)
+            error.write_may_have_happened = False
         return error
 
     async def upload_image(
