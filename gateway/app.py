@@ -128,7 +128,12 @@ def create_app(settings: Settings, sandbox: Sandbox | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["content-type", "authorization", "apollo-require-preflight"],
+                allow_headers=[
+                    "content-type",
+                    "authorization",
+                    "apollo-require-preflight",
+                    "x-apollo-operation-name",
+                ],
                 max_age=600,
             )
         )

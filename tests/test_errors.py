@@ -221,3 +221,43 @@ def test_query_limits(gateway: Gateway) -> None:
 def test_esign_seal_ids_of_both_views_agree(gateway: Gateway) -> None:
     listed = gateway.data("{ seals(first: 1) { edges { node { id } } } }")["seals"]["edges"][0]
     assert listed["node"]["id"] == global_id("Seal", f"esign:{ESIGN_A[0].seal_id}")
+
+
+@pytest.mark.parametrize(
+    ("status", "vendor_code", "message", "code", "upstream", "retryable"),
+    [
+        (200, "10000001", "系统错误", "UPSTREAM_ERROR", "10000001", True),
+        (200, "10000007", "参数错误", "UPSTREAM_ERROR", "10000007", False),
+        (200, "31400100", "印章不存在", "NOT_FOUND", "31400100", False),
+        (200, "31400109", "印章不属于该账号", "NOT_FOUND", "31400109", False),
+        (200, "31400133", "印章名称重复", "UPSTREAM_ERROR", "31400133", False),
+        (200, "1499000", "未授权", "UPSTREAM_AUTH_FAILED", "1499000", False),
+        (200, "60000", "参数错误", "UPSTREAM_ERROR", "60000", False),
+        (401, "401", "INVALID_TIMESTAMP", "UPSTREAM_AUTH_FAILED", "401", False),
+        (401, "401", "无效的应用", "UPSTREAM_AUTH_FAILED", "401", False),
+        (403, "403", "IP不在白名单内", "UPSTREAM_AUTH_FAILED", "403", False),
+        (429, None, "too many requests", "UPSTREAM_UNAVAILABLE", "HTTP_429", True),
+    ],
+)
+def test_every_esign_answer_has_a_mapping(
+    gateway: Gateway,
+    sandbox: Sandbox,
+    status: int,
+    vendor_code: str | None,
+    message: str,
+    code: str,
+    upstream: str,
+    retryable: bool,
+) -> None:
+    sandbox.faults.append(
+        Fault("esign", "v3.detail", status=status, code=vendor_code, message=message)
+    )
+    body = gateway.query(
+        "query S($id: ID!) { seal(id: $id) { name } }",
+        {"id": global_id("Seal", f"esign:{ESIGN_A[0].seal_id}")},
+    )
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["upstreamCode"] == upstream
+    assert error["extensions"]["retryable"] is retryable
+    assert error["extensions"]["provider"] == "ESIGN"
