@@ -45,21 +45,7 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         seal = sandbox.yunyin_seals.get(request.path_params["seal_id"])
         if seal is None or seal.deleted:
             return Response(status_code=404)
-        upload = sandbox.uploads.get(seal.image_key or "")
-        if upload is not None:
-            return png(images.recolor(upload.data, seal.color, seal.alpha))
-        return png(
-            images.render_template_seal(
-                name=seal.name,
-                shape=seal.template_shape,
-                color=seal.color,
-                alpha=seal.alpha,
-                horizontal_text=seal.horizontal_text,
-                bottom_text=seal.bottom_text,
-                width=seal.width,
-                height=seal.height,
-            )
-        )
+        return png(yunyin.draw(sandbox, seal))
 
     async def yunyin_upload(request: Request) -> Response:
         upload = sandbox.uploads.get(request.path_params["key"])

@@ -251,8 +251,8 @@ def name_free(sandbox: Sandbox, name: str, except_id: int | None = None) -> None
         raise VendorFailure("SEAL_NAME_EXIST", "印章名称已存在")
 
 
-def template_params(body: dict[str, Any], code: str) -> dict[str, Any]:
-    """The parameters createSealByTemplate and corpPreView share, checked."""
+def template_seal(body: dict[str, Any], code: str) -> YunyinSeal:
+    """The seal createSealByTemplate would make (corpPreView draws it), checked; not stored."""
     if body.get("categoryType") not in CATEGORIES:
         raise VendorFailure(code, "参数错误: categoryType")
     shape = body.get("sealTemplateStyle") or "round"
@@ -263,17 +263,38 @@ def template_params(body: dict[str, Any], code: str) -> dict[str, Any]:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= alpha <= 1:
         raise VendorFailure(code, "参数错误: sealAlpha")
     width, height = (180, 120) if shape == "oval" else (159, 159)
-    return {
-        "name": text_field(body, "sealName", code),
-        "category": body["categoryType"],
-        "shape": shape,
-        "color": color,
-        "alpha": float(alpha),
-        "horizontal_text": body.get("sealHorizontalText") or None,
-        "bottom_text": body.get("sealBottomText") or None,
-        "width": width,
-        "height": height,
-    }
+    return YunyinSeal(
+        seal_id=0,
+        name=text_field(body, "sealName", code),
+        category=body["categoryType"],
+        style=1,
+        status=1,
+        created=now_iso(),
+        template_shape=shape,
+        color=color,
+        alpha=float(alpha),
+        horizontal_text=body.get("sealHorizontalText") or None,
+        bottom_text=body.get("sealBottomText") or None,
+        width=width,
+        height=height,
+    )
+
+
+def draw(sandbox: Sandbox, seal: YunyinSeal) -> bytes:
+    """The seal's image: its uploaded image in its ink, or its template drawn."""
+    upload = sandbox.uploads.get(seal.image_key or "")
+    if upload is not None:
+        return images.recolor(upload.data, seal.color, seal.alpha)
+    return images.render_template_seal(
+        name=seal.name,
+        shape=seal.template_shape,
+        color=seal.color,
+        alpha=seal.alpha,
+        horizontal_text=seal.horizontal_text,
+        bottom_text=seal.bottom_text,
+        width=seal.width,
+        height=seal.height,
+    )
 
 
 def file_info(upload: Upload, file_url: str, http_url: str) -> dict[str, Any]:
@@ -302,26 +323,12 @@ def write_routes(sandbox: Sandbox) -> list[Route]:
         require_manager(sandbox, operator)
         if body.get("sealStyle") != 1:
             raise VendorFailure("PARAM_ERROR", "参数错误: sealStyle")
-        params = template_params(body, "PARAM_ERROR")
-        name_free(sandbox, params["name"])
-        seal_id = sandbox.next_seal_id()
-        sandbox.yunyin_seals[seal_id] = YunyinSeal(
-            seal_id,
-            params["name"],
-            params["category"],
-            1,
-            1,
-            now_iso(),
-            code=f"SEAL{seal_id}",
-            template_shape=params["shape"],
-            color=params["color"],
-            alpha=params["alpha"],
-            horizontal_text=params["horizontal_text"],
-            bottom_text=params["bottom_text"],
-            width=params["width"],
-            height=params["height"],
-        )
-        return ok({"sealId": seal_id})
+        seal = template_seal(body, "PARAM_ERROR")
+        name_free(sandbox, seal.name)
+        seal.seal_id = sandbox.next_seal_id()
+        seal.code = f"SEAL{seal.seal_id}"
+        sandbox.yunyin_seals[seal.seal_id] = seal
+        return ok({"sealId": seal.seal_id})
 
     async def create_by_image(request: Request, body: dict[str, Any], operator: int) -> Response:
         require_manager(sandbox, operator)
@@ -381,18 +388,8 @@ def write_routes(sandbox: Sandbox) -> list[Route]:
         return ok(file_info(preview, f"temp/preview/{key}.png", url))
 
     async def preview_template(request: Request, body: dict[str, Any], operator: int) -> Response:
-        params = template_params(body, "PREVIEW_GEN_ERROR")
-        png = images.render_template_seal(
-            name=params["name"],
-            shape=params["shape"],
-            color=params["color"],
-            alpha=params["alpha"],
-            horizontal_text=params["horizontal_text"],
-            bottom_text=params["bottom_text"],
-            width=params["width"],
-            height=params["height"],
-        )
-        return store_preview(request, png, params["width"], params["height"])
+        seal = template_seal(body, "PREVIEW_GEN_ERROR")
+        return store_preview(request, draw(sandbox, seal), seal.width, seal.height)
 
     async def preview_upload(request: Request, body: dict[str, Any], operator: int) -> Response:
         text_field(body, "fileName", "IMAGE_PROCESS_ERROR")
