@@ -210,6 +210,18 @@ class Authorization:
     def node_id(self) -> str:
         return f"{self.provider.value}:{self.seal_id}:{self.vendor_id}"
 
+    @staticmethod
+    def parse_node_id(node_id: str) -> tuple[ProviderName, str, str]:
+        """The provider, seal id and authorisation id inside `node_id()`'s text."""
+        provider, _, rest = node_id.partition(":")
+        seal_id, _, authorization_id = rest.partition(":")
+        if not seal_id or not authorization_id:
+            raise BadInput(f"Malformed authorisation id {node_id!r}.", "id")
+        try:
+            return ProviderName(provider), seal_id, authorization_id
+        except ValueError:
+            raise BadInput(f"Unknown provider {provider!r} in authorisation id.", "id") from None
+
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):

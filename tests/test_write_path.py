@@ -397,6 +397,11 @@ def test_rename(gateway: Gateway, sandbox: Sandbox) -> None:
         "SEAL_NOT_FOUND",
         "sealId",
     )
+    malformed = payload(gateway, RENAME, {"sealId": seal_id("abc"), "name": "x"}, "renameSeal")
+    assert (only_error(malformed)["code"], only_error(malformed)["field"]) == (
+        "INVALID_INPUT",
+        "sealId",
+    )
     bad = payload(gateway, RENAME, {"sealId": "nonsense", "name": "x"}, "renameSeal")
     assert (only_error(bad)["code"], only_error(bad)["field"]) == ("INVALID_INPUT", "sealId")
 

@@ -14,6 +14,7 @@ from gateway.domain import (
     PROVIDER_ORDER,
     BadInput,
     GatewayError,
+    NotFound,
     ProviderName,
     SealKey,
 )
@@ -91,14 +92,9 @@ async def _resolve_node(info: Info, global_id: str) -> relay.Node:
     if type_name == "Seal":
         return await Seal.load(info, SealKey.from_node_id(node_id))
     if type_name == "Authorization":
-        provider, _, rest = node_id.partition(":")
-        seal_id, _, authorization_id = rest.partition(":")
-        try:
-            key = AuthorizationKey(ProviderName(provider), seal_id, authorization_id)
-        except ValueError:
-            raise BadInput(f"{global_id!r} is not an id this API issued.", "id") from None
-        if not seal_id or not authorization_id or key.provider not in info.context.providers:
-            raise BadInput(f"{global_id!r} is not an id this API issued.", "id")
+        key = AuthorizationKey(*domain.Authorization.parse_node_id(node_id))
+        if key.provider not in info.context.providers:
+            raise NotFound(f"Provider {key.provider.value} is not configured.", key.provider)
         return Authorization.of(await info.context.loaders.authorization.load(key))
     raise BadInput(f"{global_id!r} is not an id this API issued.", "id")
 

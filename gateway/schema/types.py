@@ -7,6 +7,7 @@ per-request loader, so a page asking only v1 fields costs one vendor call.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -414,12 +415,14 @@ class SealConnection:
     )
     async def total_count(self, info: Info) -> int:
         failed = {convert(ProviderName, p) for p in self.unavailable_providers}
-        total = 0
-        for provider in self.providers:
-            if provider in failed:
-                continue
-            try:
-                total += await info.context.loaders.seal_total(provider, self.seal_filter)
-            except domain.GatewayError as error:
-                info.context.report(info, error)
-        return total
+        asked = [p for p in self.providers if p not in failed]
+        totals = await asyncio.gather(
+            *(info.context.loaders.seal_total(p, self.seal_filter) for p in asked),
+            return_exceptions=True,
+        )
+        for total in totals:
+            if isinstance(total, domain.GatewayError):
+                info.context.report(info, total)
+            elif isinstance(total, BaseException):
+                raise total
+        return sum(t for t in totals if isinstance(t, int))

@@ -18,6 +18,7 @@ from strawberry.file_uploads import Upload
 
 from gateway import domain
 from gateway.domain import (
+    BadInput,
     Capability,
     GatewayError,
     ProviderName,
@@ -422,6 +423,10 @@ async def attempt(make_payload: Callable[[list[UserError]], P], write: Awaitable
         return await write
     except WriteRejected as error:
         return make_payload([UserError.of(error)])
+    except BadInput as error:  # e.g. a seal id its provider finds malformed
+        # write inputs name the seal's id `sealId`
+        field = "sealId" if error.field in (None, "id") else error.field
+        return make_payload([UserError.of(invalid(field, error.message))])
 
 
 async def read_back(info: Info, key: SealKey) -> Seal | None:
