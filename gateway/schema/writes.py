@@ -361,13 +361,11 @@ def target_seal(info: Info, seal_id: str, capability: Capability) -> tuple[SealP
     """The seal a write is about, and its provider, checked to support the write."""
     try:
         type_name, node_id = parse_node_id(seal_id)
-        if type_name != "Seal":
-            raise invalid("sealId", f"{seal_id!r} is not a seal id.")
-        key = SealKey.from_node_id(node_id)
-    except GatewayError as error:
-        if isinstance(error, WriteRejected):
-            raise
+        key = SealKey.from_node_id(node_id) if type_name == "Seal" else None
+    except BadInput as error:
         raise invalid("sealId", error.message) from None
+    if key is None:
+        raise invalid("sealId", f"{seal_id!r} is not a seal id.")
     return target_provider(info, convert(Provider, key.provider), capability), key
 
 
@@ -399,7 +397,7 @@ def authorization_spec(input: AuthorizeSealInput, vendor_id: str) -> domain.Auth
     if not listed and templates:
         raise invalid("templates", "`templates` is only for a LISTED_TEMPLATES authorisation.")
     if len(templates) > MAX_TEMPLATES or not all(t.id.isdigit() for t in templates):
-        raise invalid("templates", "`templates` holds up to 100 numeric template ids.")
+        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} numeric ids.")
     for field, moment in (("effectiveAt", input.effective_at), ("expiresAt", input.expires_at)):
         if moment is not None and moment.tzinfo is None:
             raise invalid(field, f"`{field}` needs a time-zone offset.")
