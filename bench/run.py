@@ -45,6 +45,10 @@ QUERIES = {
         '{ seal(id: "U2VhbDp5dW55aW46NTAwMDE=") { name code authorizations(first: 5) '
         "{ totalCount edges { node { userName role scope } } } } }"
     ),
+    "renameSeal (云银签 write, seal read back)": (
+        'mutation { renameSeal(input: {sealId: "U2VhbDp5dW55aW46NTAwMDE=", name: "市场部合同章"}) '
+        "{ seal { id name } userErrors { code } } }"
+    ),
     "cross-provider page + totalCount": (
         '{ seals(first: 5, after: "c2VhbDplc2lnbjo0OjM2YmZkZTZk") { totalCount '
         "edges { node { id name } } pageInfo { hasNextPage endCursor } } }"
