@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.sandbox import Sandbox
 from gateway.sandbox import state as demo
-from tests.conftest import Gateway
+from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
 ESIGN_ONLY = "{providers: [ESIGN]}"
@@ -102,3 +102,16 @@ def test_connections_are_reused(gateway: Gateway, sandbox: Sandbox) -> None:
     # sequential queries: each vendor's calls ride one kept-alive connection
     assert len({r.peer for r in calls if r.vendor == "esign"}) == 1
     assert len({r.peer for r in calls if r.vendor == "yunyin"}) == 1
+
+
+def test_concurrency_per_vendor_is_bounded(start_gateway: StartGateway, sandbox: Sandbox) -> None:
+    sandbox.config.latency_s = 0.05
+    bounded = start_gateway("ESIGN", SEALGW_UPSTREAM_MAX_CONNECTIONS="2")
+    bounded.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
+    assert sandbox.count("esign:v3.detail") == 7
+    assert sandbox.peak_in_flight["esign"] == 2  # 7 detail calls, never more than 2 at once
+
+    sandbox.reset_counts()
+    roomy = start_gateway("ESIGN", SEALGW_UPSTREAM_MAX_CONNECTIONS="16")
+    roomy.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
+    assert sandbox.peak_in_flight["esign"] == 7  # all of the batch at once

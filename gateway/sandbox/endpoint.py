@@ -55,14 +55,18 @@ def instrument(
                 peer=f"{request.client.host}:{request.client.port}" if request.client else "",
             )
         )
-        if sandbox.config.latency_s:
-            await asyncio.sleep(sandbox.config.latency_s)
-        fault = sandbox.take_fault(vendor, name)
-        if fault is not None:
-            if fault.delay_s:
-                await asyncio.sleep(fault.delay_s)
-            if fault.status != 200 or fault.code is not None:
-                return fault_response(vendor, fault)
-        return await handler(request, body)
+        sandbox.enter(vendor)
+        try:
+            if sandbox.config.latency_s:
+                await asyncio.sleep(sandbox.config.latency_s)
+            fault = sandbox.take_fault(vendor, name)
+            if fault is not None:
+                if fault.delay_s:
+                    await asyncio.sleep(fault.delay_s)
+                if fault.status != 200 or fault.code is not None:
+                    return fault_response(vendor, fault)
+            return await handler(request, body)
+        finally:
+            sandbox.leave(vendor)
 
     return endpoint

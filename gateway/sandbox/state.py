@@ -167,6 +167,9 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        # Calls being answered now, and the most there were at once, per vendor.
+        self.in_flight: Counter[str] = Counter()
+        self.peak_in_flight: Counter[str] = Counter()
         self.requests: deque[RecordedRequest] = deque(maxlen=500)
         self.faults: list[Fault] = []
         self.tokens: dict[str, IssuedToken] = {}
@@ -199,10 +202,20 @@ class Sandbox:
                 return self.calls[key]
             return sum(n for k, n in self.calls.items() if k.startswith(key + ":"))
 
+    def enter(self, vendor: str) -> None:
+        with self._lock:
+            self.in_flight[vendor] += 1
+            self.peak_in_flight[vendor] = max(self.peak_in_flight[vendor], self.in_flight[vendor])
+
+    def leave(self, vendor: str) -> None:
+        with self._lock:
+            self.in_flight[vendor] -= 1
+
     def reset_counts(self) -> None:
         with self._lock:
             self.calls.clear()
             self.requests.clear()
+            self.peak_in_flight.clear()
 
     def take_fault(self, vendor: str, endpoint: str) -> Fault | None:
         with self._lock:

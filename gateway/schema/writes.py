@@ -610,7 +610,7 @@ class Mutation:
     async def seal_management_url(
         self,
         info: Info,
-        input: Annotated[SealManagementUrlInput, _input("Whose page.")] | None = None,
+        input: Annotated[SealManagementUrlInput | None, _input("Whose page.")] = None,
     ) -> SealManagementUrlPayload | None:
         async def run() -> SealManagementUrlPayload:
             provider = input.provider if input is not None else Provider.YUNYIN
