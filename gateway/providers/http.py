@@ -71,6 +71,9 @@ def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=settings.max_connections,
         max_keepalive_connections=settings.max_connections,
+        # below the common 5 s server idle timeout, so a reused connection is not one the
+        # server is closing at that moment
+        keepalive_expiry=4.0,
     )
     timeout = httpx.Timeout(settings.timeout_s, pool=max(settings.timeout_s * 3, 30.0))
     return httpx.AsyncClient(
