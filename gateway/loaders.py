@@ -191,14 +191,12 @@ class Loaders:
         return results
 
 
-def _as_exception_or_seal(result: object) -> Any:
-    """aiodataloader fails one key for an Exception; a BaseException (cancellation) goes up."""
-    if isinstance(result, Exception) or not isinstance(result, BaseException):
-        return result
-    raise result
-
-
 async def settle(*calls: Awaitable[Any]) -> list[Any]:
-    """Each call's result or its Exception, in order: one failing key fails only itself."""
+    """Each call's result or its Exception, in order: one failing key fails only itself
+    (aiodataloader fails one key for an Exception). A BaseException, such as cancellation,
+    goes up."""
     results = await asyncio.gather(*calls, return_exceptions=True)
-    return [_as_exception_or_seal(result) for result in results]
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+    return results

@@ -55,10 +55,6 @@ class SealProvider(ABC):
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
-    def require(self, capability: Capability, what: str) -> None:
-        if capability not in self.capabilities:
-            raise NotSupported(self.name, what)
-
     def needs_scan(self, seal_filter: SealFilter) -> bool:
         """Whether the filter has a part the vendor cannot apply, so the gateway reads it all."""
         return bool(seal_filter.active() - self.pushdown)

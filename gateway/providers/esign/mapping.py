@@ -24,7 +24,6 @@ BIZ_TYPES = {
     "LEGAL_PERSON": SealBizType.LEGAL_PERSON,
     "COMMON": SealBizType.OTHER,
 }
-BIZ_TYPE_CODES = {value: key for key, value in BIZ_TYPES.items()}
 STATUSES = {
     1: SealStatus.ENABLED,
     2: SealStatus.AWAITING_REVIEW,
