@@ -1,12 +1,12 @@
 """Assembly: the Starlette app with GraphQL at /graphql (GraphiQL in a browser), /healthz, CORS,
-and, when no vendor is configured, the sandbox mounted at /sandbox for the providers to use."""
+and whatever extra routes the caller mounts beside them (the demo mounts the sandbox)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -14,35 +14,33 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway.config import Settings
 from gateway.domain import ProviderName
 from gateway.guards import BodyLimit, MultipartCsrfGuard
-from gateway.loaders import Loaders
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
 from gateway.providers.yunyin.provider import YunyinProvider
-from gateway.sandbox import Sandbox, create_sandbox_app
-from gateway.schema import GatewayContext, Limits, build_schema
+from gateway.schema import GatewayContext, build_schema
+from gateway.service import Limits, SealService
 
 log = logging.getLogger("gateway")
 
-SANDBOX_PATH = "/sandbox"
 MAX_QUERY_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def build_providers(settings: Settings) -> dict[ProviderName, SealProvider]:
-    providers: dict[ProviderName, SealProvider] = {}
+def build_adapters(settings: Settings) -> dict[ProviderName, SealProvider]:
+    adapters: dict[ProviderName, SealProvider] = {}
     if settings.vendors.esign is not None:
-        providers[ProviderName.ESIGN] = EsignProvider(settings.vendors.esign)
+        adapters[ProviderName.ESIGN] = EsignProvider(settings.vendors.esign)
     if settings.vendors.yunyin is not None:
-        providers[ProviderName.YUNYIN] = YunyinProvider(settings.vendors.yunyin)
-    return providers
+        adapters[ProviderName.YUNYIN] = YunyinProvider(settings.vendors.yunyin)
+    return adapters
 
 
 @dataclass
@@ -50,7 +48,7 @@ class Runtime:
     """What lives as long as the process: settings and the providers' pooled connections."""
 
     settings: Settings
-    providers: dict[ProviderName, SealProvider] = field(default_factory=dict)
+    adapters: dict[ProviderName, SealProvider] = field(default_factory=dict)
 
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
@@ -69,15 +67,10 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GatewayContext:
-        # Loaders are per request: their caches must not outlive it.
+        # A service per request: its loaders' caches must not outlive it.
         return GatewayContext(
-            providers=self.runtime.providers,
-            scope=self.scope,
-            loaders=Loaders(self.runtime.providers, self.scope),
-            limits=self.limits,
+            service=SealService(self.runtime.adapters, self.scope, self.limits),
             sandbox=self.runtime.settings.sandbox,
-            request=request,
-            response=response,
         )
 
     def encode_json(self, data: object) -> bytes:
@@ -85,27 +78,27 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def create_app(settings: Settings, sandbox: Sandbox | None = None) -> Starlette:
-    """The gateway. With `sandbox`, that sandbox is also served under /sandbox."""
+def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The gateway, with `extra_routes` served beside it."""
     runtime = Runtime(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime.providers = build_providers(settings)
-        names = ", ".join(p.value for p in runtime.providers) or "none"
+        runtime.adapters = build_adapters(settings)
+        names = ", ".join(p.value for p in runtime.adapters) or "none"
         log.info("providers: %s%s", names, " (sandbox)" if settings.sandbox else "")
         try:
             yield
         finally:
-            for provider in runtime.providers.values():
-                await provider.aclose()
+            for adapter in runtime.adapters.values():
+                await adapter.aclose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse(
             {
                 "status": "ok",
                 "sandbox": settings.sandbox,
-                "providers": [p.value for p in runtime.providers],
+                "providers": [p.value for p in runtime.adapters],
             }
         )
 
@@ -119,8 +112,7 @@ def create_app(settings: Settings, sandbox: Sandbox | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
-    if sandbox is not None:
-        routes.append(Mount(SANDBOX_PATH, app=create_sandbox_app(sandbox)))
+    routes.extend(extra_routes)
     middleware = []
     if settings.cors_origins:
         middleware.append(

@@ -9,8 +9,9 @@ import sys
 
 import uvicorn
 
-from gateway.app import SANDBOX_PATH, configure_logging, create_app
+from gateway.app import configure_logging, create_app
 from gateway.config import ConfigError, load_settings
+from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 
 log = logging.getLogger("gateway")
@@ -50,10 +51,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock = bind(host, port)
     port = sock.getsockname()[1]
     base = loopback_url(host, port)
-    sandbox = None
+    extra_routes = []
     if settings.sandbox:
-        sandbox = Sandbox()
-        settings = settings.with_sandbox_at(base + SANDBOX_PATH)
+        extra_routes = sandbox_routes(Sandbox())
+        settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
             "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "
             "built-in sandbox of emulated vendors at %s%s",
@@ -61,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             SANDBOX_PATH,
         )
     log.info("seal-gateway listening on %s; GraphiQL at %s/graphql", base, base)
-    serve_app(create_app(settings, sandbox), sock, settings.log_level)
+    serve_app(create_app(settings, extra_routes), sock, settings.log_level)
     return 0
 
 

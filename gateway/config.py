@@ -3,7 +3,6 @@ a message naming it; with no vendor configured, the gateway runs on its own sand
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +12,6 @@ from gateway.domain import OrgScope, ProviderName
 from gateway.providers.esign.client import AuthMode, EsignSettings
 from gateway.providers.http import HttpSettings
 from gateway.providers.yunyin.client import YunyinSettings
-from gateway.sandbox import state as sandbox_state
 
 PREFIX = "SEALGW_"
 HARD_MAX_PAGE_SIZE = 100
@@ -38,7 +36,6 @@ class Settings:
     # True when no vendor is configured: the gateway serves the sandbox and uses it.
     sandbox: bool = True
     vendors: VendorSettings = field(default_factory=VendorSettings)
-    org_name: str = "default"
     default_page_size: int = 20
     max_page_size: int = 100
     max_upload_bytes: int = 2 * 1024 * 1024
@@ -53,28 +50,7 @@ class Settings:
             accounts[ProviderName.ESIGN] = self.vendors.esign_org_id
         if self.vendors.yunyin is not None:
             accounts[ProviderName.YUNYIN] = self.vendors.yunyin_user_id
-        return OrgScope(self.org_name, accounts)
-
-    def with_sandbox_at(self, base_url: str) -> Settings:
-        """These settings pointed at a sandbox serving at `base_url`, with its demo accounts."""
-        base = base_url.rstrip("/")
-        vendors = VendorSettings(
-            esign=EsignSettings(
-                base_url=f"{base}/esign",
-                app_id=sandbox_state.ESIGN_APP_ID,
-                app_secret=sandbox_state.ESIGN_APP_SECRET,
-                http=self.http,
-            ),
-            esign_org_id=sandbox_state.ESIGN_ORG_A,
-            yunyin=YunyinSettings(
-                base_url=f"{base}/yunyin",
-                app_id=sandbox_state.YUNYIN_APP_ID,
-                app_secret=sandbox_state.YUNYIN_APP_SECRET,
-                http=self.http,
-            ),
-            yunyin_user_id=str(sandbox_state.YUNYIN_ADMIN),
-        )
-        return dataclasses.replace(self, vendors=vendors)
+        return OrgScope(accounts)
 
 
 class _Env:
@@ -194,7 +170,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=env.integer("PORT", 8000, 0, 65535),
         sandbox=esign is None and yunyin is None,
         vendors=VendorSettings(esign, esign_org, yunyin, yunyin_user),
-        org_name=env.get("ORG_NAME", "default") or "default",
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page
         ),

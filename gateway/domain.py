@@ -21,6 +21,14 @@ class ProviderName(StrEnum):
     ESIGN = "esign"
     YUNYIN = "yunyin"
 
+    @property
+    def label(self) -> str:
+        """The vendor's own name, for messages."""
+        return _PROVIDER_LABELS[self]
+
+
+_PROVIDER_LABELS = {ProviderName.ESIGN: "e签宝", ProviderName.YUNYIN: "云银签"}
+
 
 PROVIDER_ORDER: tuple[ProviderName, ...] = tuple(ProviderName)
 
@@ -123,39 +131,42 @@ class ImageLink:
     watermarked: bool = False
 
 
-# Names of the Seal attributes a provider may know. `Seal.known` says which of them a given
-# object carries, so the schema can load the rest (e.g. e签宝 v3 detail) only when selected.
-SEAL_FIELDS: frozenset[str] = frozenset(
-    {
-        "name",
-        "biz_type",
-        "biz_type_label",
-        "status",
-        "status_label",
-        "reject_reason",
-        "style",
-        "is_default",
-        "image_size",
-        "physical_size",
-        "image",
-        "watermarked_image",
-        "created_at",
-        "code",
-        "horizontal_text",
-        "bottom_text",
-        "owner_name",
-        "origin",
-        "authorization_count",
-    }
-)
+class SealAttr(StrEnum):
+    """The attributes of a `Seal` a provider may know, named exactly as the dataclass fields
+    (a test holds them equal). Code names attributes through this enum, never as strings, so a
+    typo fails at import or type-check time instead of reading as a missing value."""
+
+    NAME = "name"
+    BIZ_TYPE = "biz_type"
+    BIZ_TYPE_LABEL = "biz_type_label"
+    STATUS = "status"
+    STATUS_LABEL = "status_label"
+    REJECT_REASON = "reject_reason"
+    STYLE = "style"
+    IS_DEFAULT = "is_default"
+    IMAGE_SIZE = "image_size"
+    PHYSICAL_SIZE = "physical_size"
+    IMAGE = "image"
+    WATERMARKED_IMAGE = "watermarked_image"
+    CREATED_AT = "created_at"
+    CODE = "code"
+    HORIZONTAL_TEXT = "horizontal_text"
+    BOTTOM_TEXT = "bottom_text"
+    OWNER_NAME = "owner_name"
+    ORIGIN = "origin"
+    AUTHORIZATION_COUNT = "authorization_count"
+
+
+SEAL_ATTRS: frozenset[SealAttr] = frozenset(SealAttr)
 
 
 @dataclass(frozen=True, slots=True)
 class Seal:
-    """One seal as far as one vendor call showed it; `known` names the attributes it carries."""
+    """One seal as far as one vendor call showed it; `known` names the attributes it carries,
+    so the layers above load the rest (e.g. e签宝 v3 detail) only when a client selects it."""
 
     key: SealKey
-    known: frozenset[str]
+    known: frozenset[SealAttr]
     name: str | None = None
     biz_type: SealBizType | None = None
     biz_type_label: str | None = None
@@ -178,8 +189,11 @@ class Seal:
 
     def merged_with(self, other: Seal) -> Seal:
         """This seal completed by what `other` (another view of the same seal) knows."""
-        values = {name: getattr(other, name) for name in other.known - self.known}
+        values = {attr.value: getattr(other, attr) for attr in other.known - self.known}
         return dataclasses.replace(self, known=self.known | other.known, **values)
+
+    def value(self, attr: SealAttr) -> object:
+        return getattr(self, attr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +274,13 @@ class SealFilter:
         return self.is_default is None or seal.is_default == self.is_default
 
 
-# Which Seal attribute each filter reads: a gateway-side filter needs it known.
-FILTER_FIELDS: dict[str, str] = {
-    "name_contains": "name",
-    "biz_type": "biz_type",
-    "status": "status",
-    "is_default": "is_default",
+# Which Seal attribute each filter reads: a gateway-side filter needs it known. Keyed by the
+# SealFilter field names (a test holds the two equal).
+FILTER_FIELDS: dict[str, SealAttr] = {
+    "name_contains": SealAttr.NAME,
+    "biz_type": SealAttr.BIZ_TYPE,
+    "status": SealAttr.STATUS,
+    "is_default": SealAttr.IS_DEFAULT,
 }
 
 
@@ -273,7 +288,6 @@ FILTER_FIELDS: dict[str, str] = {
 class OrgScope:
     """The caller's organisation: its account at each vendor. Every call is scoped to it."""
 
-    name: str
     accounts: dict[ProviderName, str] = field(default_factory=dict)
 
     def account(self, provider: ProviderName) -> str:
@@ -353,6 +367,18 @@ class UpstreamError(GatewayError):
         self.vendor_code = vendor_code
         self.retryable = retryable
         self.write_may_have_happened = write_may_have_happened
+
+
+class MalformedAnswer(UpstreamError):
+    """A vendor answered, but not in the shape its contract gives: a vendor fault, reported as
+    an upstream error of that vendor, never as a gateway bug."""
+
+    def __init__(self, provider: ProviderName, what: str, detail: str) -> None:
+        super().__init__(
+            provider,
+            f"{provider.label} answered {what} in an unexpected shape ({detail}).",
+            vendor_code="MALFORMED_ANSWER",
+        )
 
 
 # --- writes ---------------------------------------------------------------------------------

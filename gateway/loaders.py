@@ -59,8 +59,8 @@ class AuthorizationKey:
 
 
 class Loaders:
-    def __init__(self, providers: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
-        self.providers = providers
+    def __init__(self, adapters: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
+        self.adapters = adapters
         self.scope = scope
         self.seal_detail = DataLoader[SealKey, Seal](self._load_details, max_batch_size=MAX_BATCH)
         self.seal_listing = DataLoader[SealKey, Seal](self._load_listings, max_batch_size=MAX_BATCH)
@@ -93,10 +93,10 @@ class Loaders:
             groups[key.provider].append(key.vendor_id)
 
         async def load(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
-            source = self.providers[provider]
+            adapter = self.adapters[provider]
             if listing:
-                return await source.find_listed(self.scope, ids)
-            return await source.get_seals(self.scope, ids)
+                return await adapter.find_listed(self.scope, ids)
+            return await adapter.get_seals(self.scope, ids)
 
         names = list(groups)
         answers = await settle(*(load(name, groups[name]) for name in names))
@@ -119,19 +119,19 @@ class Loaders:
     async def _load_pages(self, keys: list[PageKey]) -> Results:
         return await settle(
             *(
-                self.providers[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
+                self.adapters[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
                 for k in keys
             )
         )
 
     async def _load_scans(self, keys: list[tuple[ProviderName, SealFilter]]) -> Results:
-        return await settle(*(self.providers[p].scan(self.scope, f) for p, f in keys))
+        return await settle(*(self.adapters[p].scan(self.scope, f) for p, f in keys))
 
     async def seal_page(
         self, provider: ProviderName, seal_filter: SealFilter, offset: int, limit: int
     ) -> Page[Seal]:
         """Seals [offset, offset+limit) of one provider's filtered list, and its length."""
-        if self.providers[provider].needs_scan(seal_filter):
+        if self.adapters[provider].needs_scan(seal_filter):
             seals: list[Seal] = await self._scans.load((provider, seal_filter))
             page = Page(seals[offset : offset + limit], len(seals))
         else:
@@ -150,7 +150,7 @@ class Loaders:
     async def _load_authorization_pages(self, keys: list[AuthorizationPageKey]) -> Results:
         return await settle(
             *(
-                self.providers[k.provider].list_authorizations(
+                self.adapters[k.provider].list_authorizations(
                     self.scope, k.seal_id, k.offset, k.limit
                 )
                 for k in keys
@@ -169,7 +169,7 @@ class Loaders:
         """Every authorisation of a seal, read page by page through the page loader."""
         return await read_all(
             lambda offset, limit: self.authorization_page(provider, seal_id, offset, limit),
-            self.providers[provider].max_page_size,
+            self.adapters[provider].max_page_size,
         )
 
     async def _load_authorizations(self, keys: list[AuthorizationKey]) -> Results:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import ConfigError, load_settings
+from gateway.demo import on_sandbox
 from gateway.domain import ProviderName
 
 ESIGN = {
@@ -25,7 +26,7 @@ def test_nothing_configured_means_sandbox() -> None:
     settings = load_settings({})
     assert settings.sandbox is True
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
-    pointed = settings.with_sandbox_at("http://127.0.0.1:9000/sandbox")
+    pointed = on_sandbox(settings, "http://127.0.0.1:9000/sandbox")
     assert pointed.vendors.esign is not None
     assert pointed.vendors.yunyin is not None
     assert pointed.vendors.esign.base_url == "http://127.0.0.1:9000/sandbox/esign"

@@ -12,6 +12,7 @@ import pytest
 from gateway.providers.esign.provider import EsignProvider
 from gateway.sandbox import Fault, Sandbox
 from gateway.sandbox import state as demo
+from gateway.service import SealService
 from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
@@ -174,13 +175,32 @@ def test_unknown_org_is_a_vendor_error(start_gateway: StartGateway) -> None:
     assert error["extensions"]["upstreamCode"] == "10000007"
 
 
-def test_unexpected_errors_are_masked_and_logged(
+def test_a_provider_failing_unexpectedly_is_its_upstream_error(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(*args: object) -> None:
         raise RuntimeError("db password is hunter2")
 
     monkeypatch.setattr(EsignProvider, "list_range", broken)
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        body = gateway.query(PAGE)
+    assert providers_of(body) == ["YUNYIN"] * 6
+    assert body["data"]["seals"]["unavailableProviders"] == ["ESIGN"]
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["provider"] == "ESIGN"
+    assert error["extensions"]["upstreamCode"] == "UNHANDLED_ANSWER"
+    assert_clean(body, "hunter2", "RuntimeError")
+    assert any("unexpected failure handling esign" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_above_the_providers_is_masked_and_logged(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(SealService, "seal_page", broken)
     with caplog.at_level(logging.ERROR, logger="gateway"):
         body = gateway.query(PAGE)
     assert body["data"] is None

@@ -8,7 +8,11 @@ import concurrent.futures
 
 import pytest
 
-from gateway.providers.http import Token, TokenCache, epoch_ms_to_s
+from gateway.domain import MalformedAnswer, ProviderName
+from gateway.providers.esign.wire import AccessToken as EsignToken
+from gateway.providers.http import Token, TokenCache
+from gateway.providers.wire import read_as
+from gateway.providers.yunyin.wire import AccessToken as YunyinToken
 from gateway.sandbox import Fault, Sandbox
 from tests.conftest import StartGateway
 
@@ -16,10 +20,15 @@ SEALS = "{ seals(first: 3) { edges { node { name } } } }"
 
 
 def test_expiry_as_string_or_number() -> None:
-    assert epoch_ms_to_s("1569211376807") == 1569211376.807
-    assert epoch_ms_to_s(1686096000000) == 1686096000.0
-    with pytest.raises(ValueError, match="epoch"):
-        epoch_ms_to_s("soon")
+    esign = ProviderName.ESIGN
+    as_text = {"token": "t", "expiresIn": "1569211376807"}
+    assert read_as(esign, "the token", as_text, EsignToken).expiresIn == 1569211376807
+    as_number = {"accessToken": "t", "expiresIn": 1686096000000, "corpId": 1}
+    token = read_as(ProviderName.YUNYIN, "the token", as_number, YunyinToken)
+    assert token.expiresIn == 1686096000000
+    for bad in ({"token": "t", "expiresIn": "soon"}, {"token": "", "expiresIn": 1}, {}):
+        with pytest.raises(MalformedAnswer, match="unexpected shape"):
+            read_as(esign, "the token", bad, EsignToken)
 
 
 def test_one_fetch_for_many_waiters_and_refresh_before_expiry() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from gateway.domain import (
@@ -19,11 +19,11 @@ from gateway.domain import (
     ProviderName,
     Rejection,
     Seal,
+    SealAttr,
     SealColor,
     SealFilter,
     TemplateSealSpec,
     UploadedImage,
-    WriteRejected,
 )
 
 T = TypeVar("T")
@@ -36,20 +36,24 @@ class SealProvider(ABC):
     """One vendor's seals, in the domain's vocabulary.
 
     A provider states which Seal attributes its list call carries (`listing_fields`) and which its
-    detail call carries (`detail_fields`), which filters the vendor applies itself (`pushdown`) and
-    which operations it supports (`capabilities`).
+    detail call carries (`detail_fields`), which filters the vendor applies itself (`pushdown`),
+    which operations it supports (`capabilities`) and which of its vendor's refusal codes mean
+    which business failure (`rejections`). Vendor failures leave it as `UpstreamError`; the
+    service layer turns a refused write into the user error `rejections` names.
     """
 
     name: ProviderName
     capabilities: frozenset[Capability] = frozenset()
-    listing_fields: frozenset[str] = frozenset()
-    detail_fields: frozenset[str] = frozenset()
+    listing_fields: frozenset[SealAttr] = frozenset()
+    detail_fields: frozenset[SealAttr] = frozenset()
     pushdown: frozenset[str] = frozenset()
     # The largest page the vendor serves in one list call.
     max_page_size: int = 100
+    # Vendor refusal code -> (the business failure, the input field it points at).
+    rejections: Mapping[str, tuple[Rejection, str | None]] = {}
 
     @property
-    def fields(self) -> frozenset[str]:
+    def fields(self) -> frozenset[SealAttr]:
         return self.listing_fields | self.detail_fields
 
     def supports(self, capability: Capability) -> bool:
@@ -94,7 +98,9 @@ class SealProvider(ABC):
         seals = await self._complete(scope, seals, needed)
         return [seal for seal in seals if seal_filter.matches(seal)]
 
-    async def _complete(self, scope: OrgScope, seals: list[Seal], needed: set[str]) -> list[Seal]:
+    async def _complete(
+        self, scope: OrgScope, seals: list[Seal], needed: set[SealAttr]
+    ) -> list[Seal]:
         """Fetch the detail of listed seals that lack an attribute a gateway-side filter reads."""
         lacking = [seal for seal in seals if not needed <= seal.known]
         if not lacking:
@@ -110,33 +116,28 @@ class SealProvider(ABC):
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
     ) -> Page[Authorization]:
-        raise NotSupported(self.name, "listing authorisations")
+        raise self._unsupported(Capability.LIST_AUTHORIZATIONS)
 
     # --- writes: a provider overrides those its capabilities name -----------------------------
+    # The service checks `capabilities` before calling; these defaults are never reached then.
 
-    def refuse(self, capability: Capability) -> WriteRejected:
-        """The user error for an operation this provider does not offer; nothing is sent."""
-        what = capability.value.lower().replace("_", " ")
-        return WriteRejected(
-            Rejection.NOT_SUPPORTED,
-            f"Provider {self.name.value} does not support this operation ({what}).",
-            provider=self.name,
-        )
+    def _unsupported(self, capability: Capability) -> NotSupported:
+        return NotSupported(self.name, capability.value.lower().replace("_", " "))
 
     async def upload_image(
         self, scope: OrgScope, file_name: str, data: bytes, color: SealColor | None
     ) -> UploadedImage:
-        raise self.refuse(Capability.UPLOAD_IMAGE)
+        raise self._unsupported(Capability.UPLOAD_IMAGE)
 
     async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
         """Creates the seal and answers its vendor id."""
-        raise self.refuse(Capability.CREATE_FROM_TEMPLATE)
+        raise self._unsupported(Capability.CREATE_FROM_TEMPLATE)
 
     async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
-        raise self.refuse(Capability.CREATE_FROM_IMAGE)
+        raise self._unsupported(Capability.CREATE_FROM_IMAGE)
 
     async def preview_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> UploadedImage:
-        raise self.refuse(Capability.PREVIEW)
+        raise self._unsupported(Capability.PREVIEW)
 
     async def preview_image_seal(
         self,
@@ -145,22 +146,22 @@ class SealProvider(ABC):
         color: SealColor | None,
         opacity: float | None,
     ) -> UploadedImage:
-        raise self.refuse(Capability.PREVIEW)
+        raise self._unsupported(Capability.PREVIEW)
 
     async def rename_seal(self, scope: OrgScope, seal_id: str, name: str) -> None:
-        raise self.refuse(Capability.RENAME)
+        raise self._unsupported(Capability.RENAME)
 
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
-        raise self.refuse(Capability.SET_DEFAULT)
+        raise self._unsupported(Capability.SET_DEFAULT)
 
     async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
-        raise self.refuse(Capability.DELETE)
+        raise self._unsupported(Capability.DELETE)
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
-        raise self.refuse(Capability.AUTHORIZE)
+        raise self._unsupported(Capability.AUTHORIZE)
 
     async def management_url(self, scope: OrgScope) -> str:
-        raise self.refuse(Capability.MANAGEMENT_URL)
+        raise self._unsupported(Capability.MANAGEMENT_URL)
 
     async def aclose(self) -> None:  # noqa: B027 (a hook: providers without a client keep it)
         """Release connections."""

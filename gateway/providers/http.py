@@ -8,9 +8,11 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import httpx
+import msgspec
 from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
@@ -82,14 +84,6 @@ def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
         transport=UpstreamTransport(limits=limits),
         headers={"User-Agent": "seal-gateway"},
     )
-
-
-def epoch_ms_to_s(value: object) -> float:
-    """Vendors give expiries as epoch milliseconds, as a number or a string."""
-    try:
-        return int(str(value).strip()) / 1000
-    except (TypeError, ValueError):
-        raise ValueError(f"not an epoch-millisecond time: {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,4 +199,60 @@ def http_status_failure(
         vendor_code=f"HTTP_{status}",
         retryable=unavailable,
         write_may_have_happened=status >= 500 if is_write else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VendorCodes:
+    """How one vendor's business answers read: which codes mean success, and which failures
+    are "not found", a credentials problem, or worth trying again. Codes compare as text."""
+
+    success: frozenset[str]
+    message_key: str
+    not_found: frozenset[str] = frozenset()
+    auth_failed: frozenset[str] = frozenset()
+    retryable: frozenset[str] = frozenset()
+
+
+def decode(
+    provider: ProviderName, response: httpx.Response, codes: VendorCodes, *, is_write: bool
+) -> dict[str, Any]:
+    """The whole body of a successful business answer, else the matching UpstreamError.
+
+    Shared by both vendors: both wrap every answer in `{code, message|msg, data}`; only their
+    code tables differ. A refused business call never happened, so `write_may_have_happened`
+    is false for it."""
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        body = None
+    status = response.status_code
+    if not isinstance(body, dict) or status >= 500 or status == 429:
+        raise http_status_failure(provider, response, is_write=is_write)
+    code = str(body.get("code"))
+    if status < 400 and code in codes.success:
+        return body
+    message = str(body.get(codes.message_key) or f"{provider.label} reported an error.")
+    if status in (401, 403):
+        raise UpstreamError(
+            provider,
+            f"{provider.label} refused the gateway's credentials: {message}",
+            code=ErrorCode.UPSTREAM_AUTH_FAILED,
+            vendor_code=code if body.get("code") is not None else str(status),
+        )
+    if status >= 400:
+        raise http_status_failure(provider, response, is_write=is_write)
+    if code in codes.not_found:
+        kind = ErrorCode.NOT_FOUND
+    elif code in codes.auth_failed:
+        kind = ErrorCode.UPSTREAM_AUTH_FAILED
+    else:
+        kind = ErrorCode.UPSTREAM_ERROR
+    raise UpstreamError(
+        provider,
+        message,
+        code=kind,
+        vendor_code=code,
+        retryable=code in codes.retryable,
+        write_may_have_happened=False if is_write else None,
     )

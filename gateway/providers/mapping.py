@@ -3,40 +3,43 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import parse_qs, urlsplit
 
-from gateway.domain import ImageLink
+from gateway.domain import ImageLink, MalformedAnswer, ProviderName
 
 
-def from_epoch_ms(value: object) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(str(value)) / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def from_iso(value: object) -> datetime | None:
-    """ISO-8601 with an offset such as `2024-01-20T10:00:00.000+0800`, offset kept."""
-    if not isinstance(value, str) or not value:
+def from_epoch_ms(provider: ProviderName, field: str, value: int | None) -> datetime | None:
+    """An epoch-millisecond time; one no calendar holds is the vendor's fault."""
+    if value is None:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        pass
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise MalformedAnswer(provider, field, f"{value!r} is not a time") from None
+
+
+def from_iso(
+    provider: ProviderName, field: str, value: str | None, default_offset: tzinfo
+) -> datetime | None:
+    """An ISO-8601 time such as `2024-01-20T10:00:00.000+0800`, its offset kept. A time given
+    without an offset is the vendor's local time (`default_offset`). Anything that is not an
+    ISO-8601 time is a malformed answer, never a silent null."""
+    if value is None or value == "":
+        return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+        raise MalformedAnswer(provider, field, f"{value!r} is not an ISO-8601 time") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=default_offset)
 
 
 def image_link(
-    url: object, valid_for_s: float | None, *, watermarked: bool = False
+    url: str | None, valid_for_s: float | None, *, watermarked: bool = False
 ) -> ImageLink | None:
     """A signed image URL and when it stops working: its `Expires` parameter (epoch seconds)
     when it has one, else the vendor's documented validity from now, else unknown."""
-    if not isinstance(url, str) or not url:
+    if not url:
         return None
     expires_at: datetime | None = None
     expires = parse_qs(urlsplit(url).query).get("Expires")
@@ -47,12 +50,5 @@ def image_link(
     return ImageLink(url=url, expires_at=expires_at, watermarked=watermarked)
 
 
-def as_int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def non_empty(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+def non_empty(value: str | None) -> str | None:
+    return value or None

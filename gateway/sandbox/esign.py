@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.providers.esign import auth, signing
+from gateway.sandbox import esign_signature as sig
 from gateway.sandbox.endpoint import files_root, instrument, vendor_path
 from gateway.sandbox.state import EsignSeal, Sandbox
 
@@ -44,15 +44,15 @@ def gateway_refusal(message: str, status: int = 401) -> JSONResponse:
 def check_caller(sandbox: Sandbox, request: Request, body: bytes) -> Response | None:
     """None when the request is properly signed or carries a valid token; else the refusal."""
     headers = request.headers
-    app_id = headers.get(auth.APP_ID)
+    app_id = headers.get(sig.HEADER_APP_ID)
     if not app_id:
         return gateway_refusal("缺少参数")
     secret = sandbox.esign_apps.get(app_id)
     if secret is None:
         return gateway_refusal("无效的应用")
-    if headers.get(auth.AUTH_MODE, "").lower() == "signature":
+    if headers.get(sig.HEADER_AUTH_MODE, "").lower() == "signature":
         return _check_signature(sandbox, request, body, secret)
-    token = headers.get(auth.TOKEN)
+    token = headers.get(sig.HEADER_TOKEN)
     if not token:
         return gateway_refusal("TOKEN_CANT_BE_NULL")
     if not sandbox.token_valid("esign", token):
@@ -65,29 +65,30 @@ def _check_signature(
 ) -> Response | None:
     headers = request.headers
     try:
-        stamp_ms = int(headers.get(auth.TIMESTAMP, ""))
+        stamp_ms = int(headers.get(sig.HEADER_TIMESTAMP, ""))
     except ValueError:
         return gateway_refusal("INVALID_TIMESTAMP")
     if abs(time.time() - stamp_ms / 1000) > sandbox.config.timestamp_window_s:
         return gateway_refusal("INVALID_TIMESTAMP")
     md5 = headers.get("Content-MD5", "")
-    if body and md5 != signing.content_md5(body):
+    if body and md5 != sig.body_md5(body):
         return gateway_refusal("INVALID_SIGNATURE")
     try:
-        path_query = signing.path_and_query(
+        resource = sig.canonical_resource(
             vendor_path(request), request.scope["query_string"].decode("latin-1")
         )
-    except ValueError:
+    except sig.MalformedQuery:
         return gateway_refusal("缺少参数")
-    message = signing.string_to_sign(
-        request.method,
-        path_query,
+    if not sig.signature_matches(
+        secret,
+        headers.get(sig.HEADER_SIGNATURE, ""),
+        method=request.method,
         accept=headers.get("Accept", ""),
-        md5=md5,
+        content_md5=md5,
         content_type=headers.get("Content-Type", ""),
         date=headers.get("Date", ""),
-    )
-    if not signing.verify(secret, message, headers.get(auth.SIGNATURE, "")):
+        resource=resource,
+    ):
         return gateway_refusal("INVALID_SIGNATURE")
     return None
 

@@ -1,5 +1,6 @@
-"""The GraphQL schema: strawberry types mirroring the domain, resolvers, error handling.
-No HTTP here: resolvers reach vendors only through the loaders and providers."""
+"""The GraphQL schema: strawberry types mirroring the domain, thin resolvers, error handling.
+No HTTP and no business rules here: resolvers call the service layer and turn its results into
+types."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from gateway.schema.context import GatewayContext, Limits
+from gateway.schema.context import GatewayContext
 from gateway.schema.errors import GatewayErrors, log_unexpected
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
 from gateway.schema.writes import Mutation
 
-__all__ = ["GatewayContext", "Limits", "build_schema", "schema_sdl"]
+__all__ = ["GatewayContext", "build_schema", "schema_sdl"]
 
 MAX_DEPTH = 12
 MAX_ALIASES = 50

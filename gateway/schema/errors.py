@@ -37,6 +37,9 @@ def extensions_of(error: GatewayError) -> dict[str, Any]:
         extensions["retryable"] = error.retryable
         if error.write_may_have_happened is not None:
             extensions["writeMayHaveHappened"] = error.write_may_have_happened
+        if getattr(error, "write_succeeded", False):
+            # reading a write's result back failed: the write itself happened
+            extensions["writeSucceeded"] = True
     if isinstance(error, BadInput) and error.field:
         extensions["field"] = error.field
     return extensions

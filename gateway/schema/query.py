@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
 from typing import Annotated
 
 import strawberry
 from strawberry import relay
 
-from gateway import domain
-from gateway.domain import (
-    PROVIDER_ORDER,
-    BadInput,
-    GatewayError,
-    NotFound,
-    ProviderName,
-    SealKey,
-)
-from gateway.loaders import AuthorizationKey
-from gateway.providers.base import SealProvider
+from gateway import domain, service
+from gateway.domain import GatewayError, ProviderName
 from gateway.schema.context import Info
 from gateway.schema.enums import Provider, SealBizType, SealStatus, convert
-from gateway.schema.ids import parse_node_id
-from gateway.schema.paging import page_size, parse_seal_cursor, seal_cursor
 from gateway.schema.types import (
     Authorization,
     PageInfo,
@@ -39,8 +26,6 @@ from gateway.schema.writes import (
     preview_image_seal,
     preview_template_seal,
 )
-
-MAX_NAME_FILTER = 100
 
 
 @strawberry.input(description="Narrows `seals`. Every given condition must hold.")
@@ -63,57 +48,24 @@ class SealFilter:
         default=None, description="Only default seals (true) or only the others (false)."
     )
 
-    def to_domain(self) -> domain.SealFilter:
-        name = self.name_contains
-        if name is not None and not 1 <= len(name.strip()) <= MAX_NAME_FILTER:
-            raise BadInput(
-                f"`nameContains` must hold 1 to {MAX_NAME_FILTER} characters.", "nameContains"
-            )
-        return domain.SealFilter(
-            name_contains=name.strip() if name is not None else None,
+    def to_query(self) -> service.SealQuery:
+        return service.SealQuery(
+            providers=(
+                None
+                if self.providers is None
+                else tuple(convert(ProviderName, p) for p in self.providers)
+            ),
+            name_contains=self.name_contains,
             biz_type=None if self.biz_type is None else convert(domain.SealBizType, self.biz_type),
             status=None if self.status is None else convert(domain.SealStatus, self.status),
             is_default=self.is_default,
         )
 
 
-def _selected_providers(
-    configured: Mapping[ProviderName, SealProvider], wanted: list[Provider] | None
-) -> tuple[ProviderName, ...]:
-    names = [p for p in PROVIDER_ORDER if p in configured]
-    if wanted is not None:
-        allowed = {convert(ProviderName, p) for p in wanted}
-        names = [p for p in names if p in allowed]
-    return tuple(names)
-
-
-async def _resolve_node(info: Info, global_id: str) -> relay.Node:
-    type_name, node_id = parse_node_id(global_id)
-    if type_name == "Seal":
-        return await Seal.load(info, SealKey.from_node_id(node_id))
-    if type_name == "Authorization":
-        key = AuthorizationKey(*domain.Authorization.parse_node_id(node_id))
-        if key.provider not in info.context.providers:
-            raise NotFound(f"Provider {key.provider.value} is not configured.", key.provider)
-        return Authorization.of(await info.context.loaders.authorization.load(key))
-    raise BadInput(f"{global_id!r} is not an id this API issued.", "id")
-
-
-async def _any_after(
-    info: Info,
-    providers: tuple[ProviderName, ...],
-    seal_filter: domain.SealFilter,
-    unavailable: list[ProviderName],
-) -> bool:
-    """Whether any of these providers has a matching seal (for hasNextPage at a boundary)."""
-    for provider in providers:
-        try:
-            if await info.context.loaders.seal_total(provider, seal_filter) > 0:
-                return True
-        except GatewayError as error:
-            info.context.report(info, error)
-            unavailable.append(provider)
-    return False
+def as_node(found: domain.Seal | domain.Authorization) -> relay.Node:
+    if isinstance(found, domain.Seal):
+        return Seal.of(found)
+    return Authorization.of(found)
 
 
 @strawberry.type(description="Reads over every seal the caller's organisation has.")
@@ -138,55 +90,20 @@ class Query:
             strawberry.argument(description="Conditions every returned seal meets."),
         ] = None,
     ) -> SealConnection:
-        ctx = info.context
-        limit = page_size(first, ctx.limits)
-        seal_filter = filter.to_domain() if filter is not None else domain.SealFilter()
-        providers = _selected_providers(ctx.providers, filter.providers if filter else None)
-        start, offset = providers[0] if providers else None, 0
-        if after is not None:
-            start, last = parse_seal_cursor(after, seal_filter, providers)
-            if start not in providers:
-                raise BadInput("`after` points at a provider outside this query.", "after")
-            offset = last + 1
-
-        edges: list[SealEdge] = []
-        unavailable: list[ProviderName] = []
-        has_next = False
-        remaining = limit
-        following = providers[providers.index(start) :] if start is not None else ()
-        for index, provider in enumerate(following):
-            begin = offset if index == 0 else 0
-            try:
-                page = await ctx.loaders.seal_page(provider, seal_filter, begin, remaining)
-            except GatewayError as error:
-                ctx.report(info, error)
-                unavailable.append(provider)
-                continue
-            edges.extend(
-                SealEdge(
-                    cursor=seal_cursor(provider, begin + i, seal_filter, providers),
-                    node=Seal.of(seal),
-                )
-                for i, seal in enumerate(page.items)
-            )
-            remaining -= len(page.items)
-            if remaining == 0:
-                has_next = begin + len(page.items) < page.total or await _any_after(
-                    info, following[index + 1 :], seal_filter, unavailable
-                )
-                break
-
+        query = filter.to_query() if filter is not None else service.SealQuery()
+        page = await info.context.service.seal_page(first, after, query)
+        info.context.report_all(info, list(page.errors))
+        edges = [SealEdge(cursor=edge.cursor, node=Seal.of(edge.seal)) for edge in page.edges]
         return SealConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=has_next,
-                has_previous_page=after is not None,
+                has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
                 start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                end_cursor=page.end_cursor,
             ),
-            unavailable_providers=[convert(Provider, p) for p in unavailable],
-            providers=providers,
-            seal_filter=seal_filter,
+            unavailable_providers=[convert(Provider, p) for p in page.unavailable],
+            page=page,
         )
 
     @strawberry.field(description="One seal by its id. A wrong or unknown id is an error.")
@@ -195,10 +112,7 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A seal's `id`.")],
     ) -> Seal | None:
-        type_name, node_id = parse_node_id(id)
-        if type_name != "Seal":
-            raise BadInput(f"{id!r} is not a seal id.", "id")
-        return await Seal.load(info, SealKey.from_node_id(node_id))
+        return Seal.of(await info.context.service.seal_by_id(id))
 
     @strawberry.field(description="Any object by its global id (Relay).")
     async def node(
@@ -206,7 +120,7 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> relay.Node | None:
-        return await _resolve_node(info, id)
+        return as_node(await info.context.service.node(id))
 
     @strawberry.field(
         description="Objects by their global ids, in the same order; null (with an error) for an "
@@ -219,20 +133,14 @@ class Query:
             list[strawberry.ID], strawberry.argument(description="Global ids, at most 100.")
         ],
     ) -> list[relay.Node | None]:
-        if len(ids) > info.context.limits.max_page_size:
-            raise BadInput(
-                f"`ids` may hold at most {info.context.limits.max_page_size} ids.", "ids"
-            )
-
-        async def resolve(index: int, global_id: str) -> relay.Node | None:
-            try:
-                return await _resolve_node(info, global_id)
-            except GatewayError as error:
-                info.context.report(info, error, index)
-                return None
-
-        # Concurrently, so the loaders batch and de-duplicate the ids' vendor calls.
-        return list(await asyncio.gather(*(resolve(i, g) for i, g in enumerate(ids))))
+        found: list[relay.Node | None] = []
+        for index, item in enumerate(await info.context.service.nodes(ids)):
+            if isinstance(item, GatewayError):
+                info.context.report(info, item, index)
+                found.append(None)
+            else:
+                found.append(as_node(item))
+        return found
 
     preview_template_seal: SealPreviewPayload = strawberry.field(
         resolver=preview_template_seal,
@@ -252,6 +160,5 @@ class Query:
                 sandbox=info.context.sandbox,
                 supported_operations=operations(name, info),
             )
-            for name in PROVIDER_ORDER
-            if name in info.context.providers
+            for name in info.context.service.configured()
         ]

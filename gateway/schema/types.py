@@ -7,7 +7,6 @@ per-request loader, so a page asking only v1 fields costs one vendor call.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,8 +14,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import relay
 
-from gateway import domain
-from gateway.domain import Capability, NotFound, ProviderName, SealKey
+from gateway import domain, service
+from gateway.domain import NotFound, ProviderName, SealAttr, SealKey
 from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
@@ -29,10 +28,8 @@ from gateway.schema.enums import (
     SizeUnit,
     convert,
 )
-from gateway.schema.ids import parse_node_id
-from gateway.schema.paging import offset_cursor, page_size, parse_offset_cursor
 
-AUTHORIZATION_CURSOR = "authorization"
+A = SealAttr
 
 
 @strawberry.federation.type(shareable=True, description="Where a page of a connection stands.")
@@ -74,10 +71,7 @@ class SealImage:
 
 
 def operations(provider: ProviderName, info: Info) -> list[SealOperation]:
-    source = info.context.providers.get(provider)
-    if source is None:
-        return []
-    return [convert(SealOperation, c) for c in Capability if source.supports(c)]
+    return [convert(SealOperation, c) for c in info.context.service.operations(provider)]
 
 
 @strawberry.federation.type(
@@ -96,46 +90,31 @@ class Seal(relay.Node):
         return cls(node_key=seal.key.node_id(), record=seal)
 
     @classmethod
-    async def load(cls, info: Info, key: SealKey) -> Seal:
-        if key.provider not in info.context.providers:
-            raise NotFound(f"Provider {key.provider.value} is not configured.", key.provider)
-        return cls.of(await info.context.loaders.seal_detail.load(key))
-
-    @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:
         """Federation entry point: a supergraph asks for seals by their id."""
-        type_name, node_id = parse_node_id(id)
-        if type_name != "Seal":
-            raise NotFound(f"{id!r} is not a seal id.")
-        return await cls.load(info, SealKey.from_node_id(node_id))
+        try:
+            return cls.of(await info.context.service.seal_by_id(id))
+        except domain.BadInput as error:
+            raise NotFound(error.message) from None
 
     def _value(
-        self, info: Info, attr: str, convert_value: Callable[[Any], Any] | None = None
+        self, info: Info, attr: SealAttr, convert_value: Callable[[Any], Any] | None = None
     ) -> Any:
         """The attribute now, when this view of the seal carries it; else an awaitable of it,
-        loaded through the vendor call that has it (e签宝 v3 detail, or the v1 list).
+        which the service loads through the vendor call that has it.
 
         Synchronous on purpose: most fields are known from the list call, and an async resolver
         costs a task per field of every seal."""
         record = self.record
         if attr in record.known:
-            value = getattr(record, attr)
+            value = record.value(attr)
             return value if convert_value is None or value is None else convert_value(value)
-        provider = info.context.providers.get(record.key.provider)
-        if provider is None or attr not in provider.fields:
-            return None
-        return self._load(info, provider.detail_fields, attr, convert_value)
+        return self._load(info, attr, convert_value)
 
     async def _load(
-        self,
-        info: Info,
-        detail_fields: frozenset[str],
-        attr: str,
-        convert_value: Callable[[Any], Any] | None,
+        self, info: Info, attr: SealAttr, convert_value: Callable[[Any], Any] | None
     ) -> Any:
-        loaders = info.context.loaders
-        loader = loaders.seal_detail if attr in detail_fields else loaders.seal_listing
-        value = getattr(await loader.load(self.record.key), attr)
+        value = await info.context.service.load_attribute(self.record, attr)
         return value if convert_value is None or value is None else convert_value(value)
 
     @strawberry.field(description="The vendor the seal lives at.")
@@ -153,91 +132,91 @@ class Seal(relay.Node):
         "云银签 `sealName`."
     )
     def name(self, info: Info) -> str | None:
-        return self._value(info, "name")
+        return self._value(info, A.NAME)
 
     @strawberry.field(description="What the seal is for (公章, 合同专用章, ...).")
     def biz_type(self, info: Info) -> SealBizType | None:
-        return self._value(info, "biz_type", lambda v: convert(SealBizType, v))
+        return self._value(info, A.BIZ_TYPE, lambda v: convert(SealBizType, v))
 
     @strawberry.field(
         description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription)."
     )
     def biz_type_label(self, info: Info) -> str | None:
-        return self._value(info, "biz_type_label")
+        return self._value(info, A.BIZ_TYPE_LABEL)
 
     @strawberry.field(description="Where the seal stands: enabled, awaiting review, ...")
     def status(self, info: Info) -> SealStatus | None:
-        return self._value(info, "status", lambda v: convert(SealStatus, v))
+        return self._value(info, A.STATUS, lambda v: convert(SealStatus, v))
 
     @strawberry.field(description="The vendor's own label for the status (e签宝 v3).")
     def status_label(self, info: Info) -> str | None:
-        return self._value(info, "status_label")
+        return self._value(info, A.STATUS_LABEL)
 
     @strawberry.field(
         description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason)."
     )
     def reject_reason(self, info: Info) -> str | None:
-        return self._value(info, "reject_reason")
+        return self._value(info, A.REJECT_REASON)
 
     @strawberry.field(description="Whether the seal was drawn from a template or uploaded.")
     def style(self, info: Info) -> SealStyle | None:
-        return self._value(info, "style", lambda v: convert(SealStyle, v))
+        return self._value(info, A.STYLE, lambda v: convert(SealStyle, v))
 
     @strawberry.field(description="Whether this is the organisation's default seal (默认印章).")
     def is_default(self, info: Info) -> bool | None:
-        return self._value(info, "is_default")
+        return self._value(info, A.IS_DEFAULT)
 
     @strawberry.field(
         description="The image's size in pixels (e签宝 v1 width/height, 云银签 sealWidth/Height)."
     )
     def image_size(self, info: Info) -> Size | None:
-        return self._value(info, "image_size", Size.of)
+        return self._value(info, A.IMAGE_SIZE, Size.of)
 
     @strawberry.field(description="The seal's size on paper in millimetres (e签宝 v3 only).")
     def physical_size(self, info: Info) -> Size | None:
-        return self._value(info, "physical_size", Size.of)
+        return self._value(info, A.PHYSICAL_SIZE, Size.of)
 
     @strawberry.field(
         description="The seal's image (e签宝 v1 url, valid 1 hour; 云银签 sealImageUrl)."
     )
     def image(self, info: Info) -> SealImage | None:
-        return self._value(info, "image", SealImage.of)
+        return self._value(info, A.IMAGE, SealImage.of)
 
     @strawberry.field(
         description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes)."
     )
     def watermarked_image(self, info: Info) -> SealImage | None:
-        return self._value(info, "watermarked_image", SealImage.of)
+        return self._value(info, A.WATERMARKED_IMAGE, SealImage.of)
 
     @strawberry.field(description="When the seal was made.")
     def created_at(self, info: Info) -> datetime | None:
-        return self._value(info, "created_at")
+        return self._value(info, A.CREATED_AT)
 
     @strawberry.field(description="The vendor's seal code, 印章编号 (云银签 sealCode).")
     def code(self, info: Info) -> str | None:
-        return self._value(info, "code")
+        return self._value(info, A.CODE)
 
     @strawberry.field(description="Horizontal text across the seal, 横排文字 (云银签).")
     def horizontal_text(self, info: Info) -> str | None:
-        return self._value(info, "horizontal_text")
+        return self._value(info, A.HORIZONTAL_TEXT)
 
     @strawberry.field(description="Text along the bottom arc, 下弦文 / 防伪码 (云银签).")
     def bottom_text(self, info: Info) -> str | None:
-        return self._value(info, "bottom_text")
+        return self._value(info, A.BOTTOM_TEXT)
 
     @strawberry.field(description="The company the seal belongs to (云银签 corpName).")
     def owner_name(self, info: Info) -> str | None:
-        return self._value(info, "owner_name")
+        return self._value(info, A.OWNER_NAME)
 
     @strawberry.field(
         description="Where the seal was made, as the vendor records it (云银签 source)."
     )
     def origin(self, info: Info) -> str | None:
-        return self._value(info, "origin")
+        return self._value(info, A.ORIGIN)
 
     @strawberry.field(description="How many authorisations the seal has (云银签 authorNum).")
     def authorization_count(self, info: Info) -> int | None:
-        return self._value(info, "authorization_count")
+        return self._value(info, A.AUTHORIZATION_COUNT)
 
     @strawberry.field(
         description="Who may use or approve this seal, a page at a time. Null where the provider "
@@ -253,28 +232,19 @@ class Seal(relay.Node):
             str | None, strawberry.argument(description="The `endCursor` of the previous page.")
         ] = None,
     ) -> AuthorizationConnection | None:
-        key = self.record.key
-        provider = info.context.providers.get(key.provider)
-        if provider is None or not provider.supports(Capability.LIST_AUTHORIZATIONS):
+        page = await info.context.service.authorizations(self.record, first, after)
+        if page is None:
             return None
-        limit = page_size(first, info.context.limits)
-        offset = parse_offset_cursor(AUTHORIZATION_CURSOR, after)
-        page = await info.context.loaders.authorization_page(
-            key.provider, key.vendor_id, offset, limit
-        )
         edges = [
-            AuthorizationEdge(
-                cursor=offset_cursor(AUTHORIZATION_CURSOR, offset + i),
-                node=Authorization.of(item),
-            )
-            for i, item in enumerate(page.items)
+            AuthorizationEdge(cursor=edge.cursor, node=Authorization.of(edge.authorization))
+            for edge in page.edges
         ]
         return AuthorizationConnection(
             edges=edges,
             total_count=page.total,
             page_info=PageInfo(
-                has_next_page=offset + len(edges) < page.total,
-                has_previous_page=offset > 0,
+                has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
@@ -314,7 +284,8 @@ class Authorization(relay.Node):
 
     @strawberry.field(description="The seal this authorisation is for.")
     async def seal(self, info: Info) -> Seal | None:
-        return await Seal.load(info, SealKey(self.record.provider, self.record.seal_id))
+        key = SealKey(self.record.provider, self.record.seal_id)
+        return Seal.of(await info.context.service.seal(key))
 
     @strawberry.field(description="The authorised person's user id at the vendor.")
     def user_id(self) -> str:
@@ -404,25 +375,15 @@ class SealConnection:
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     unavailable_providers: list[Provider] = strawberry.field(
         description="Providers that failed to answer: their seals are missing from this page, "
-        "and `errors` says why."
+        "and `errors` says why. The next page (from `endCursor`) tries them again."
     )
-    providers: strawberry.Private[tuple[ProviderName, ...]]
-    seal_filter: strawberry.Private[domain.SealFilter]
+    page: strawberry.Private[service.SealPage]
 
     @strawberry.field(
         description="How many seals match, over every provider that answered. Costs a count call "
         "to each provider this page did not reach."
     )
     async def total_count(self, info: Info) -> int:
-        failed = {convert(ProviderName, p) for p in self.unavailable_providers}
-        asked = [p for p in self.providers if p not in failed]
-        totals = await asyncio.gather(
-            *(info.context.loaders.seal_total(p, self.seal_filter) for p in asked),
-            return_exceptions=True,
-        )
-        for total in totals:
-            if isinstance(total, domain.GatewayError):
-                info.context.report(info, total)
-            elif isinstance(total, BaseException):
-                raise total
-        return sum(t for t in totals if isinstance(t, int))
+        counted = await info.context.service.total_count(self.page)
+        info.context.report_all(info, list(counted.errors))
+        return counted.total

@@ -2,13 +2,13 @@
 
 Each takes one `input:` argument and returns a payload whose `userErrors` carry expected
 business failures (name taken, not found, not allowed); outages stay top-level errors, saying
-whether the write may have happened. Input is checked before any vendor call, and a write that
-may have reached the vendor is never retried.
+whether the write may have happened. The service runs every write (see gateway/service): these
+resolvers turn inputs into its arguments and its results into payloads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -16,17 +16,8 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.file_uploads import Upload
 
-from gateway import domain
-from gateway.domain import (
-    BadInput,
-    Capability,
-    GatewayError,
-    ProviderName,
-    Rejection,
-    SealKey,
-    WriteRejected,
-)
-from gateway.providers.base import SealProvider
+from gateway import domain, service
+from gateway.domain import ProviderName, WriteRejected
 from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
@@ -37,15 +28,10 @@ from gateway.schema.enums import (
     TemplateShape,
     convert,
 )
-from gateway.schema.ids import parse_node_id
 from gateway.schema.types import Authorization, Seal
-from gateway.uploads import check_seal_image
+from gateway.service.checks import MAX_NAME, MAX_TEXT, MAX_USERS
 
-MAX_NAME = 50
-MAX_TEXT = 30
-MAX_USERS = 100
-MAX_TEMPLATES = 100
-
+T = TypeVar("T")
 P = TypeVar("P")
 
 
@@ -299,8 +285,10 @@ class DeleteSealPayload:
 @strawberry.type(description="The result of `authorizeSeal`.")
 class AuthorizeSealPayload:
     seal: Seal | None = strawberry.field(default=None, description="The seal.")
-    authorizations: list[Authorization] = strawberry.field(
-        default_factory=list, description="The authorisations this call created."
+    authorizations: list[Authorization] | None = strawberry.field(
+        default_factory=list,
+        description="The authorisations this call created; null when reading them back failed "
+        "(the error beside says the change was made).",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
@@ -313,128 +301,41 @@ class SealManagementUrlPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-# --- checks ---------------------------------------------------------------------------------
-
-
-def invalid(field: str, message: str) -> WriteRejected:
-    return WriteRejected(Rejection.INVALID_INPUT, message, field=field)
-
-
-def check_name(name: str, field: str = "name") -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= MAX_NAME:
-        raise invalid(field, f"`{field}` must hold 1 to {MAX_NAME} characters.")
-    return name
-
-
-def check_text(value: str | None, field: str) -> str | None:
-    if value is None or not value.strip():
-        return None
-    if len(value.strip()) > MAX_TEXT:
-        raise invalid(field, f"`{field}` may hold at most {MAX_TEXT} characters.")
-    return value.strip()
-
-
-def check_opacity(value: float | None) -> float | None:
-    if value is not None and not 0 <= value <= 1:
-        raise invalid("opacity", "`opacity` must be between 0 and 1.")
-    return value
-
-
-def target_provider(info: Info, provider: Provider, capability: Capability) -> SealProvider:
-    """The provider a write goes to, checked to support it."""
-    name = convert(ProviderName, provider)
-    source = info.context.providers.get(name)
-    if source is None:
-        raise WriteRejected(
-            Rejection.NOT_SUPPORTED,
-            f"Provider {name.value} is not configured.",
-            field="provider",
-            provider=name,
-        )
-    if not source.supports(capability):
-        raise source.refuse(capability)
-    return source
-
-
-def target_seal(info: Info, seal_id: str, capability: Capability) -> tuple[SealProvider, SealKey]:
-    """The seal a write is about, and its provider, checked to support the write."""
-    try:
-        type_name, node_id = parse_node_id(seal_id)
-        key = SealKey.from_node_id(node_id) if type_name == "Seal" else None
-    except BadInput as error:
-        raise invalid("sealId", error.message) from None
-    if key is None:
-        raise invalid("sealId", f"{seal_id!r} is not a seal id.")
-    return target_provider(info, convert(Provider, key.provider), capability), key
+# --- from inputs to the service, from its results to payloads ------------------------------
 
 
 def template_spec(input: TemplateSealInput) -> domain.TemplateSealSpec:
     return domain.TemplateSealSpec(
-        name=check_name(input.name),
+        name=input.name,
         biz_type=convert(domain.SealBizType, input.biz_type),
         shape=convert(domain.TemplateShape, input.shape),
-        horizontal_text=check_text(input.horizontal_text, "horizontalText"),
-        bottom_text=check_text(input.bottom_text, "bottomText"),
+        horizontal_text=input.horizontal_text,
+        bottom_text=input.bottom_text,
         color=convert(domain.SealColor, input.color),
-        opacity=check_opacity(input.opacity),
+        opacity=input.opacity,
     )
 
 
-def authorization_spec(input: AuthorizeSealInput, vendor_id: str) -> domain.AuthorizationSpec:
-    users = tuple(dict.fromkeys(str(u).strip() for u in input.user_ids))
-    if not users or not 1 <= len(users) <= MAX_USERS:
-        raise invalid("userIds", f"Name 1 to {MAX_USERS} people in `userIds`.")
-    if not all(u.isdigit() for u in users):
-        raise invalid("userIds", "`userIds` holds the vendor's numeric user ids.")
-    templates = tuple(
-        domain.TemplateRef(str(t.id).strip(), (t.name or "").strip() or None)
-        for t in input.templates or []
-    )
-    listed = input.scope == AuthorizationScope.LISTED_TEMPLATES
-    if listed and not templates:
-        raise invalid("templates", "A LISTED_TEMPLATES authorisation needs `templates`.")
-    if not listed and templates:
-        raise invalid("templates", "`templates` is only for a LISTED_TEMPLATES authorisation.")
-    if len(templates) > MAX_TEMPLATES or not all(t.id.isdigit() for t in templates):
-        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} numeric ids.")
-    for field, moment in (("effectiveAt", input.effective_at), ("expiresAt", input.expires_at)):
-        if moment is not None and moment.tzinfo is None:
-            raise invalid(field, f"`{field}` needs a time-zone offset.")
-    effective = input.effective_at or datetime.now().astimezone()
-    if input.expires_at is not None and input.expires_at <= effective:
-        raise invalid("expiresAt", "`expiresAt` must come after `effectiveAt` (or now).")
-    return domain.AuthorizationSpec(
-        seal_id=vendor_id,
-        user_ids=users,
-        role=convert(domain.AuthorizationRole, input.role),
-        scope=convert(domain.AuthorizationScope, input.scope),
-        templates=templates,
-        effective_at=input.effective_at,
-        expires_at=input.expires_at,
-    )
+def color_of(color: SealColor | None) -> domain.SealColor | None:
+    return None if color is None else convert(domain.SealColor, color)
 
 
-async def attempt(make_payload: Callable[[list[UserError]], P], write: Awaitable[P]) -> P:
-    """The payload the write builds, or one carrying the user error it was refused with."""
-    try:
-        return await write
-    except WriteRejected as error:
-        return make_payload([UserError.of(error)])
-    except BadInput as error:  # e.g. a seal id its provider finds malformed
-        # write inputs name the seal's id `sealId`
-        field = "sealId" if error.field in (None, "id") else error.field
-        return make_payload([UserError.of(invalid(field, error.message))])
+def payload(
+    info: Info,
+    result: service.WriteResult[T],
+    make: Callable[[T | None, list[UserError]], P],
+    *,
+    at: str,
+) -> P:
+    """The payload of a write; problems after a successful write are reported beside it, at
+    the payload field `at` they left empty."""
+    info.context.report_all(info, list(result.problems), at)
+    errors = [] if result.rejection is None else [UserError.of(result.rejection)]
+    return make(result.value, errors)
 
 
-async def read_back(info: Info, key: SealKey) -> Seal | None:
-    """The seal after a write, read fresh. A failed read does not undo the write: it is
-    reported beside the payload, and the seal is null."""
-    try:
-        return await Seal.load(info, key)
-    except GatewayError as error:
-        info.context.report(info, error)
-        return None
+def seal_of(found: domain.Seal | None) -> Seal | None:
+    return None if found is None else Seal.of(found)
 
 
 # --- the operations -------------------------------------------------------------------------
@@ -447,31 +348,37 @@ def _input(description: str) -> Any:
 async def preview_template_seal(
     info: Info, input: Annotated[TemplateSealInput, _input("The template seal to draw.")]
 ) -> SealPreviewPayload:
-    async def run() -> SealPreviewPayload:
-        source = target_provider(info, input.provider, Capability.PREVIEW)
-        image = await source.preview_template_seal(info.context.scope, template_spec(input))
-        return SealPreviewPayload(image=UploadedImage.of(image))
-
-    return await attempt(lambda errors: SealPreviewPayload(user_errors=errors), run())
+    result = await info.context.service.preview_template_seal(
+        convert(ProviderName, input.provider), template_spec(input)
+    )
+    return payload(
+        info,
+        result,
+        lambda image, errors: SealPreviewPayload(
+            image=None if image is None else UploadedImage.of(image), user_errors=errors
+        ),
+        at="image",
+    )
 
 
 async def preview_image_seal(
     info: Info, input: Annotated[PreviewImageSealInput, _input("The upload to preview.")]
 ) -> SealPreviewPayload:
-    async def run() -> SealPreviewPayload:
-        source = target_provider(info, input.provider, Capability.PREVIEW)
-        if not input.file_name.strip() or not input.url.strip():
-            raise invalid("url", "`fileName` and `url` of an upload are required.")
-        upload = domain.UploadedImage(
-            input.file_name.strip(), "", input.url.strip(), None, None, None
-        )
-        color = None if input.color is None else convert(domain.SealColor, input.color)
-        image = await source.preview_image_seal(
-            info.context.scope, upload, color, check_opacity(input.opacity)
-        )
-        return SealPreviewPayload(image=UploadedImage.of(image))
-
-    return await attempt(lambda errors: SealPreviewPayload(user_errors=errors), run())
+    result = await info.context.service.preview_image_seal(
+        convert(ProviderName, input.provider),
+        input.file_name,
+        input.url,
+        color_of(input.color),
+        input.opacity,
+    )
+    return payload(
+        info,
+        result,
+        lambda image, errors: SealPreviewPayload(
+            image=None if image is None else UploadedImage.of(image), user_errors=errors
+        ),
+        at="image",
+    )
 
 
 PREVIEW_WHY = (
@@ -489,62 +396,67 @@ class Mutation:
     async def upload_seal_image(
         self, info: Info, input: Annotated[UploadSealImageInput, _input("The file.")]
     ) -> UploadSealImagePayload | None:
-        async def run() -> UploadSealImagePayload:
-            source = target_provider(info, input.provider, Capability.UPLOAD_IMAGE)
-            file: Any = input.file  # a Starlette UploadFile
-            data = await file.read()
-            check_seal_image(data, info.context.limits.max_upload_bytes)
-            name = (getattr(file, "filename", None) or "seal.png").rsplit("/", 1)[-1]
-            color = None if input.color is None else convert(domain.SealColor, input.color)
-            image = await source.upload_image(info.context.scope, name, data, color)
-            return UploadSealImagePayload(image=UploadedImage.of(image))
-
-        return await attempt(lambda errors: UploadSealImagePayload(user_errors=errors), run())
+        file: Any = input.file  # a Starlette UploadFile
+        result = await info.context.service.upload_image(
+            convert(ProviderName, input.provider),
+            getattr(file, "filename", None) or "seal.png",
+            await file.read(),
+            color_of(input.color),
+        )
+        return payload(
+            info,
+            result,
+            lambda image, errors: UploadSealImagePayload(
+                image=None if image is None else UploadedImage.of(image), user_errors=errors
+            ),
+            at="image",
+        )
 
     @strawberry.mutation(description="Create a seal the vendor draws from a template.")
     async def create_template_seal(
         self, info: Info, input: Annotated[TemplateSealInput, _input("The seal to create.")]
     ) -> CreateSealPayload | None:
-        async def run() -> CreateSealPayload:
-            source = target_provider(info, input.provider, Capability.CREATE_FROM_TEMPLATE)
-            vendor_id = await source.create_template_seal(info.context.scope, template_spec(input))
-            info.context.loaders.forget()
-            key = SealKey(source.name, vendor_id)
-            return CreateSealPayload(seal=await read_back(info, key))
-
-        return await attempt(lambda errors: CreateSealPayload(user_errors=errors), run())
+        result = await info.context.service.create_template_seal(
+            convert(ProviderName, input.provider), template_spec(input)
+        )
+        return payload(
+            info,
+            result,
+            lambda seal, errors: CreateSealPayload(seal=seal_of(seal), user_errors=errors),
+            at="seal",
+        )
 
     @strawberry.mutation(description="Create a seal from an uploaded image (`uploadSealImage`).")
     async def create_image_seal(
         self, info: Info, input: Annotated[CreateImageSealInput, _input("The seal to create.")]
     ) -> CreateSealPayload | None:
-        async def run() -> CreateSealPayload:
-            source = target_provider(info, input.provider, Capability.CREATE_FROM_IMAGE)
-            spec = domain.ImageSealSpec(
-                name=check_name(input.name),
-                biz_type=convert(domain.SealBizType, input.biz_type),
-                shape=convert(domain.TemplateShape, input.shape),
-                image_path=(input.image_path or "").strip() or None,
-            )
-            vendor_id = await source.create_image_seal(info.context.scope, spec)
-            info.context.loaders.forget()
-            key = SealKey(source.name, vendor_id)
-            return CreateSealPayload(seal=await read_back(info, key))
-
-        return await attempt(lambda errors: CreateSealPayload(user_errors=errors), run())
+        spec = domain.ImageSealSpec(
+            name=input.name,
+            biz_type=convert(domain.SealBizType, input.biz_type),
+            shape=convert(domain.TemplateShape, input.shape),
+            image_path=input.image_path,
+        )
+        result = await info.context.service.create_image_seal(
+            convert(ProviderName, input.provider), spec
+        )
+        return payload(
+            info,
+            result,
+            lambda seal, errors: CreateSealPayload(seal=seal_of(seal), user_errors=errors),
+            at="seal",
+        )
 
     @strawberry.mutation(description="Rename a seal.")
     async def rename_seal(
         self, info: Info, input: Annotated[RenameSealInput, _input("Which seal, and its new name.")]
     ) -> RenameSealPayload | None:
-        async def run() -> RenameSealPayload:
-            source, key = target_seal(info, input.seal_id, Capability.RENAME)
-            name = check_name(input.name)
-            await source.rename_seal(info.context.scope, key.vendor_id, name)
-            info.context.loaders.forget()
-            return RenameSealPayload(seal=await read_back(info, key))
-
-        return await attempt(lambda errors: RenameSealPayload(user_errors=errors), run())
+        result = await info.context.service.rename_seal(input.seal_id, input.name)
+        return payload(
+            info,
+            result,
+            lambda seal, errors: RenameSealPayload(seal=seal_of(seal), user_errors=errors),
+            at="seal",
+        )
 
     @strawberry.mutation(
         description="Make a seal the organisation's default; the previous default stops being it."
@@ -552,56 +464,63 @@ class Mutation:
     async def set_default_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> SetDefaultSealPayload | None:
-        async def run() -> SetDefaultSealPayload:
-            source, key = target_seal(info, input.seal_id, Capability.SET_DEFAULT)
-            loaders = info.context.loaders
-            defaults = await loaders.seal_page(
-                key.provider, domain.SealFilter(is_default=True), 0, 1
-            )
-            previous = next((s.key for s in defaults.items if s.key != key), None)
-            await source.set_default_seal(info.context.scope, key.vendor_id)
-            loaders.forget()
-            return SetDefaultSealPayload(
-                seal=await read_back(info, key),
-                previous_default=None if previous is None else await read_back(info, previous),
-            )
-
-        return await attempt(lambda errors: SetDefaultSealPayload(user_errors=errors), run())
+        result = await info.context.service.set_default_seal(input.seal_id)
+        return payload(
+            info,
+            result,
+            lambda change, errors: SetDefaultSealPayload(
+                seal=None if change is None else seal_of(change.seal),
+                previous_default=None if change is None else seal_of(change.previous),
+                user_errors=errors,
+            ),
+            at="seal",
+        )
 
     @strawberry.mutation(description="Delete a seal. The default seal cannot be deleted.")
     async def delete_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> DeleteSealPayload | None:
-        async def run() -> DeleteSealPayload:
-            source, key = target_seal(info, input.seal_id, Capability.DELETE)
-            await source.delete_seal(info.context.scope, key.vendor_id)
-            info.context.loaders.forget()
-            return DeleteSealPayload(deleted_seal_id=strawberry.ID(input.seal_id))
-
-        return await attempt(lambda errors: DeleteSealPayload(user_errors=errors), run())
+        result = await info.context.service.delete_seal(input.seal_id)
+        return payload(
+            info,
+            result,
+            lambda deleted, errors: DeleteSealPayload(
+                deleted_seal_id=None if deleted is None else strawberry.ID(deleted),
+                user_errors=errors,
+            ),
+            at="deletedSealId",
+        )
 
     @strawberry.mutation(description="Authorise people to use, or approve the use of, a seal.")
     async def authorize_seal(
         self, info: Info, input: Annotated[AuthorizeSealInput, _input("Who, how and for what.")]
     ) -> AuthorizeSealPayload | None:
-        async def run() -> AuthorizeSealPayload:
-            source, key = target_seal(info, input.seal_id, Capability.AUTHORIZE)
-            spec = authorization_spec(input, key.vendor_id)
-            # The vendor answers no ids: the new rules are those absent before the call.
-            loaders = info.context.loaders
-            existing = await loaders.all_authorizations(key.provider, key.vendor_id)
-            before = {a.vendor_id for a in existing}
-            await source.authorize(info.context.scope, spec)
-            loaders.forget()
-            wanted = set(spec.user_ids)
-            created = [
-                Authorization.of(a)
-                for a in await loaders.all_authorizations(key.provider, key.vendor_id)
-                if a.vendor_id not in before and a.user_id in wanted and a.role == spec.role
-            ]
-            return AuthorizeSealPayload(seal=await read_back(info, key), authorizations=created)
-
-        return await attempt(lambda errors: AuthorizeSealPayload(user_errors=errors), run())
+        request = service.AuthorizationRequest(
+            seal_id=input.seal_id,
+            user_ids=tuple(str(u) for u in input.user_ids),
+            role=convert(domain.AuthorizationRole, input.role),
+            scope=convert(domain.AuthorizationScope, input.scope),
+            templates=tuple(domain.TemplateRef(str(t.id), t.name) for t in input.templates or []),
+            effective_at=input.effective_at,
+            expires_at=input.expires_at,
+        )
+        result = await info.context.service.authorize_seal(request)
+        return payload(
+            info,
+            result,
+            lambda done, errors: AuthorizeSealPayload(
+                seal=None if done is None else seal_of(done.seal),
+                authorizations=(
+                    []
+                    if done is None
+                    else None
+                    if done.authorizations is None
+                    else [Authorization.of(a) for a in done.authorizations]
+                ),
+                user_errors=errors,
+            ),
+            at="authorizations",
+        )
 
     @strawberry.mutation(
         description="A link to the vendor's seal management page for the operator. A mutation: "
@@ -612,9 +531,11 @@ class Mutation:
         info: Info,
         input: Annotated[SealManagementUrlInput | None, _input("Whose page.")] = None,
     ) -> SealManagementUrlPayload | None:
-        async def run() -> SealManagementUrlPayload:
-            provider = input.provider if input is not None else Provider.YUNYIN
-            source = target_provider(info, provider, Capability.MANAGEMENT_URL)
-            return SealManagementUrlPayload(url=await source.management_url(info.context.scope))
-
-        return await attempt(lambda errors: SealManagementUrlPayload(user_errors=errors), run())
+        provider = input.provider if input is not None else Provider.YUNYIN
+        result = await info.context.service.management_url(convert(ProviderName, provider))
+        return payload(
+            info,
+            result,
+            lambda url, errors: SealManagementUrlPayload(url=url, user_errors=errors),
+            at="url",
+        )

@@ -7,26 +7,32 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.domain import ErrorCode, ProviderName, UpstreamError
+from gateway.domain import ProviderName
 from gateway.providers.esign.auth import SignatureAuth, token_auth
+from gateway.providers.esign.wire import AccessToken, V1SealPage, V3SealInfo
 from gateway.providers.http import (
     NO_AUTH,
     HttpSettings,
     Token,
     TokenCache,
-    epoch_ms_to_s,
-    http_status_failure,
+    VendorCodes,
+    decode,
     make_client,
     transport_failure,
 )
+from gateway.providers.wire import read_as
 
 PROVIDER = ProviderName.ESIGN
 AuthMode = Literal["signature", "token"]
 
-# Business codes (UPSTREAMS.md): which gateway error each becomes.
-NOT_FOUND_CODES = {31400100, 31400109}
-FORBIDDEN_CODES = {1499000}
-RETRYABLE_CODES = {10000001}
+# Business codes (UPSTREAMS.md): `{"code": 0, "message": ..., "data": ...}`, 0 for success.
+CODES = VendorCodes(
+    success=frozenset({"0"}),
+    message_key="message",
+    not_found=frozenset({"31400100", "31400109"}),
+    auth_failed=frozenset({"1499000"}),
+    retryable=frozenset({"10000001"}),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +72,24 @@ class EsignClient:
             },
             auth=NO_AUTH,
         )
-        try:
-            return Token(str(data["token"]), epoch_ms_to_s(data["expiresIn"]))
-        except (KeyError, TypeError, ValueError):
-            raise UpstreamError(PROVIDER, "e签宝 returned an unreadable token.") from None
+        token = read_as(PROVIDER, "the token", data, AccessToken)
+        return Token(token.token, token.expiresIn / 1000)
 
-    async def list_org_seals(self, org_id: str, offset: int, size: int) -> tuple[int, list[Any]]:
+    async def list_org_seals(self, org_id: str, offset: int, size: int) -> V1SealPage:
         """v1: one page of the organisation's seals and the total."""
         data = await self._call(
             "GET",
             f"/v1/organizations/{org_id}/seals",
             params={"offset": offset + self._settings.offset_base, "size": size},
         )
-        data = data or {}
-        return int(data.get("total") or 0), list(data.get("seals") or [])
+        return read_as(PROVIDER, "the v1 seal list", data, V1SealPage)
 
-    async def org_seal_info(self, org_id: str, seal_id: str) -> dict[str, Any]:
+    async def org_seal_info(self, org_id: str, seal_id: str) -> V3SealInfo:
         """v3: one organisation seal's detail."""
         data = await self._call(
             "GET", "/v3/seals/org-seal-info", params={"orgId": org_id, "sealId": seal_id}
         )
-        if not isinstance(data, dict):
-            raise UpstreamError(PROVIDER, "e签宝 returned no seal detail.")
-        return data
+        return read_as(PROVIDER, "the v3 seal detail", data, V3SealInfo)
 
     async def _call(
         self,
@@ -99,6 +100,7 @@ class EsignClient:
         json: Any = None,
         auth: httpx.Auth | None = None,
     ) -> Any:
+        """The `data` of the answer."""
         is_write = method != "GET"
         try:
             response = await self._http.request(
@@ -110,45 +112,4 @@ class EsignClient:
             )
         except httpx.HTTPError as exc:
             raise transport_failure(PROVIDER, exc, is_write=is_write) from None
-        return decode(response, is_write=is_write)
-
-
-def decode(response: httpx.Response, *, is_write: bool) -> Any:
-    """The `data` of a successful answer, else the matching UpstreamError."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise http_status_failure(PROVIDER, response, is_write=is_write)
-    if response.status_code in (401, 403):
-        raise UpstreamError(
-            PROVIDER,
-            f"e签宝 refused the gateway's credentials: {body.get('message') or 'unauthorised'}",
-            code=ErrorCode.UPSTREAM_AUTH_FAILED,
-            vendor_code=str(body.get("code", response.status_code)),
-        )
-    if response.status_code >= 400:
-        raise http_status_failure(PROVIDER, response, is_write=is_write)
-    code = body.get("code")
-    if code == 0 or code == "0":
-        return body.get("data")
-    try:
-        number = int(str(code))
-    except ValueError:
-        number = -1
-    message = str(body.get("message") or "e签宝 reported an error.")
-    if number in NOT_FOUND_CODES:
-        kind = ErrorCode.NOT_FOUND
-    elif number in FORBIDDEN_CODES:
-        kind = ErrorCode.UPSTREAM_AUTH_FAILED
-    else:
-        kind = ErrorCode.UPSTREAM_ERROR
-    raise UpstreamError(
-        PROVIDER,
-        message,
-        code=kind,
-        vendor_code=str(code),
-        retryable=number in RETRYABLE_CODES,
-        write_may_have_happened=False if is_write else None,
-    )
+        return decode(PROVIDER, response, CODES, is_write=is_write).get("data")

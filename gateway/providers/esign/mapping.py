@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.domain import (
     ProviderName,
     Seal,
+    SealAttr,
     SealBizType,
     SealKey,
     SealStatus,
@@ -14,7 +13,10 @@ from gateway.domain import (
     Size,
     SizeUnit,
 )
-from gateway.providers.mapping import as_int, from_epoch_ms, image_link, non_empty
+from gateway.providers.esign.wire import V1Seal, V3SealInfo
+from gateway.providers.mapping import from_epoch_ms, image_link, non_empty
+
+PROVIDER = ProviderName.ESIGN
 
 BIZ_TYPES = {
     "PUBLIC": SealBizType.PUBLIC,
@@ -38,79 +40,72 @@ V3_STYLES = {1: SealStyle.TEMPLATE, 3: SealStyle.IMAGE}
 V1_URL_VALID_S = 3600.0
 V3_URL_VALID_S = 3600.0
 
+A = SealAttr
 LISTING_FIELDS = frozenset(
-    {"name", "biz_type", "status", "style", "is_default", "image_size", "image", "created_at"}
+    {A.NAME, A.BIZ_TYPE, A.STATUS, A.STYLE, A.IS_DEFAULT, A.IMAGE_SIZE, A.IMAGE, A.CREATED_AT}
 )
 DETAIL_FIELDS = frozenset(
     {
-        "name",
-        "biz_type",
-        "biz_type_label",
-        "status",
-        "status_label",
-        "reject_reason",
-        "style",
-        "is_default",
-        "physical_size",
-        "watermarked_image",
-        "created_at",
+        A.NAME,
+        A.BIZ_TYPE,
+        A.BIZ_TYPE_LABEL,
+        A.STATUS,
+        A.STATUS_LABEL,
+        A.REJECT_REASON,
+        A.STYLE,
+        A.IS_DEFAULT,
+        A.PHYSICAL_SIZE,
+        A.WATERMARKED_IMAGE,
+        A.CREATED_AT,
     }
 )
 
 
-def _present(row: dict[str, Any], mapping: dict[str, tuple[str, object]]) -> dict[str, object]:
-    """The attributes whose wire field the row actually carried."""
-    return {attr: value for attr, (wire, value) in mapping.items() if row.get(wire) is not None}
-
-
-def from_v1(row: dict[str, Any]) -> Seal:
+def from_v1(row: V1Seal) -> Seal:
     """A v1 list row. Attributes the row lacks (v1 `alias` is often null) stay unknown, so the
-    schema completes them from v3 when they are asked for."""
-    width, height = as_int(row.get("width")), as_int(row.get("height"))
-    values = _present(
-        row,
-        {
-            "name": ("alias", non_empty(row.get("alias"))),
-            "biz_type": ("sealBizType", BIZ_TYPES.get(str(row.get("sealBizType")))),
-            "status": ("status", STATUSES.get(as_int(row.get("status")) or 0)),
-            "style": ("sealType", V1_STYLES.get(as_int(row.get("sealType")) or 0)),
-            "is_default": ("defaultFlag", bool(row.get("defaultFlag"))),
-            "image": ("url", image_link(row.get("url"), V1_URL_VALID_S)),
-            "created_at": ("createDate", from_epoch_ms(row.get("createDate"))),
-        },
-    )
-    if values.get("name") is None:
-        values.pop("name", None)
-    if width is not None and height is not None:
-        values["image_size"] = Size(width, height, SizeUnit.PIXEL)
+    layers above complete them from v3 when they are asked for."""
+    values: dict[SealAttr, object] = {}
+    if row.alias:
+        values[A.NAME] = row.alias
+    if row.sealBizType is not None:
+        values[A.BIZ_TYPE] = BIZ_TYPES.get(row.sealBizType)
+    if row.status is not None:
+        values[A.STATUS] = STATUSES.get(row.status)
+    if row.sealType is not None:
+        values[A.STYLE] = V1_STYLES.get(row.sealType)
+    if row.defaultFlag is not None:
+        values[A.IS_DEFAULT] = row.defaultFlag
+    if row.url is not None:
+        values[A.IMAGE] = image_link(row.url, V1_URL_VALID_S)
+    if row.createDate is not None:
+        values[A.CREATED_AT] = from_epoch_ms(PROVIDER, "createDate", row.createDate)
+    if row.width is not None and row.height is not None:
+        values[A.IMAGE_SIZE] = Size(row.width, row.height, SizeUnit.PIXEL)
     return Seal(
-        key=SealKey(ProviderName.ESIGN, str(row.get("sealId"))),
+        key=SealKey(PROVIDER, row.sealId),
         known=frozenset(values),
-        **values,  # type: ignore[arg-type]
+        **{attr.value: value for attr, value in values.items()},  # type: ignore[arg-type]
     )
 
 
-def from_v3(data: dict[str, Any]) -> Seal:
-    width, height = as_int(data.get("sealWidth")), as_int(data.get("sealHeight"))
-    status = as_int(data.get("sealStatus"))
+def from_v3(data: V3SealInfo) -> Seal:
+    width, height = data.sealWidth, data.sealHeight
     return Seal(
-        key=SealKey(ProviderName.ESIGN, str(data.get("sealId"))),
+        key=SealKey(PROVIDER, data.sealId),
         known=DETAIL_FIELDS,
-        name=non_empty(data.get("sealName")),
-        biz_type=BIZ_TYPES.get(str(data.get("sealBizType"))),
-        biz_type_label=non_empty(data.get("sealBizTypeDescription")),
-        status=STATUSES.get(status or 0),
-        status_label=non_empty(data.get("statusDescription")),
-        reject_reason=non_empty(data.get("rejectReason")),
-        style=V3_STYLES.get(as_int(data.get("sealStyle")) or 0),
-        is_default=bool(data.get("defaultSealFlag")),
+        name=non_empty(data.sealName),
+        biz_type=BIZ_TYPES.get(data.sealBizType or ""),
+        biz_type_label=non_empty(data.sealBizTypeDescription),
+        status=STATUSES.get(data.sealStatus or 0),
+        status_label=non_empty(data.statusDescription),
+        reject_reason=non_empty(data.rejectReason),
+        style=V3_STYLES.get(data.sealStyle or 0),
+        is_default=bool(data.defaultSealFlag),
         physical_size=(
             Size(width, height, SizeUnit.MILLIMETRE)
             if width is not None and height is not None
             else None
         ),
-        watermarked_image=image_link(
-            data.get("sealImageDownloadUrl"), V3_URL_VALID_S, watermarked=True
-        ),
-        created_at=from_epoch_ms(data.get("sealCreateTime")),
+        watermarked_image=image_link(data.sealImageDownloadUrl, V3_URL_VALID_S, watermarked=True),
+        created_at=from_epoch_ms(PROVIDER, "sealCreateTime", data.sealCreateTime),
     )

@@ -35,8 +35,8 @@ class EsignProvider(SealProvider):
     async def list_range(
         self, scope: OrgScope, seal_filter: SealFilter, offset: int, limit: int
     ) -> Page[Seal]:
-        total, rows = await self.client.list_org_seals(scope.account(self.name), offset, limit)
-        return Page([from_v1(row) for row in rows], total)
+        page = await self.client.list_org_seals(scope.account(self.name), offset, limit)
+        return Page([from_v1(row) for row in page.seals or []], page.total)
 
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         return from_v3(await self.client.org_seal_info(scope.account(self.name), vendor_id))

@@ -4,37 +4,40 @@ the headers appId, accessToken, userId (the operator) and source."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from gateway.domain import ErrorCode, ProviderName, UpstreamError
+from gateway.domain import ProviderName
 from gateway.providers.http import (
     NO_AUTH,
     HttpSettings,
     Token,
     TokenAuth,
     TokenCache,
-    epoch_ms_to_s,
-    http_status_failure,
+    VendorCodes,
+    decode,
     make_client,
     transport_failure,
 )
+from gateway.providers.wire import read_as
+from gateway.providers.yunyin.wire import AccessToken, Single
 
 PROVIDER = ProviderName.YUNYIN
-# The seal endpoints answer "200", the token endpoint "0".
-SUCCESS_CODES = {"200", "0"}
+T = TypeVar("T")
+
 # Codes meaning the access token is missing, wrong or expired (the vendor's table is unconfirmed).
-TOKEN_REJECTED_CODES = {
-    "TOKEN_INVALID",
-    "TOKEN_EXPIRED",
-    "INVALID_TOKEN",
-    "ACCESS_TOKEN_INVALID",
-    "401",
-}
-NOT_FOUND_CODES = {"SEAL_NOT_FOUND"}
-FORBIDDEN_CODES = {"PERMISSION_DENIED", "APP_AUTH_FAILED"}
-RETRYABLE_CODES = {"QUERY_ERROR"}
+TOKEN_REJECTED_CODES = frozenset(
+    {"TOKEN_INVALID", "TOKEN_EXPIRED", "INVALID_TOKEN", "ACCESS_TOKEN_INVALID", "401"}
+)
+# `{"code": "200", "msg": ..., "data": ...}`; the token endpoint answers "0".
+CODES = VendorCodes(
+    success=frozenset({"200", "0"}),
+    message_key="msg",
+    not_found=frozenset({"SEAL_NOT_FOUND"}),
+    auth_failed=frozenset({"PERMISSION_DENIED", "APP_AUTH_FAILED"}) | TOKEN_REJECTED_CODES,
+    retryable=frozenset({"QUERY_ERROR"}),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,35 +81,40 @@ class YunyinClient:
             auth=NO_AUTH,
             is_write=False,
         )
-        data = body.get("data") or {}
-        try:
-            return Token(str(data["accessToken"]), epoch_ms_to_s(data["expiresIn"]))
-        except (KeyError, TypeError, ValueError):
-            raise UpstreamError(PROVIDER, "云银签 returned an unreadable token.") from None
+        token = read_as(PROVIDER, "the token", body, Single[AccessToken]).data
+        return Token(token.accessToken, token.expiresIn / 1000)
 
     async def call(
         self,
         path: str,
         operator: str,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any],
+        model: type[T],
         *,
         is_write: bool = False,
-    ) -> dict[str, Any]:
-        """The whole decoded answer (list endpoints put page fields beside `data`)."""
-        return await self._send(
-            path, json=body or {}, headers=self._headers(operator), is_write=is_write
+    ) -> T:
+        """The whole answer (list endpoints put page fields beside `data`) as `model`."""
+        answer = await self._send(
+            path, json=body, headers=self._headers(operator), is_write=is_write
         )
+        return read_as(PROVIDER, path.rsplit("/", 1)[-1], answer, model)
 
     async def upload(
-        self, path: str, operator: str, file: tuple[str, bytes, str], params: dict[str, str]
-    ) -> dict[str, Any]:
-        return await self._send(
+        self,
+        path: str,
+        operator: str,
+        file: tuple[str, bytes, str],
+        params: dict[str, str],
+        model: type[T],
+    ) -> T:
+        answer = await self._send(
             path,
             files={"file": file},
             params=params,
             headers=self._headers(operator),
             is_write=True,
         )
+        return read_as(PROVIDER, path.rsplit("/", 1)[-1], answer, model)
 
     def _headers(self, operator: str) -> dict[str, str]:
         return {"userId": operator, "source": self._settings.source}
@@ -123,36 +131,4 @@ class YunyinClient:
             response = await self._http.post(path, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs)
         except httpx.HTTPError as exc:
             raise transport_failure(PROVIDER, exc, is_write=is_write) from None
-        return decode(response, is_write=is_write)
-
-
-def decode(response: httpx.Response, *, is_write: bool) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code >= 500 or not isinstance(body, dict):
-        raise http_status_failure(PROVIDER, response, is_write=is_write)
-    code = str(body.get("code"))
-    if code in SUCCESS_CODES and response.status_code < 400:
-        return body
-    message = str(body.get("msg") or "云银签 reported an error.")
-    if code in NOT_FOUND_CODES:
-        kind = ErrorCode.NOT_FOUND
-    elif (
-        code in FORBIDDEN_CODES
-        or code in TOKEN_REJECTED_CODES
-        or response.status_code in (401, 403)
-    ):
-        kind = ErrorCode.UPSTREAM_AUTH_FAILED
-    else:
-        kind = ErrorCode.UPSTREAM_ERROR
-    raise UpstreamError(
-        PROVIDER,
-        message,
-        code=kind,
-        vendor_code=code,
-        retryable=code in RETRYABLE_CODES,
-        # the vendor answered with a refusal: a write did not happen
-        write_may_have_happened=False if is_write else None,
-    )
+        return decode(PROVIDER, response, CODES, is_write=is_write)

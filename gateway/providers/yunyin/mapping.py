@@ -7,13 +7,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.domain import (
-    SEAL_FIELDS,
+    SEAL_ATTRS,
     Authorization,
     AuthorizationRole,
     AuthorizationScope,
     AuthorizationSpec,
+    MalformedAnswer,
     ProviderName,
     Seal,
+    SealAttr,
     SealBizType,
     SealColor,
     SealKey,
@@ -26,7 +28,12 @@ from gateway.domain import (
     TemplateShape,
     UploadedImage,
 )
-from gateway.providers.mapping import as_int, from_iso, image_link, non_empty
+from gateway.providers.mapping import from_iso, image_link, non_empty
+from gateway.providers.yunyin.wire import AuthorRecord, FileInfo, SealRecord
+
+PROVIDER = ProviderName.YUNYIN
+# The vendor's times carry +0800; one without an offset is read in that zone.
+VENDOR_OFFSET = timezone(timedelta(hours=8))
 
 CATEGORIES = {
     "PUBLIC": SealBizType.PUBLIC,
@@ -51,40 +58,43 @@ SCOPES = {0: AuthorizationScope.ALL_CONTRACTS, 1: AuthorizationScope.LISTED_TEMP
 SCOPE_CODES = {value: key for key, value in SCOPES.items()}
 
 # Every attribute 云银签 has; its list rows and its detail carry the same record.
-FIELDS = SEAL_FIELDS - {
-    "biz_type_label",
-    "status_label",
-    "reject_reason",
-    "physical_size",
-    "watermarked_image",
+FIELDS = SEAL_ATTRS - {
+    SealAttr.BIZ_TYPE_LABEL,
+    SealAttr.STATUS_LABEL,
+    SealAttr.REJECT_REASON,
+    SealAttr.PHYSICAL_SIZE,
+    SealAttr.WATERMARKED_IMAGE,
 }
 
 
-def to_seal(row: dict[str, Any]) -> Seal:
-    width, height = as_int(row.get("sealWidth")), as_int(row.get("sealHeight"))
-    default = as_int(row.get("defaultFlag"))
+def _time(field: str, value: str | None) -> datetime | None:
+    return from_iso(PROVIDER, field, value, VENDOR_OFFSET)
+
+
+def to_seal(row: SealRecord) -> Seal:
+    width, height = row.sealWidth, row.sealHeight
     return Seal(
-        key=SealKey(ProviderName.YUNYIN, str(row.get("sealId"))),
+        key=SealKey(PROVIDER, str(row.sealId)),
         known=FIELDS,
-        name=non_empty(row.get("sealName")),
-        biz_type=CATEGORIES.get(str(row.get("categoryType"))),
-        status=STATUSES.get(as_int(row.get("status")) or 0),
-        style=STYLES.get(as_int(row.get("sealStyle")) or 0),
-        is_default=None if default is None else default == 1,
+        name=non_empty(row.sealName),
+        biz_type=CATEGORIES.get(row.categoryType or ""),
+        status=STATUSES.get(row.status or 0),
+        style=STYLES.get(row.sealStyle or 0),
+        is_default=None if row.defaultFlag is None else row.defaultFlag == 1,
         image_size=(
             Size(width, height, SizeUnit.PIXEL)
             if width is not None and height is not None
             else None
         ),
         # No documented expiry: one is read from the URL when it carries `Expires`.
-        image=image_link(row.get("sealImageUrl"), None),
-        created_at=from_iso(row.get("createTime")),
-        code=non_empty(row.get("sealCode")),
-        horizontal_text=non_empty(row.get("sealHorizontalText")),
-        bottom_text=non_empty(row.get("sealBottomText")),
-        owner_name=non_empty(row.get("corpName")),
-        origin=non_empty(row.get("source")),
-        authorization_count=as_int(row.get("authorNum")),
+        image=image_link(row.sealImageUrl, None),
+        created_at=_time("createTime", row.createTime),
+        code=non_empty(row.sealCode),
+        horizontal_text=non_empty(row.sealHorizontalText),
+        bottom_text=non_empty(row.sealBottomText),
+        owner_name=non_empty(row.corpName),
+        origin=non_empty(row.source),
+        authorization_count=row.authorNum,
     )
 
 
@@ -95,7 +105,6 @@ COLOR_CODES = {
     SealColor.PURPLE: "Purple",
 }
 SHAPE_CODES = {TemplateShape.ROUND: "round", TemplateShape.OVAL: "oval"}
-VENDOR_OFFSET = timezone(timedelta(hours=8))
 
 
 def to_vendor_time(value: datetime) -> str:
@@ -104,14 +113,14 @@ def to_vendor_time(value: datetime) -> str:
     return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}+0800"
 
 
-def to_uploaded_image(data: dict[str, Any]) -> UploadedImage:
+def to_uploaded_image(data: FileInfo) -> UploadedImage:
     return UploadedImage(
-        file_name=str(data.get("fileName") or ""),
-        storage_path=str(data.get("fileUrl") or ""),
-        url=str(data.get("httpUrl") or ""),
-        page_count=as_int(data.get("totalPage")),
-        width=as_int(data.get("width")),
-        height=as_int(data.get("height")),
+        file_name=data.fileName or "",
+        storage_path=data.fileUrl or "",
+        url=data.httpUrl or "",
+        page_count=data.totalPage,
+        width=data.width,
+        height=data.height,
     )
 
 
@@ -153,40 +162,43 @@ def authorization_body(spec: AuthorizationSpec, seal_number: int) -> dict[str, A
     return body
 
 
-def _templates(raw: object, names: object) -> tuple[TemplateRef, ...]:
-    """`templates` is a JSON string of ids; `templateName` the names, comma-separated."""
-    if not isinstance(raw, str) or not raw:
+def _templates(raw: str | None, names: str | None) -> tuple[TemplateRef, ...]:
+    """`templates` is a JSON string of `{templateId}` objects; `templateName` the names,
+    comma-separated. A `templates` that is not such JSON is a malformed answer."""
+    if not raw:
         return ()
     try:
-        items = json.loads(raw)
+        items: Any = json.loads(raw)
     except ValueError:
-        return ()
-    name_list = names.split(",") if isinstance(names, str) and names else []
-    refs = []
-    for index, item in enumerate(items if isinstance(items, list) else []):
-        if not isinstance(item, dict) or item.get("templateId") is None:
-            continue
-        name = item.get("templateName") or (name_list[index] if index < len(name_list) else None)
-        refs.append(TemplateRef(str(item["templateId"]), name))
-    return tuple(refs)
+        items = None
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and item.get("templateId") is not None for item in items
+    ):
+        raise MalformedAnswer(PROVIDER, "templates", "not a JSON list of templateId objects")
+    name_list = names.split(",") if names else []
+    return tuple(
+        TemplateRef(
+            str(item["templateId"]),
+            item.get("templateName") or (name_list[index] if index < len(name_list) else None),
+        )
+        for index, item in enumerate(items)
+    )
 
 
-def to_authorization(row: dict[str, Any]) -> Authorization:
-    auto_sign, notify = as_int(row.get("autoSign")), as_int(row.get("examinerNotify"))
-    scope = as_int(row.get("authorRange"))
+def to_authorization(row: AuthorRecord) -> Authorization:
     return Authorization(
-        provider=ProviderName.YUNYIN,
-        vendor_id=str(row.get("id")),
-        seal_id=str(row.get("sealId")),
-        user_id=str(row.get("userId")),
-        user_name=non_empty(row.get("userName")),
-        role=ROLES.get(str(row.get("authorRole"))),
-        scope=None if scope is None else SCOPES.get(scope),
-        templates=_templates(row.get("templates"), row.get("templateName")),
-        effective_at=from_iso(row.get("effectiveTime")),
-        expires_at=from_iso(row.get("expireTime")),
-        created_at=from_iso(row.get("createTime")),
-        auto_sign=None if auto_sign is None else auto_sign == 1,
-        examiner_notified=None if notify is None else notify == 1,
-        status=as_int(row.get("status")),
+        provider=PROVIDER,
+        vendor_id=str(row.id),
+        seal_id=str(row.sealId),
+        user_id=str(row.userId),
+        user_name=non_empty(row.userName),
+        role=ROLES.get(row.authorRole or ""),
+        scope=None if row.authorRange is None else SCOPES.get(row.authorRange),
+        templates=_templates(row.templates, row.templateName),
+        effective_at=_time("effectiveTime", row.effectiveTime),
+        expires_at=_time("expireTime", row.expireTime),
+        created_at=_time("createTime", row.createTime),
+        auto_sign=None if row.autoSign is None else row.autoSign == 1,
+        examiner_notified=None if row.examinerNotify is None else row.examinerNotify == 1,
+        status=row.status,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from gateway.domain import (
@@ -11,7 +11,6 @@ from gateway.domain import (
     AuthorizationSpec,
     BadInput,
     Capability,
-    ErrorCode,
     ImageSealSpec,
     OrgScope,
     Page,
@@ -22,8 +21,6 @@ from gateway.domain import (
     SealFilter,
     TemplateSealSpec,
     UploadedImage,
-    UpstreamError,
-    WriteRejected,
 )
 from gateway.providers.base import SealProvider, covering_pages, slice_pages
 from gateway.providers.yunyin.client import YunyinClient, YunyinSettings
@@ -39,12 +36,21 @@ from gateway.providers.yunyin.mapping import (
     to_seal,
     to_uploaded_image,
 )
+from gateway.providers.yunyin.wire import (
+    AuthorRecord,
+    FileInfo,
+    Link,
+    Listing,
+    NewSeal,
+    SealRecord,
+    Single,
+)
 
 T = TypeVar("T")
 
 # The vendor's business codes for refused writes, and the input field each points at.
 # Codes not listed become VENDOR_REJECTED, carrying the vendor's code and message.
-REJECTIONS: dict[str, tuple[Rejection, str | None]] = {
+REJECTIONS: Mapping[str, tuple[Rejection, str | None]] = {
     "SEAL_NAME_EXIST": (Rejection.NAME_TAKEN, "name"),
     "SEAL_NOT_FOUND": (Rejection.SEAL_NOT_FOUND, "sealId"),
     "SEAL_IMAGE_NOT_FOUND": (Rejection.IMAGE_NOT_FOUND, "imagePath"),
@@ -76,6 +82,7 @@ class YunyinProvider(SealProvider):
     # getSealListByPage filters by name (fuzzy), category and status; not by the default flag.
     pushdown = frozenset({"name_contains", "biz_type", "status"})
     max_page_size = 100
+    rejections = REJECTIONS
 
     def __init__(self, settings: YunyinSettings) -> None:
         self.client = YunyinClient(settings)
@@ -90,20 +97,20 @@ class YunyinProvider(SealProvider):
         body: dict[str, Any],
         offset: int,
         limit: int,
-        convert: Callable[[dict[str, Any]], T],
+        model: type[Listing[Any]],
+        convert: Callable[[Any], T],
     ) -> Page[T]:
         """Items [offset, offset+limit) of a page-numbered list, in as few calls as possible."""
         pages = covering_pages(offset, limit, self.max_page_size)
 
-        async def fetch(number: int, size: int) -> dict[str, Any]:
+        async def fetch(number: int, size: int) -> Listing[Any]:
             return await self.client.call(
-                path, operator, {**body, "listPageNo": number, "listPageSize": size}
+                path, operator, {**body, "listPageNo": number, "listPageSize": size}, model
             )
 
-        answers: list[dict[str, Any]] = await asyncio.gather(*(fetch(n, s) for n, s in pages))
-        rows = [[convert(row) for row in answer.get("data") or []] for answer in answers]
-        total = int(answers[0].get("totalCount") or 0)
-        return Page(slice_pages(pages, rows, offset, limit), total)
+        answers = await asyncio.gather(*(fetch(n, s) for n, s in pages))
+        rows = [[convert(row) for row in answer.data or []] for answer in answers]
+        return Page(slice_pages(pages, rows, offset, limit), answers[0].totalCount)
 
     async def list_range(
         self, scope: OrgScope, seal_filter: SealFilter, offset: int, limit: int
@@ -116,62 +123,47 @@ class YunyinProvider(SealProvider):
         if seal_filter.status is not None:
             body["sealStatus"] = STATUS_CODES[seal_filter.status]
         return await self._paged(
-            "/seal/getSealListByPage", scope.account(self.name), body, offset, limit, to_seal
+            "/seal/getSealListByPage",
+            scope.account(self.name),
+            body,
+            offset,
+            limit,
+            Listing[SealRecord],
+            to_seal,
         )
 
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         answer = await self.client.call(
-            "/seal/getSealInfo", scope.account(self.name), {"sealId": seal_number(vendor_id)}
+            "/seal/getSealInfo",
+            scope.account(self.name),
+            {"sealId": seal_number(vendor_id)},
+            Single[SealRecord],
         )
-        return to_seal(answer.get("data") or {})
+        return to_seal(answer.data)
 
-    # --- writes ------------------------------------------------------------------------------
+    # --- writes: refusals stay UpstreamErrors here; the service maps them with `rejections` --
 
-    async def _write(self, path: str, scope: OrgScope, body: dict[str, Any]) -> dict[str, Any]:
-        """A write call. A business refusal becomes WriteRejected; outages and credential
-        problems stay UpstreamErrors. Nothing here retries a write that may have arrived."""
-        try:
-            return await self.client.call(path, scope.account(self.name), body, is_write=True)
-        except UpstreamError as error:
-            raise self._rejection(error) from None
-
-    def _rejection(self, error: UpstreamError) -> Exception:
-        code = error.vendor_code or ""
-        if code in REJECTIONS:
-            reason, field = REJECTIONS[code]
-            return WriteRejected(
-                reason, error.message, field=field, provider=self.name, vendor_code=code
-            )
-        if error.code == ErrorCode.UPSTREAM_ERROR and code and not code.startswith("HTTP_"):
-            return WriteRejected(
-                Rejection.VENDOR_REJECTED,
-                f"云银签 refused the request: {error.message}",
-                provider=self.name,
-                vendor_code=code,
-            )
-        if error.write_may_have_happened is None:
-            # it failed before the write was sent (fetching a token)
-            error.write_may_have_happened = False
-        return error
+    async def _write(self, path: str, scope: OrgScope, body: dict[str, Any], model: type[T]) -> T:
+        return await self.client.call(path, scope.account(self.name), body, model, is_write=True)
 
     async def upload_image(
         self, scope: OrgScope, file_name: str, data: bytes, color: SealColor | None
     ) -> UploadedImage:
         params = {"color": COLOR_CODES[color]} if color is not None else {}
-        try:
-            answer = await self.client.upload(
-                "/seal/uploadSealFile",
-                scope.account(self.name),
-                (file_name, data, "image/png"),
-                params,
-            )
-        except UpstreamError as error:
-            raise self._rejection(error) from None
-        return to_uploaded_image(answer.get("data") or {})
+        answer = await self.client.upload(
+            "/seal/uploadSealFile",
+            scope.account(self.name),
+            (file_name, data, "image/png"),
+            params,
+            Single[FileInfo],
+        )
+        return to_uploaded_image(answer.data)
 
     async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
-        answer = await self._write("/seal/createSealByTemplate", scope, template_body(spec))
-        return str((answer.get("data") or {}).get("sealId"))
+        answer = await self._write(
+            "/seal/createSealByTemplate", scope, template_body(spec), Single[NewSeal]
+        )
+        return str(answer.data.sealId)
 
     async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
         body: dict[str, Any] = {
@@ -184,12 +176,14 @@ class YunyinProvider(SealProvider):
         # where the vendor ties it by session, and exact where it reads the path.
         if spec.image_path:
             body["fileUrl"] = spec.image_path
-        answer = await self._write("/seal/createSealByImage", scope, body)
-        return str((answer.get("data") or {}).get("sealId"))
+        answer = await self._write("/seal/createSealByImage", scope, body, Single[NewSeal])
+        return str(answer.data.sealId)
 
     async def preview_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> UploadedImage:
-        answer = await self._write("/seal/corpPreView", scope, template_body(spec))
-        return to_uploaded_image(answer.get("data") or {})
+        answer = await self._write(
+            "/seal/corpPreView", scope, template_body(spec), Single[FileInfo]
+        )
+        return to_uploaded_image(answer.data)
 
     async def preview_image_seal(
         self,
@@ -203,28 +197,26 @@ class YunyinProvider(SealProvider):
             body["sealColor"] = COLOR_CODES[color]
         if opacity is not None:
             body["sealAlpha"] = opacity
-        answer = await self._write("/seal/uploadSealFilePreView", scope, body)
-        return to_uploaded_image(answer.get("data") or {})
+        answer = await self._write("/seal/uploadSealFilePreView", scope, body, Single[FileInfo])
+        return to_uploaded_image(answer.data)
 
     async def rename_seal(self, scope: OrgScope, seal_id: str, name: str) -> None:
-        await self._write("/seal/modify", scope, {"sealId": seal_number(seal_id), "sealName": name})
+        body = {"sealId": seal_number(seal_id), "sealName": name}
+        await self._write("/seal/modify", scope, body, dict)
 
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
-        await self._write("/seal/updDefault", scope, {"sealId": seal_number(seal_id)})
+        await self._write("/seal/updDefault", scope, {"sealId": seal_number(seal_id)}, dict)
 
     async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
-        await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)})
+        await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)}, dict)
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
         body = authorization_body(spec, seal_number(spec.seal_id))
-        await self._write("/seal/addSealAuthor", scope, body)
+        await self._write("/seal/addSealAuthor", scope, body, dict)
 
     async def management_url(self, scope: OrgScope) -> str:
-        answer = await self._write("/seal/getSealAuthorUrl", scope, {})
-        url = answer.get("data")
-        if not isinstance(url, str) or not url:
-            raise UpstreamError(self.name, "云银签 returned no management page link.")
-        return url
+        answer = await self._write("/seal/getSealAuthorUrl", scope, {}, Link)
+        return answer.data
 
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
@@ -235,5 +227,6 @@ class YunyinProvider(SealProvider):
             {"sealId": seal_number(seal_id)},
             offset,
             limit,
+            Listing[AuthorRecord],
             to_authorization,
         )

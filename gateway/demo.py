@@ -1,0 +1,43 @@
+"""The demo: with no vendor configured, `seal-gateway serve` runs on the built-in sandbox of
+emulated vendors, mounted beside the gateway. The only module outside the sandbox that imports
+it: the gateway's layers know nothing of it and talk to it over HTTP like to any vendor."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.routing import BaseRoute, Mount
+
+from gateway.config import Settings, VendorSettings
+from gateway.providers.esign.client import EsignSettings
+from gateway.providers.yunyin.client import YunyinSettings
+from gateway.sandbox import Sandbox, create_sandbox_app
+from gateway.sandbox import state as demo
+
+SANDBOX_PATH = "/sandbox"
+
+
+def on_sandbox(settings: Settings, base_url: str) -> Settings:
+    """These settings pointed at a sandbox serving at `base_url`, with its demo accounts."""
+    base = base_url.rstrip("/")
+    vendors = VendorSettings(
+        esign=EsignSettings(
+            base_url=f"{base}/esign",
+            app_id=demo.ESIGN_APP_ID,
+            app_secret=demo.ESIGN_APP_SECRET,
+            http=settings.http,
+        ),
+        esign_org_id=demo.ESIGN_ORG_A,
+        yunyin=YunyinSettings(
+            base_url=f"{base}/yunyin",
+            app_id=demo.YUNYIN_APP_ID,
+            app_secret=demo.YUNYIN_APP_SECRET,
+            http=settings.http,
+        ),
+        yunyin_user_id=str(demo.YUNYIN_ADMIN),
+    )
+    return dataclasses.replace(settings, vendors=vendors)
+
+
+def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
+    return [Mount(SANDBOX_PATH, app=create_sandbox_app(sandbox))]

@@ -1,0 +1,60 @@
+"""e签宝's answers as typed models, field by field as the seed pages give them (UPSTREAMS.md).
+
+Every field but the ids is optional, as the pages mark them; an id is required and non-empty,
+so a row without one is a malformed answer, not a seal called "None"."""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.providers.wire import Filled
+
+
+class V1Seal(msgspec.Struct, frozen=True):
+    """A row of `GET /v1/organizations/{orgId}/seals`."""
+
+    sealId: Filled
+    alias: str | None = None
+    createDate: int | None = None
+    defaultFlag: bool | None = None
+    fileKey: str | None = None
+    width: int | None = None
+    height: int | None = None
+    sealType: int | None = None
+    url: str | None = None
+    # v1's own vocabulary: COMMON or CANCELLATION only (not v3's business types).
+    sealBizType: str | None = None
+    status: int | None = None
+    reason: str | None = None
+    sealUserFlag: bool | None = None
+
+
+class V1SealPage(msgspec.Struct, frozen=True):
+    total: int = 0
+    seals: list[V1Seal] | None = None
+
+
+class V3SealInfo(msgspec.Struct, frozen=True):
+    """`data` of `GET /v3/seals/org-seal-info`."""
+
+    sealId: Filled
+    sealName: str | None = None
+    sealCreateTime: int | None = None
+    defaultSealFlag: bool | None = None
+    sealWidth: float | None = None
+    sealHeight: float | None = None
+    sealBizType: str | None = None
+    sealBizTypeDescription: str | None = None
+    sealStyle: int | None = None
+    sealStatus: int | None = None
+    statusDescription: str | None = None
+    rejectReason: str | None = None
+    sealImageDownloadUrl: str | None = None
+
+
+class AccessToken(msgspec.Struct, frozen=True):
+    """`data` of `GET /v1/oauth2/access_token`; `expiresIn` is epoch ms, as text or a number."""
+
+    token: Filled
+    expiresIn: int
+    refreshToken: str | None = None

@@ -1,0 +1,126 @@
+"""The opaque tokens the API hands out: global ids (Relay's base64 `Type:nodeId`, the node id
+carrying the provider) and connection cursors. Only this module reads or writes their insides."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.domain import Authorization, BadInput, ProviderName, SealFilter, SealKey
+
+SEAL_TYPE = "Seal"
+AUTHORIZATION_TYPE = "Authorization"
+
+
+def _encode(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _decode(token: str) -> str:
+    """The text inside a token; ValueError when it is not one of ours."""
+    try:
+        return base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError) as error:
+        raise ValueError(str(error)) from None
+
+
+def global_id(type_name: str, node_id: str) -> str:
+    return _encode(f"{type_name}:{node_id}")
+
+
+def parse_global_id(value: str, field: str = "id") -> tuple[str, str]:
+    """The type name and node id inside a global id; a clear error when it is not one."""
+    try:
+        type_name, sep, node_id = _decode(value).partition(":")
+    except ValueError:
+        type_name, sep, node_id = "", "", ""
+    if not sep or not type_name or not node_id:
+        raise BadInput(f"{value!r} is not an id this API issued.", field)
+    return type_name, node_id
+
+
+def seal_key(value: str, field: str = "id") -> SealKey:
+    type_name, node_id = parse_global_id(value, field)
+    if type_name != SEAL_TYPE:
+        raise BadInput(f"{value!r} is not a seal id.", field)
+    try:
+        return SealKey.from_node_id(node_id)
+    except BadInput as error:
+        raise BadInput(error.message, field) from None
+
+
+def authorization_key(node_id: str) -> tuple[ProviderName, str, str]:
+    return Authorization.parse_node_id(node_id)
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+SEAL_CURSOR = "seals"
+DONE = "-"
+NOT_A_CURSOR = "`after` is not a cursor of this connection."
+
+
+def _filter_tag(seal_filter: SealFilter, providers: tuple[ProviderName, ...]) -> str:
+    """Ties a cursor to the query it was made under: a cursor means nothing under another."""
+    text = repr((seal_filter, providers))
+    return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SealPosition:
+    """Where a walk over several providers' seals stands: for each provider, the offset of its
+    next seal, or None once all of its seals were served. A provider that failed keeps its
+    offset, so the next page starts there again: no seal is skipped for good."""
+
+    offsets: Mapping[ProviderName, int | None]
+
+    @classmethod
+    def start(cls, providers: tuple[ProviderName, ...]) -> SealPosition:
+        return cls(dict.fromkeys(providers, 0))
+
+    def cursor(self, seal_filter: SealFilter, providers: tuple[ProviderName, ...]) -> str:
+        parts = ",".join(
+            f"{p.value}={DONE if self.offsets[p] is None else self.offsets[p]}" for p in providers
+        )
+        return _encode(f"{SEAL_CURSOR}:{_filter_tag(seal_filter, providers)}:{parts}")
+
+    @classmethod
+    def parse(
+        cls, cursor: str, seal_filter: SealFilter, providers: tuple[ProviderName, ...]
+    ) -> SealPosition:
+        try:
+            kind, tag, parts = _decode(cursor).split(":")
+            pairs = [part.split("=") for part in parts.split(",")] if parts else []
+            offsets = {
+                ProviderName(name): None if value == DONE else int(value) for name, value in pairs
+            }
+        except ValueError:
+            raise BadInput(NOT_A_CURSOR, "after") from None
+        if kind != SEAL_CURSOR or any(v is not None and v < 0 for v in offsets.values()):
+            raise BadInput(NOT_A_CURSOR, "after")
+        if tag != _filter_tag(seal_filter, providers) or set(offsets) != set(providers):
+            raise BadInput(
+                "`after` was made under another filter; start again without it.", "after"
+            )
+        return cls(offsets)
+
+
+def offset_cursor(kind: str, offset: int) -> str:
+    return _encode(f"{kind}:{offset}")
+
+
+def parse_offset_cursor(kind: str, cursor: str | None) -> int:
+    """The offset just past the cursor's item; 0 without a cursor."""
+    if cursor is None:
+        return 0
+    try:
+        found, _, value = _decode(cursor).partition(":")
+        offset = int(value)
+    except ValueError:
+        raise BadInput(NOT_A_CURSOR, "after") from None
+    if found != kind or offset < 0:
+        raise BadInput(NOT_A_CURSOR, "after")
+    return offset + 1
