@@ -11,8 +11,7 @@ import uvicorn
 
 from gateway.app import configure_logging, create_app
 from gateway.config import ConfigError, load_settings
-from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes
-from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
+from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes, standalone_sandbox
 
 log = logging.getLogger("gateway")
 
@@ -53,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = loopback_url(host, port)
     extra_routes = []
     if settings.sandbox:
-        extra_routes = sandbox_routes(Sandbox())
+        extra_routes = sandbox_routes()
         settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
             "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "
@@ -68,9 +67,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging("INFO")
-    config = SandboxConfig(
-        latency_s=args.latency_ms / 1000, esign_offset_base=args.esign_offset_base
-    )
     sock = bind(args.host, args.port)
     base = loopback_url(args.host, sock.getsockname()[1])
     log.info(
@@ -80,7 +76,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
-    serve_app(create_sandbox_app(Sandbox(config)), sock, "warning")
+    app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base)
+    serve_app(app, sock, "warning")
     return 0
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from gateway.config import Settings, VendorSettings
 from gateway.providers.esign.client import EsignSettings
 from gateway.providers.yunyin.client import YunyinSettings
-from gateway.sandbox import Sandbox, create_sandbox_app
+from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from gateway.sandbox import state as demo
 
 SANDBOX_PATH = "/sandbox"
@@ -39,5 +40,12 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
     return dataclasses.replace(settings, vendors=vendors)
 
 
-def sandbox_routes(sandbox: Sandbox) -> list[BaseRoute]:
-    return [Mount(SANDBOX_PATH, app=create_sandbox_app(sandbox))]
+def sandbox_routes() -> list[BaseRoute]:
+    """A fresh sandbox, mounted at SANDBOX_PATH beside the gateway."""
+    return [Mount(SANDBOX_PATH, app=create_sandbox_app(Sandbox()))]
+
+
+def standalone_sandbox(latency_s: float, esign_offset_base: int) -> Starlette:
+    """The sandbox alone (`seal-gateway sandbox`), for a gateway elsewhere."""
+    config = SandboxConfig(latency_s=latency_s, esign_offset_base=esign_offset_base)
+    return create_sandbox_app(Sandbox(config))

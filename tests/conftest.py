@@ -109,16 +109,26 @@ class SandboxServer:
         return {k: v for k, v in env.items() if v != ""}
 
 
-@pytest.fixture
-def sandbox_config() -> SandboxConfig:
-    return SandboxConfig()
-
-
-@pytest.fixture
-def sandbox_server(sandbox_config: SandboxConfig) -> Iterator[SandboxServer]:
-    sandbox = Sandbox(sandbox_config)
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[SandboxServer]:
+    """One sandbox for the whole run: tests share it, and `sandbox_server` puts it back in its
+    seeded state after each one."""
+    sandbox = Sandbox()
     with ServerThread(create_sandbox_app(sandbox)) as server:
         yield SandboxServer(sandbox, server.url, server)
+
+
+@pytest.fixture
+def sandbox_server(shared_sandbox: SandboxServer) -> Iterator[SandboxServer]:
+    shared_sandbox.sandbox.reset()
+    yield shared_sandbox
+    shared_sandbox.sandbox.reset()
+
+
+@pytest.fixture
+def sandbox_config(sandbox_server: SandboxServer) -> SandboxConfig:
+    """The shared sandbox's settings: a test may change them; they are restored after it."""
+    return sandbox_server.sandbox.config
 
 
 @pytest.fixture
@@ -129,10 +139,24 @@ def sandbox(sandbox_server: SandboxServer) -> Sandbox:
 StartGateway = Callable[..., Gateway]
 
 
+@pytest.fixture(scope="session")
+def shared_gateway(shared_sandbox: SandboxServer) -> Iterator[Gateway]:
+    """The gateway with the default settings, shared by every test that does not change them:
+    what it keeps between requests (tokens, connections) is what a long-running gateway keeps."""
+    settings = load_settings(shared_sandbox.env())
+    with ServerThread(create_app(settings)) as server, httpx.Client(timeout=30) as client:
+        yield Gateway(server.url, client)
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway, sandbox_server: SandboxServer) -> Gateway:
+    return shared_gateway
+
+
 @pytest.fixture
 def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
-    """Starts a gateway on the sandbox; `only` keeps one vendor, keyword arguments override its
-    SEALGW_* settings (an empty string removes one)."""
+    """Starts a fresh gateway on the sandbox; `only` keeps one vendor, keyword arguments
+    override its SEALGW_* settings (an empty string removes one)."""
     stack: list[ServerThread] = []
     client = httpx.Client(timeout=30)
 
@@ -144,13 +168,7 @@ def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
 
     yield start
     client.close()
-    # Stop the gateways and the sandbox together: each takes a fixed ~0.2 s to shut down.
-    for server in [*stack, sandbox_server.server]:
+    for server in stack:
         server.stop()
     for server in stack:
         server.join()
-
-
-@pytest.fixture
-def gateway(start_gateway: StartGateway) -> Gateway:
-    return start_gateway()

@@ -655,3 +655,66 @@ def test_a_refused_token_is_renewed_and_the_write_sent_once_more(
     # refused before the vendor acted, then sent again: one seal made
     assert sandbox.count("yunyin:createSealByTemplate") == 2
     assert [s.name for s in sandbox.live_yunyin_seals()].count("续期章") == 1
+
+
+# --- what the review found ------------------------------------------------------------------
+
+
+def test_authorize_whose_read_back_fails_says_it_happened(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """The authorisation is stored, then listing it back fails: the answer must not read as a
+    failed write (a client retrying would get AUTHORIZATION_CONFLICT)."""
+    sandbox.faults.append(Fault("yunyin", "getSealAuthorList", status=503, skip=1))
+    body = gateway.query(
+        AUTHORIZE,
+        {
+            "input": {
+                "sealId": seal_id("50003"),
+                "userIds": ["20004"],
+                "role": "USER",
+                "scope": "ALL_CONTRACTS",
+            }
+        },
+    )
+    result = body["data"]["authorizeSeal"]
+    assert result["userErrors"] == []
+    assert result["authorizations"] is None
+    (error,) = body["errors"]
+    assert error["path"] == ["authorizeSeal", "authorizations"]
+    assert error["extensions"]["writeSucceeded"] is True
+    assert "writeMayHaveHappened" not in error["extensions"]
+    assert "change was made" in error["message"]
+    assert sandbox.count("yunyin:addSealAuthor") == 1
+    assert [a.user_id for a in sandbox.authors_of(50003)] == [20003, 20004]
+
+
+def test_rename_whose_read_back_fails_keeps_the_rename(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("yunyin", "getSealInfo", status=503))
+    body = gateway.query(RENAME, {"input": {"sealId": seal_id("50001"), "name": "新名字"}})
+    assert body["data"]["renameSeal"] == {"seal": None, "userErrors": []}
+    (error,) = body["errors"]
+    assert error["path"] == ["renameSeal", "seal"]
+    assert error["extensions"]["writeSucceeded"] is True
+    assert sandbox.yunyin_seals[50001].name == "新名字"
+
+
+@pytest.mark.parametrize(("width", "height"), [(5000, 5000), (100, 5000), (20, 200)])
+def test_an_image_too_large_or_small_in_pixels_says_so(
+    gateway: Gateway, sandbox: Sandbox, width: int, height: int
+) -> None:
+    image = io.BytesIO()
+    Image.new("1", (width, height)).save(image, format="PNG", optimize=True)
+    response = raw_upload(gateway, image.getvalue(), **{"Apollo-Require-Preflight": "1"})
+    error = only_error(response.json()["data"]["uploadSealImage"])
+    assert (error["code"], error["field"]) == ("BAD_IMAGE_SIZE", "file")
+    assert f"{width}x{height}" in error["message"]
+    assert sandbox.count("yunyin:uploadSealFile") == 0
+
+
+@pytest.mark.parametrize("name", ["\x00", "印章\x07", "a\u202eb"])
+def test_control_characters_are_refused(gateway: Gateway, sandbox: Sandbox, name: str) -> None:
+    result = payload(gateway, RENAME, {"sealId": seal_id("50001"), "name": name}, "renameSeal")
+    error = only_error(result)
+    assert (error["code"], error["field"]) == ("INVALID_INPUT", "name")
+    assert writes_sent(sandbox) == 0

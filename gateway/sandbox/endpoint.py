@@ -28,6 +28,8 @@ def files_root(request: Request) -> str:
 
 
 def fault_response(vendor: str, fault: Fault) -> Response:
+    if fault.body is not None:
+        return JSONResponse(fault.body, status_code=fault.status)
     if fault.code is None:
         return Response(fault.message, status_code=fault.status, media_type="text/plain")
     if vendor == "esign":
@@ -63,7 +65,7 @@ def instrument(
             if fault is not None:
                 if fault.delay_s:
                     await asyncio.sleep(fault.delay_s)
-                if fault.status != 200 or fault.code is not None:
+                if fault.status != 200 or fault.code is not None or fault.body is not None:
                     return fault_response(vendor, fault)
             return await handler(request, body)
         finally:

@@ -6,6 +6,7 @@ e签宝 v1 and v3 read the same `EsignSeal` records, as the real vendor's two AP
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import secrets
 import threading
@@ -114,8 +115,9 @@ class Upload:
 
 @dataclass
 class Fault:
-    """An injected failure: answer `status` (with a vendor error `code` when given) or stall for
-    `delay_s`, for the next `times` matching calls (None: until cleared)."""
+    """An injected failure: answer `status` (with a vendor error `code`, or a whole JSON `body`,
+    when given) or stall for `delay_s`, for the next `times` matching calls (None: until
+    cleared), after letting the first `skip` matching calls through."""
 
     vendor: str
     endpoint: str = "*"
@@ -124,6 +126,8 @@ class Fault:
     message: str = "injected fault"
     delay_s: float = 0.0
     times: int | None = None
+    body: object = None
+    skip: int = 0
 
     def matches(self, vendor: str, endpoint: str) -> bool:
         return self.vendor == vendor and self.endpoint in ("*", endpoint)
@@ -157,6 +161,8 @@ class SandboxConfig:
 class IssuedToken:
     vendor: str
     expires_at: float
+    # The expiry it was issued with, for `Sandbox.reset`.
+    natural_expiry: float = 0.0
 
 
 class Sandbox:
@@ -165,14 +171,30 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        self._initial_config = dataclasses.replace(self.config)
         self._lock = threading.Lock()
+        self.tokens: dict[str, IssuedToken] = {}
+        self._reset_state()
+
+    def reset(self) -> None:
+        """Back to the seeded state, as a fresh sandbox would be, except that tokens already
+        issued stay valid until their natural expiry (clients holding them need not notice)."""
+        with self._lock:
+            tokens = self.tokens
+            for issued in tokens.values():
+                issued.expires_at = issued.natural_expiry
+        for name, value in vars(self._initial_config).items():
+            setattr(self.config, name, value)
+        self._reset_state()
+        self.tokens = tokens
+
+    def _reset_state(self) -> None:
         self.calls: Counter[str] = Counter()
         # Calls being answered now, and the most there were at once, per vendor.
         self.in_flight: Counter[str] = Counter()
         self.peak_in_flight: Counter[str] = Counter()
         self.requests: deque[RecordedRequest] = deque(maxlen=500)
         self.faults: list[Fault] = []
-        self.tokens: dict[str, IssuedToken] = {}
         self.esign_apps = {ESIGN_APP_ID: ESIGN_APP_SECRET}
         self.yunyin_apps = {YUNYIN_APP_ID: YUNYIN_APP_SECRET}
         self.esign_orgs: dict[str, EsignOrg] = {}
@@ -221,6 +243,9 @@ class Sandbox:
         with self._lock:
             for fault in self.faults:
                 if fault.matches(vendor, endpoint):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -241,7 +266,7 @@ class Sandbox:
                         issued.expires_at = min(issued.expires_at, overlap_end)
             token = secrets.token_urlsafe(24)
             expires_at = now + self.config.token_ttl_s
-            self.tokens[token] = IssuedToken(vendor, expires_at)
+            self.tokens[token] = IssuedToken(vendor, expires_at, expires_at)
         return token, expires_at
 
     def token_valid(self, vendor: str, token: str | None) -> bool:
