@@ -338,6 +338,19 @@ def seal_of(found: domain.Seal | None) -> Seal | None:
     return None if found is None else Seal.of(found)
 
 
+def preview_payload(
+    info: Info, result: service.WriteResult[domain.UploadedImage]
+) -> SealPreviewPayload:
+    return payload(
+        info,
+        result,
+        lambda image, errors: SealPreviewPayload(
+            image=None if image is None else UploadedImage.of(image), user_errors=errors
+        ),
+        at="image",
+    )
+
+
 # --- the operations -------------------------------------------------------------------------
 
 
@@ -351,14 +364,7 @@ async def preview_template_seal(
     result = await info.context.service.preview_template_seal(
         convert(ProviderName, input.provider), template_spec(input)
     )
-    return payload(
-        info,
-        result,
-        lambda image, errors: SealPreviewPayload(
-            image=None if image is None else UploadedImage.of(image), user_errors=errors
-        ),
-        at="image",
-    )
+    return preview_payload(info, result)
 
 
 async def preview_image_seal(
@@ -371,14 +377,7 @@ async def preview_image_seal(
         color_of(input.color),
         input.opacity,
     )
-    return payload(
-        info,
-        result,
-        lambda image, errors: SealPreviewPayload(
-            image=None if image is None else UploadedImage.of(image), user_errors=errors
-        ),
-        at="image",
-    )
+    return preview_payload(info, result)
 
 
 PREVIEW_WHY = (

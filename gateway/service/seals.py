@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -438,64 +438,78 @@ class SealService:
 
     # --- the writes -------------------------------------------------------------------------
 
-    async def upload_image(
-        self, provider: ProviderName, file_name: str, data: bytes, color: SealColor | None
-    ) -> WriteResult[UploadedImage]:
-        result: WriteResult[UploadedImage] = WriteResult()
+    async def _write(
+        self, steps: Callable[[WriteResult[T]], Awaitable[T | None]]
+    ) -> WriteResult[T]:
+        """Runs a write's steps (each made of the helpers above); a refusal at any step is the
+        result's user error."""
+        result: WriteResult[T] = WriteResult()
         try:
-            adapter = self._write_target(provider, Capability.UPLOAD_IMAGE)
-            checks.seal_image(data, self.limits.max_upload_bytes)
-            name = file_name.rsplit("/", 1)[-1] or "seal.png"
-            result.value = await self._send(
-                adapter, adapter.upload_image(self._scope, name, data, color)
-            )
+            result.value = await steps(result)
         except WriteRejected as rejection:
             result.rejection = rejection
         return result
+
+    async def _create(
+        self,
+        provider: ProviderName,
+        capability: Capability,
+        send: Callable[[SealProvider], Awaitable[str]],
+        result: WriteResult[Seal],
+    ) -> Seal | None:
+        """Creates a seal through `send` (which answers its vendor id) and reads it back."""
+        adapter = self._write_target(provider, capability)
+        vendor_id = await self._send(adapter, send(adapter))
+        return await self._read_back(provider, self.seal(SealKey(provider, vendor_id)), result)
+
+    async def upload_image(
+        self, provider: ProviderName, file_name: str, data: bytes, color: SealColor | None
+    ) -> WriteResult[UploadedImage]:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
+            adapter = self._write_target(provider, Capability.UPLOAD_IMAGE)
+            checks.seal_image(data, self.limits.max_upload_bytes)
+            name = file_name.rsplit("/", 1)[-1] or "seal.png"
+            return await self._send(adapter, adapter.upload_image(self._scope, name, data, color))
+
+        return await self._write(steps)
 
     async def create_template_seal(
         self, provider: ProviderName, spec: TemplateSealSpec
     ) -> WriteResult[Seal]:
-        result: WriteResult[Seal] = WriteResult()
-        try:
-            adapter = self._write_target(provider, Capability.CREATE_FROM_TEMPLATE)
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
             checked = checks.template_spec(spec)
-            vendor_id = await self._send(
-                adapter, adapter.create_template_seal(self._scope, checked)
+            return await self._create(
+                provider,
+                Capability.CREATE_FROM_TEMPLATE,
+                lambda adapter: adapter.create_template_seal(self._scope, checked),
+                result,
             )
-            key = SealKey(provider, vendor_id)
-            result.value = await self._read_back(provider, self.seal(key), result)
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+
+        return await self._write(steps)
 
     async def create_image_seal(
         self, provider: ProviderName, spec: ImageSealSpec
     ) -> WriteResult[Seal]:
-        result: WriteResult[Seal] = WriteResult()
-        try:
-            adapter = self._write_target(provider, Capability.CREATE_FROM_IMAGE)
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
             checked = checks.image_spec(spec)
-            vendor_id = await self._send(adapter, adapter.create_image_seal(self._scope, checked))
-            key = SealKey(provider, vendor_id)
-            result.value = await self._read_back(provider, self.seal(key), result)
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return await self._create(
+                provider,
+                Capability.CREATE_FROM_IMAGE,
+                lambda adapter: adapter.create_image_seal(self._scope, checked),
+                result,
+            )
+
+        return await self._write(steps)
 
     async def preview_template_seal(
         self, provider: ProviderName, spec: TemplateSealSpec
     ) -> WriteResult[UploadedImage]:
-        result: WriteResult[UploadedImage] = WriteResult()
-        try:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
             adapter = self._write_target(provider, Capability.PREVIEW)
             checked = checks.template_spec(spec)
-            result.value = await self._send(
-                adapter, adapter.preview_template_seal(self._scope, checked)
-            )
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return await self._send(adapter, adapter.preview_template_seal(self._scope, checked))
+
+        return await self._write(steps)
 
     async def preview_image_seal(
         self,
@@ -505,33 +519,28 @@ class SealService:
         color: SealColor | None,
         opacity: float | None,
     ) -> WriteResult[UploadedImage]:
-        result: WriteResult[UploadedImage] = WriteResult()
-        try:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
             adapter = self._write_target(provider, Capability.PREVIEW)
             name, link = checks.upload_ref(file_name, url)
             upload = UploadedImage(name, "", link, None, None, None)
-            result.value = await self._send(
-                adapter,
-                adapter.preview_image_seal(self._scope, upload, color, checks.opacity(opacity)),
+            alpha = checks.opacity(opacity)
+            return await self._send(
+                adapter, adapter.preview_image_seal(self._scope, upload, color, alpha)
             )
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+
+        return await self._write(steps)
 
     async def rename_seal(self, seal_id: str, name: str) -> WriteResult[Seal]:
-        result: WriteResult[Seal] = WriteResult()
-        try:
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
             adapter, key = self._seal_target(seal_id, Capability.RENAME)
             new_name = checks.name(name)
             await self._send(adapter, adapter.rename_seal(self._scope, key.vendor_id, new_name))
-            result.value = await self._read_back(key.provider, self.seal(key), result)
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return await self._read_back(key.provider, self.seal(key), result)
+
+        return await self._write(steps)
 
     async def set_default_seal(self, seal_id: str) -> WriteResult[DefaultChange]:
-        result: WriteResult[DefaultChange] = WriteResult()
-        try:
+        async def steps(result: WriteResult[DefaultChange]) -> DefaultChange:
             adapter, key = self._seal_target(seal_id, Capability.SET_DEFAULT)
             defaults = await self._before(
                 key.provider,
@@ -540,66 +549,55 @@ class SealService:
             previous = next((s.key for s in defaults.items if s.key != key), None)
             await self._send(adapter, adapter.set_default_seal(self._scope, key.vendor_id))
             seal = await self._read_back(key.provider, self.seal(key), result)
-            before = (
-                None
-                if previous is None
-                else await self._read_back(key.provider, self.seal(previous), result)
+            if previous is None:
+                return DefaultChange(seal, None)
+            return DefaultChange(
+                seal, await self._read_back(key.provider, self.seal(previous), result)
             )
-            result.value = DefaultChange(seal, before)
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+
+        return await self._write(steps)
 
     async def delete_seal(self, seal_id: str) -> WriteResult[str]:
         """Answers the deleted seal's id."""
-        result: WriteResult[str] = WriteResult()
-        try:
+
+        async def steps(result: WriteResult[str]) -> str:
             adapter, key = self._seal_target(seal_id, Capability.DELETE)
             await self._send(adapter, adapter.delete_seal(self._scope, key.vendor_id))
-            result.value = seal_id
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return seal_id
+
+        return await self._write(steps)
 
     async def authorize_seal(self, request: AuthorizationRequest) -> WriteResult[Authorized]:
-        result: WriteResult[Authorized] = WriteResult()
-        try:
+        async def steps(result: WriteResult[Authorized]) -> Authorized:
             adapter, key = self._seal_target(request.seal_id, Capability.AUTHORIZE)
             spec = checks.authorization_spec(request, key.vendor_id)
+
+            def listing() -> Awaitable[list[Authorization]]:
+                return self._loaders.all_authorizations(key.provider, key.vendor_id)
+
             # The vendor answers no ids: the new rules are those absent before the call.
-            existing = await self._before(
-                key.provider, self._loaders.all_authorizations(key.provider, key.vendor_id)
-            )
-            before = {a.vendor_id for a in existing}
+            before = {a.vendor_id for a in await self._before(key.provider, listing())}
             await self._send(adapter, adapter.authorize(self._scope, spec))
-            after = await self._read_back(
-                key.provider, self._loaders.all_authorizations(key.provider, key.vendor_id), result
-            )
-            created = (
-                None
-                if after is None
-                else [
+            after = await self._read_back(key.provider, listing(), result)
+            created = None
+            if after is not None:
+                created = [
                     a
                     for a in after
                     if a.vendor_id not in before
                     and a.user_id in spec.user_ids
                     and a.role == spec.role
                 ]
-            )
-            seal = await self._read_back(key.provider, self.seal(key), result)
-            result.value = Authorized(seal, created)
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return Authorized(await self._read_back(key.provider, self.seal(key), result), created)
+
+        return await self._write(steps)
 
     async def management_url(self, provider: ProviderName) -> WriteResult[str]:
-        result: WriteResult[str] = WriteResult()
-        try:
+        async def steps(result: WriteResult[str]) -> str:
             adapter = self._write_target(provider, Capability.MANAGEMENT_URL)
-            result.value = await self._send(adapter, adapter.management_url(self._scope))
-        except WriteRejected as rejection:
-            result.rejection = rejection
-        return result
+            return await self._send(adapter, adapter.management_url(self._scope))
+
+        return await self._write(steps)
 
 
 def _refusal(adapter: SealProvider, error: UpstreamError) -> GatewayError:
