@@ -9,6 +9,7 @@ import pytest
 
 from gateway.providers.esign import signing
 from gateway.providers.esign.auth import SignatureAuth, relative_path
+from gateway.sandbox import esign_signature as sandbox_signature
 
 SECRET = "test-secret"
 BODY = json.dumps(
@@ -123,3 +124,56 @@ def test_base_url_prefix_is_not_signed() -> None:
         signed.headers["X-Tsign-Open-Ca-Signature"]
         == "J7jK7x9i93Xjqns390SAo1NDtDraxyQYAtNqsCs/noI="
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "body", "expected_signature"),
+    [
+        (
+            "GET",
+            "/v1/organizations/ORG123/seals",
+            "size=10&offset=1",
+            b"",
+            "V0KQsLnOvUGaObWwNxDnGIDEHCM+Onm1vvpDh59D8gM=",
+        ),
+        (
+            "GET",
+            "/v3/seals/org-seal-info",
+            "sealId=S1&orgId=O1",
+            b"",
+            "J7jK7x9i93Xjqns390SAo1NDtDraxyQYAtNqsCs/noI=",
+        ),
+        (
+            "POST",
+            "/v3/seals/org-seals/create-by-template",
+            "",
+            BODY,
+            "qRHFY5jZ1LUH92W6dXEKOjK0zRdjEO5YZmMTDzYpioQ=",
+        ),
+    ],
+)
+def test_the_sandbox_checks_the_same_vectors_on_its_own(
+    method: str, path: str, query: str, body: bytes, expected_signature: str
+) -> None:
+    """The sandbox's verifier shares no code with the client: both must meet UPSTREAMS.md."""
+    parts = {
+        "method": method,
+        "accept": "*/*",
+        "content_md5": sandbox_signature.body_md5(body),
+        "content_type": "application/json; charset=UTF-8",
+        "date": "",
+        "resource": sandbox_signature.canonical_resource(path, query),
+    }
+    assert sandbox_signature.expected_signature(SECRET, **parts) == expected_signature
+    assert sandbox_signature.signature_matches(SECRET, expected_signature, **parts)
+    assert not sandbox_signature.signature_matches("other-secret", expected_signature, **parts)
+
+
+def test_the_sandbox_sorts_queries_by_the_vendors_rules() -> None:
+    resource = sandbox_signature.canonical_resource
+    assert resource("/p", "b=2&A=1&a=3&_z=0") == "/p?_z=0&a=3&A=1&b=2"
+    assert resource("/p", "aB=1&Ab=2") == signing.path_and_query("/p", "aB=1&Ab=2")
+    assert resource("/p", "") == "/p"
+    with pytest.raises(sandbox_signature.MalformedQuery):
+        resource("/p", "a=1&a=2")
+    assert sandbox_signature.body_md5(BODY) == "Ye6d8EIkSFhTd/QK/zMX5Q=="

@@ -380,12 +380,9 @@ class SealService:
         """The provider a write goes to, checked to be configured and to support it."""
         try:
             adapter = self._adapter(provider)
-        except NotFound:
+        except NotFound as error:
             raise WriteRejected(
-                Rejection.NOT_SUPPORTED,
-                f"Provider {provider.value} is not configured.",
-                field="provider",
-                provider=provider,
+                Rejection.NOT_SUPPORTED, error.message, field="provider", provider=provider
             ) from None
         if not adapter.supports(capability):
             what = capability.value.lower().replace("_", " ")
