@@ -29,8 +29,16 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.domain import ProviderName, SealFilter  # noqa: E402
 from gateway.providers.esign.auth import SignatureAuth  # noqa: E402
 from gateway.sandbox import state as demo  # noqa: E402
+from gateway.service.ids import SealPosition  # noqa: E402
+
+BOTH = (ProviderName.ESIGN, ProviderName.YUNYIN)
+# after the fifth e签宝 seal: the page ends inside 云银签
+AFTER_FIVE = SealPosition({ProviderName.ESIGN: 5, ProviderName.YUNYIN: 0}).cursor(
+    SealFilter(), BOTH
+)
 
 QUERIES = {
     "list 20 seals, v1/list fields only": (
@@ -50,7 +58,7 @@ QUERIES = {
         "{ seal { id name } userErrors { code } } }"
     ),
     "cross-provider page + totalCount": (
-        '{ seals(first: 5, after: "c2VhbDplc2lnbjo0OjM2YmZkZTZk") { totalCount '
+        f'{{ seals(first: 5, after: "{AFTER_FIVE}") {{ totalCount '
         "edges { node { id name } } pageInfo { hasNextPage endCursor } } }"
     ),
 }
