@@ -294,6 +294,37 @@ class OrgScope:
         return self.accounts.get(provider, "")
 
 
+# --- callers --------------------------------------------------------------------------------
+
+DEFAULT_TENANT = "default"
+
+
+class Role(StrEnum):
+    """What a caller may do: a viewer reads (queries, previews), an admin also writes."""
+
+    VIEWER = "viewer"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, for which tenant, with which role. Established by the app layer from the
+    request's credentials; everything below receives it as a value."""
+
+    tenant: str
+    role: Role
+    # The API key's name or the token's subject, for the audit trail.
+    subject: str
+    request_id: str = ""
+    # The 云银签 operator (userId) from the caller's token, where the tenant allows it.
+    operator: str | None = None
+
+    @classmethod
+    def anonymous(cls, request_id: str = "") -> Caller:
+        """The sandbox demo's caller on loopback, where no callers are configured."""
+        return cls(DEFAULT_TENANT, Role.ADMIN, "anonymous", request_id)
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
@@ -307,6 +338,10 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     UPSTREAM_AUTH_FAILED = "UPSTREAM_AUTH_FAILED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    BAD_REQUEST = "BAD_REQUEST"
 
 
 class GatewayError(Exception):
@@ -333,6 +368,12 @@ class NotFound(GatewayError):
     def __init__(self, message: str, provider: ProviderName | None = None) -> None:
         super().__init__(message)
         self.provider = provider
+
+
+class Forbidden(GatewayError):
+    """The caller's role does not allow this; nothing was sent to any vendor."""
+
+    code = ErrorCode.FORBIDDEN
 
 
 class NotSupported(GatewayError):

@@ -603,9 +603,18 @@ def test_every_vendor_code_has_a_user_error(
     )
     result = payload(gateway, RENAME, {"sealId": seal_id("50001"), "name": "新名字"}, "renameSeal")
     error = only_error(result)
+    assert sandbox.count("yunyin:modify") == 1
+    if user_code == "SEAL_NOT_FOUND":
+        # the one answer for a seal the tenant has no such id for (another tenant's id too)
+        assert error == {
+            "code": "SEAL_NOT_FOUND",
+            "field": "sealId",
+            "message": "No seal has this id.",
+            "vendorCode": None,
+        }
+        return
     assert (error["code"], error["vendorCode"]) == (user_code, vendor_code)
     assert "厂商说明" in error["message"]
-    assert sandbox.count("yunyin:modify") == 1
 
 
 def _closed_port() -> int:

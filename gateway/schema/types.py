@@ -90,6 +90,11 @@ class Seal(relay.Node):
         return cls(node_key=seal.key.node_id(), record=seal)
 
     @classmethod
+    def resolve_id(cls, root: Seal, *, info: Info) -> str:
+        """The node id as issued to the caller's tenant."""
+        return info.context.service.seal_node_id(root.record)
+
+    @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:
         """Federation entry point: a supergraph asks for seals by their id."""
         try:
@@ -273,6 +278,11 @@ class Authorization(relay.Node):
     @classmethod
     def of(cls, item: domain.Authorization) -> Authorization:
         return cls(node_key=item.node_id(), record=item)
+
+    @classmethod
+    def resolve_id(cls, root: Authorization, *, info: Info) -> str:
+        """The node id as issued to the caller's tenant."""
+        return info.context.service.authorization_node_id(root.record)
 
     @strawberry.field(description="The vendor the authorisation lives at.")
     def provider(self) -> Provider:

@@ -1,5 +1,10 @@
 """The opaque tokens the API hands out: global ids (Relay's base64 `Type:nodeId`, the node id
-carrying the provider) and connection cursors. Only this module reads or writes their insides."""
+carrying the provider) and connection cursors. Only this module reads or writes their insides.
+
+Every token is bound to the tenant it was issued to: outside the `default` tenant, ids and
+cursors carry a tag derived from the tenant's name. A token of another tenant reads as one
+that names nothing, so a caller learns nothing of other tenants' seals, and since each tenant
+reaches its vendors with its own credentials, no token can reach another tenant's data."""
 
 from __future__ import annotations
 
@@ -8,11 +13,42 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from gateway.domain import Authorization, BadInput, ProviderName, SealFilter, SealKey
+from gateway.domain import (
+    DEFAULT_TENANT,
+    Authorization,
+    BadInput,
+    ProviderName,
+    SealFilter,
+    SealKey,
+)
+
+K = TypeVar("K")
 
 SEAL_TYPE = "Seal"
 AUTHORIZATION_TYPE = "Authorization"
+TAG = "~"
+
+
+def tenant_tag(tenant: str) -> str:
+    """The mark a tenant's tokens carry; none for the default tenant (one organisation)."""
+    if tenant == DEFAULT_TENANT:
+        return ""
+    return hashlib.blake2s(tenant.encode(), digest_size=5, person=b"sealgw").hexdigest()
+
+
+def bind(tenant: str, node_id: str) -> str:
+    tag = tenant_tag(tenant)
+    return f"{node_id}{TAG}{tag}" if tag else node_id
+
+
+def unbind(tenant: str, node_id: str) -> tuple[str, bool]:
+    """The node id without its tenant mark, and whether the mark is this tenant's."""
+    bare, sep, tag = node_id.rpartition(TAG)
+    if not sep:
+        return node_id, tenant_tag(tenant) == ""
+    return bare, tag == tenant_tag(tenant) != ""
 
 
 def _encode(text: str) -> str:
@@ -42,18 +78,28 @@ def parse_global_id(value: str, field: str = "id") -> tuple[str, str]:
     return type_name, node_id
 
 
-def seal_key(value: str, field: str = "id") -> SealKey:
+@dataclass(frozen=True, slots=True)
+class IssuedKey(Generic[K]):
+    """What an id names, and whether it was issued to the asking tenant."""
+
+    key: K
+    ours: bool
+
+
+def seal_key(value: str, tenant: str, field: str = "id") -> IssuedKey[SealKey]:
     type_name, node_id = parse_global_id(value, field)
     if type_name != SEAL_TYPE:
         raise BadInput(f"{value!r} is not a seal id.", field)
+    bare, ours = unbind(tenant, node_id)
     try:
-        return SealKey.from_node_id(node_id)
+        return IssuedKey(SealKey.from_node_id(bare), ours)
     except BadInput as error:
         raise BadInput(error.message, field) from None
 
 
-def authorization_key(node_id: str) -> tuple[ProviderName, str, str]:
-    return Authorization.parse_node_id(node_id)
+def authorization_key(node_id: str, tenant: str) -> IssuedKey[tuple[ProviderName, str, str]]:
+    bare, ours = unbind(tenant, node_id)
+    return IssuedKey(Authorization.parse_node_id(bare), ours)
 
 
 # --- cursors --------------------------------------------------------------------------------
@@ -81,25 +127,33 @@ class SealPosition:
     def start(cls, providers: tuple[ProviderName, ...]) -> SealPosition:
         return cls(dict.fromkeys(providers, 0))
 
-    def cursor(self, seal_filter: SealFilter, providers: tuple[ProviderName, ...]) -> str:
+    def cursor(
+        self, seal_filter: SealFilter, providers: tuple[ProviderName, ...], tenant: str
+    ) -> str:
         parts = ",".join(
             f"{p.value}={DONE if self.offsets[p] is None else self.offsets[p]}" for p in providers
         )
-        return _encode(f"{SEAL_CURSOR}:{_filter_tag(seal_filter, providers)}:{parts}")
+        text = f"{SEAL_CURSOR}:{_filter_tag(seal_filter, providers)}:{parts}"
+        return _encode(bind(tenant, text))
 
     @classmethod
     def parse(
-        cls, cursor: str, seal_filter: SealFilter, providers: tuple[ProviderName, ...]
+        cls, cursor: str, seal_filter: SealFilter, providers: tuple[ProviderName, ...], tenant: str
     ) -> SealPosition:
         try:
-            kind, tag, parts = _decode(cursor).split(":")
+            text, ours = unbind(tenant, _decode(cursor))
+            kind, tag, parts = text.split(":")
             pairs = [part.split("=") for part in parts.split(",")] if parts else []
             offsets = {
                 ProviderName(name): None if value == DONE else int(value) for name, value in pairs
             }
         except ValueError:
             raise BadInput(NOT_A_CURSOR, "after") from None
-        if kind != SEAL_CURSOR or any(v is not None and v < 0 for v in offsets.values()):
+        if (
+            not ours
+            or kind != SEAL_CURSOR
+            or any(v is not None and v < 0 for v in offsets.values())
+        ):
             raise BadInput(NOT_A_CURSOR, "after")
         if tag != _filter_tag(seal_filter, providers) or set(offsets) != set(providers):
             raise BadInput(
@@ -108,19 +162,20 @@ class SealPosition:
         return cls(offsets)
 
 
-def offset_cursor(kind: str, offset: int) -> str:
-    return _encode(f"{kind}:{offset}")
+def offset_cursor(kind: str, offset: int, tenant: str) -> str:
+    return _encode(bind(tenant, f"{kind}:{offset}"))
 
 
-def parse_offset_cursor(kind: str, cursor: str | None) -> int:
+def parse_offset_cursor(kind: str, cursor: str | None, tenant: str) -> int:
     """The offset just past the cursor's item; 0 without a cursor."""
     if cursor is None:
         return 0
     try:
-        found, _, value = _decode(cursor).partition(":")
+        text, ours = unbind(tenant, _decode(cursor))
+        found, _, value = text.partition(":")
         offset = int(value)
     except ValueError:
         raise BadInput(NOT_A_CURSOR, "after") from None
-    if found != kind or offset < 0:
+    if not ours or found != kind or offset < 0:
         raise BadInput(NOT_A_CURSOR, "after")
     return offset + 1

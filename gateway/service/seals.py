@@ -7,15 +7,19 @@ Rules that live here and nowhere else:
   bad answer never takes another vendor's data with it;
 - `seals` walks the providers in a fixed order with cursors that remember every provider's
   position, so a provider failing mid-walk is tried again on the next page, never skipped;
-- every write runs one path: target and capability checked, input checked, vendor call,
-  vendor refusal mapped to a user error, read-back. A failed read-back never hides a write
-  that happened.
+- every write runs one path: the caller's role checked, target and capability checked, input
+  checked, the target's tenant checked, vendor call, vendor refusal mapped to a user error,
+  read-back, one audit event. A failed read-back never hides a write that happened;
+- a seal the tenant has no such id for, whether the vendor says so or the id is another
+  tenant's, gets one answer (UNKNOWN_SEAL), so nobody learns what other tenants hold.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -24,8 +28,10 @@ from gateway.domain import (
     PROVIDER_ORDER,
     Authorization,
     BadInput,
+    Caller,
     Capability,
     ErrorCode,
+    Forbidden,
     GatewayError,
     ImageSealSpec,
     MalformedAnswer,
@@ -34,6 +40,7 @@ from gateway.domain import (
     Page,
     ProviderName,
     Rejection,
+    Role,
     Seal,
     SealAttr,
     SealColor,
@@ -51,12 +58,16 @@ from gateway.service.checks import AuthorizationRequest, SealQuery
 from gateway.service.ids import SealPosition
 
 log = logging.getLogger("gateway.service")
+audit_log = logging.getLogger("gateway.audit")
 
 T = TypeVar("T")
 
 AUTHORIZATION_CURSOR = "authorization"
 # The vendor code of a failure the gateway did not expect while handling a vendor's answer.
 UNHANDLED = "UNHANDLED_ANSWER"
+# The one answer for a seal id that names nothing this tenant has.
+UNKNOWN_SEAL = "No seal has this id."
+UNKNOWN_AUTHORIZATION = "No authorisation has this id."
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,19 +163,41 @@ class ReadBackFailed(UpstreamError):
 # --- the service ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a write is aimed at: its provider, the seal (for writes on one), and whether the
+    seal's id was issued to the calling tenant."""
+
+    adapter: SealProvider
+    key: SealKey | None = None
+    ours: bool = True
+
+
 class SealService:
-    """One request's view of the organisation's seals at every configured provider."""
+    """One request's view of one tenant's seals at every provider the tenant configured."""
 
     def __init__(
         self,
         adapters: Mapping[ProviderName, SealProvider],
         scope: OrgScope,
         limits: Limits,
+        caller: Caller | None = None,
     ) -> None:
         self._adapters = adapters
         self._scope = scope
         self.limits = limits
+        self.caller = caller or Caller.anonymous()
+        self._tenant = self.caller.tenant
         self._loaders = Loaders(adapters, scope)
+
+    # --- ids --------------------------------------------------------------------------------
+
+    def seal_node_id(self, seal: Seal) -> str:
+        """The seal's node id as issued to this tenant."""
+        return ids.bind(self._tenant, seal.key.node_id())
+
+    def authorization_node_id(self, authorization: Authorization) -> str:
+        return ids.bind(self._tenant, authorization.node_id())
 
     # --- providers --------------------------------------------------------------------------
 
@@ -200,22 +233,39 @@ class SealService:
 
     async def seal(self, key: SealKey) -> Seal:
         self._adapter(key.provider)
-        seal: Seal = await self._shielded(key.provider, self._loaders.seal_detail.load(key))
+        try:
+            seal: Seal = await self._shielded(key.provider, self._loaders.seal_detail.load(key))
+        except UpstreamError as error:
+            if error.code == ErrorCode.NOT_FOUND:
+                raise NotFound(UNKNOWN_SEAL, key.provider) from None
+            raise
         return seal
 
     async def seal_by_id(self, value: str, field: str = "id") -> Seal:
-        return await self.seal(ids.seal_key(value, field))
+        issued = ids.seal_key(value, self._tenant, field)
+        self._adapter(issued.key.provider)
+        if not issued.ours:
+            raise NotFound(UNKNOWN_SEAL, issued.key.provider)
+        return await self.seal(issued.key)
 
     async def node(self, value: str) -> Seal | Authorization:
         type_name, node_id = ids.parse_global_id(value)
         if type_name == ids.SEAL_TYPE:
-            return await self.seal(ids.seal_key(value))
+            return await self.seal_by_id(value)
         if type_name == ids.AUTHORIZATION_TYPE:
-            key = AuthorizationKey(*ids.authorization_key(node_id))
+            issued = ids.authorization_key(node_id, self._tenant)
+            key = AuthorizationKey(*issued.key)
             self._adapter(key.provider)
-            found: Authorization = await self._shielded(
-                key.provider, self._loaders.authorization.load(key)
-            )
+            if not issued.ours:
+                raise NotFound(UNKNOWN_AUTHORIZATION, key.provider)
+            try:
+                found: Authorization = await self._shielded(
+                    key.provider, self._loaders.authorization.load(key)
+                )
+            except UpstreamError as error:
+                if error.code == ErrorCode.NOT_FOUND:
+                    raise NotFound(UNKNOWN_AUTHORIZATION, key.provider) from None
+                raise
             return found
         raise BadInput(f"{value!r} is not an id this API issued.", "id")
 
@@ -259,8 +309,9 @@ class SealService:
         limit = checks.page_size(first, self.limits.default_page_size, self.limits.max_page_size)
         seal_filter = checks.seal_filter(query)
         providers = self._selected(query.providers)
+        tenant = self._tenant
         start = (
-            SealPosition.parse(after, seal_filter, providers)
+            SealPosition.parse(after, seal_filter, providers, tenant)
             if after is not None
             else SealPosition.start(providers)
         )
@@ -287,14 +338,15 @@ class SealService:
             for index, seal in enumerate(page.items):
                 position = offset + index + 1
                 offsets[provider] = None if position >= page.total else position
-                edges.append(SealEdge(SealPosition(offsets).cursor(seal_filter, providers), seal))
+                cursor = SealPosition(offsets).cursor(seal_filter, providers, tenant)
+                edges.append(SealEdge(cursor, seal))
             if not page.items or offset + len(page.items) >= page.total:
                 offsets[provider] = None
 
         has_next = await self._more_follow(offsets, reached, unavailable, errors, seal_filter)
         end_cursor = edges[-1].cursor if edges else None
         if not edges and has_next:
-            end_cursor = SealPosition(offsets).cursor(seal_filter, providers)
+            end_cursor = SealPosition(offsets).cursor(seal_filter, providers, tenant)
         return SealPage(
             edges=edges,
             has_next=has_next,
@@ -358,13 +410,15 @@ class SealService:
         if adapter is None or not adapter.supports(Capability.LIST_AUTHORIZATIONS):
             return None
         limit = checks.page_size(first, self.limits.default_page_size, self.limits.max_page_size)
-        offset = ids.parse_offset_cursor(AUTHORIZATION_CURSOR, after)
+        offset = ids.parse_offset_cursor(AUTHORIZATION_CURSOR, after, self._tenant)
         page: Page[Authorization] = await self._shielded(
             provider,
             self._loaders.authorization_page(provider, seal.key.vendor_id, offset, limit),
         )
         edges = [
-            AuthorizationEdge(ids.offset_cursor(AUTHORIZATION_CURSOR, offset + i), item)
+            AuthorizationEdge(
+                ids.offset_cursor(AUTHORIZATION_CURSOR, offset + i, self._tenant), item
+            )
             for i, item in enumerate(page.items)
         ]
         return AuthorizationPage(
@@ -376,7 +430,7 @@ class SealService:
 
     # --- the write path ---------------------------------------------------------------------
 
-    def _write_target(self, provider: ProviderName, capability: Capability) -> SealProvider:
+    def _write_target(self, provider: ProviderName, capability: Capability) -> Target:
         """The provider a write goes to, checked to be configured and to support it."""
         try:
             adapter = self._adapter(provider)
@@ -391,35 +445,54 @@ class SealService:
                 f"Provider {provider.value} does not support this operation ({what}).",
                 provider=provider,
             )
-        return adapter
+        return Target(adapter)
 
-    def _seal_target(self, seal_id: str, capability: Capability) -> tuple[SealProvider, SealKey]:
-        """The seal a write is about, and its provider, checked to support the write."""
+    def _seal_target(self, seal_id: str, capability: Capability) -> Target:
+        """The seal a write is about, and its provider, checked to support the write. Whether
+        the id is this tenant's is checked at the first vendor call, after the input: a
+        foreign id then fails exactly where an unknown one would."""
         try:
-            key = ids.seal_key(seal_id, "sealId")
+            issued = ids.seal_key(seal_id, self._tenant, "sealId")
         except BadInput as error:
             raise checks.invalid("sealId", error.message) from None
-        return self._write_target(key.provider, capability), key
+        target = self._write_target(issued.key.provider, capability)
+        return Target(target.adapter, issued.key, issued.ours)
 
-    async def _before(self, provider: ProviderName, read: Awaitable[T]) -> T:
+    def _unknown_seal(self, target: Target) -> WriteRejected:
+        return WriteRejected(
+            Rejection.SEAL_NOT_FOUND, UNKNOWN_SEAL, field="sealId", provider=target.adapter.name
+        )
+
+    def _vendor_call(self, target: Target, call: Awaitable[T]) -> Awaitable[T]:
+        if target.ours:
+            return self._shielded(target.adapter.name, call)
+        getattr(call, "close", lambda: None)()  # never sent: another tenant's seal
+        raise self._unknown_seal(target)
+
+    async def _before(self, target: Target, read: Awaitable[T]) -> T:
         """A read a write needs before it is sent: its failure means nothing was written."""
         try:
-            return await self._shielded(provider, read)
+            return await self._vendor_call(target, read)
         except UpstreamError as error:
+            if error.code == ErrorCode.NOT_FOUND:
+                raise self._unknown_seal(target) from None
             error.write_may_have_happened = False
             raise
 
-    async def _send(self, adapter: SealProvider, call: Awaitable[T]) -> T:
+    async def _send(self, target: Target, call: Awaitable[T]) -> T:
         """The vendor call of a write. A refusal the vendor's table knows becomes that user
         error, an unknown business code VENDOR_REJECTED; outages stay upstream errors saying
         whether the write may have happened. Never retried: it may have arrived."""
         try:
-            result = await self._shielded(adapter.name, call)
+            result = await self._vendor_call(target, call)
         except BadInput as error:  # the provider found an id malformed: nothing was sent
             field = "sealId" if error.field in (None, "id") else error.field
             raise checks.invalid(field, error.message) from None
         except UpstreamError as error:
-            raise _refusal(adapter, error) from None
+            refusal = _refusal(target.adapter, error)
+            if isinstance(refusal, WriteRejected) and refusal.reason == Rejection.SEAL_NOT_FOUND:
+                raise self._unknown_seal(target) from None
+            raise refusal from None
         self._loaders.forget()  # reads from now on must see the write's effect
         return result
 
@@ -433,19 +506,59 @@ class SealService:
             result.problems.append(ReadBackFailed(error, provider))
             return None
 
-    # --- the writes -------------------------------------------------------------------------
-
     async def _write(
-        self, steps: Callable[[WriteResult[T]], Awaitable[T | None]]
+        self,
+        operation: str,
+        steps: Callable[[WriteResult[T]], Awaitable[T | None]],
+        *,
+        seal_id: str | None = None,
+        changes: bool = True,
     ) -> WriteResult[T]:
         """Runs a write's steps (each made of the helpers above); a refusal at any step is the
-        result's user error."""
+        result's user error. Only admins change anything (`changes`); previews, which change
+        nothing, are open to viewers. Every attempt is one audit event."""
         result: WriteResult[T] = WriteResult()
         try:
+            if changes and self.caller.role != Role.ADMIN:
+                raise Forbidden("Your role may not change seals; an admin may.")
             result.value = await steps(result)
         except WriteRejected as rejection:
             result.rejection = rejection
+        except GatewayError as error:
+            self._audit(operation, seal_id, error)
+            raise
+        self._audit(operation, seal_id, result.rejection)
         return result
+
+    def _audit(self, operation: str, seal_id: str | None, failure: GatewayError | None) -> None:
+        """One structured event per write attempt: who, for which tenant, what, the outcome.
+        Never a secret, a token or file content: only the fields below."""
+        if isinstance(failure, Forbidden):
+            outcome = "forbidden"
+        elif isinstance(failure, WriteRejected):
+            outcome = "refused"
+        elif failure is not None:
+            outcome = "failed"
+        else:
+            outcome = "ok"
+        event = {
+            "event": "write",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tenant": self.caller.tenant,
+            "subject": self.caller.subject,
+            "role": self.caller.role.value,
+            "operation": operation,
+            "sealId": seal_id,
+            "outcome": outcome,
+            "code": getattr(failure, "reason", failure.code if failure else None),
+            "vendorCode": getattr(failure, "vendor_code", None),
+            "requestId": self.caller.request_id,
+        }
+        code = event["code"]
+        event["code"] = getattr(code, "value", code)
+        audit_log.info(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+
+    # --- the writes -------------------------------------------------------------------------
 
     async def _create(
         self,
@@ -455,20 +568,22 @@ class SealService:
         result: WriteResult[Seal],
     ) -> Seal | None:
         """Creates a seal through `send` (which answers its vendor id) and reads it back."""
-        adapter = self._write_target(provider, capability)
-        vendor_id = await self._send(adapter, send(adapter))
+        target = self._write_target(provider, capability)
+        vendor_id = await self._send(target, send(target.adapter))
         return await self._read_back(provider, self.seal(SealKey(provider, vendor_id)), result)
 
     async def upload_image(
         self, provider: ProviderName, file_name: str, data: bytes, color: SealColor | None
     ) -> WriteResult[UploadedImage]:
         async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
-            adapter = self._write_target(provider, Capability.UPLOAD_IMAGE)
+            target = self._write_target(provider, Capability.UPLOAD_IMAGE)
             checks.seal_image(data, self.limits.max_upload_bytes)
             name = file_name.rsplit("/", 1)[-1] or "seal.png"
-            return await self._send(adapter, adapter.upload_image(self._scope, name, data, color))
+            return await self._send(
+                target, target.adapter.upload_image(self._scope, name, data, color)
+            )
 
-        return await self._write(steps)
+        return await self._write("uploadSealImage", steps)
 
     async def create_template_seal(
         self, provider: ProviderName, spec: TemplateSealSpec
@@ -482,7 +597,7 @@ class SealService:
                 result,
             )
 
-        return await self._write(steps)
+        return await self._write("createTemplateSeal", steps)
 
     async def create_image_seal(
         self, provider: ProviderName, spec: ImageSealSpec
@@ -496,17 +611,19 @@ class SealService:
                 result,
             )
 
-        return await self._write(steps)
+        return await self._write("createImageSeal", steps)
 
     async def preview_template_seal(
         self, provider: ProviderName, spec: TemplateSealSpec
     ) -> WriteResult[UploadedImage]:
         async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
-            adapter = self._write_target(provider, Capability.PREVIEW)
+            target = self._write_target(provider, Capability.PREVIEW)
             checked = checks.template_spec(spec)
-            return await self._send(adapter, adapter.preview_template_seal(self._scope, checked))
+            return await self._send(
+                target, target.adapter.preview_template_seal(self._scope, checked)
+            )
 
-        return await self._write(steps)
+        return await self._write("previewTemplateSeal", steps, changes=False)
 
     async def preview_image_seal(
         self,
@@ -517,34 +634,37 @@ class SealService:
         opacity: float | None,
     ) -> WriteResult[UploadedImage]:
         async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
-            adapter = self._write_target(provider, Capability.PREVIEW)
+            target = self._write_target(provider, Capability.PREVIEW)
             name, link = checks.upload_ref(file_name, url)
             upload = UploadedImage(name, "", link, None, None, None)
             alpha = checks.opacity(opacity)
             return await self._send(
-                adapter, adapter.preview_image_seal(self._scope, upload, color, alpha)
+                target, target.adapter.preview_image_seal(self._scope, upload, color, alpha)
             )
 
-        return await self._write(steps)
+        return await self._write("previewImageSeal", steps, changes=False)
 
     async def rename_seal(self, seal_id: str, name: str) -> WriteResult[Seal]:
         async def steps(result: WriteResult[Seal]) -> Seal | None:
-            adapter, key = self._seal_target(seal_id, Capability.RENAME)
+            target = self._seal_target(seal_id, Capability.RENAME)
+            key = _key(target)
             new_name = checks.name(name)
-            await self._send(adapter, adapter.rename_seal(self._scope, key.vendor_id, new_name))
+            await self._send(
+                target, target.adapter.rename_seal(self._scope, key.vendor_id, new_name)
+            )
             return await self._read_back(key.provider, self.seal(key), result)
 
-        return await self._write(steps)
+        return await self._write("renameSeal", steps, seal_id=seal_id)
 
     async def set_default_seal(self, seal_id: str) -> WriteResult[DefaultChange]:
         async def steps(result: WriteResult[DefaultChange]) -> DefaultChange:
-            adapter, key = self._seal_target(seal_id, Capability.SET_DEFAULT)
+            target = self._seal_target(seal_id, Capability.SET_DEFAULT)
+            key = _key(target)
             defaults = await self._before(
-                key.provider,
-                self._loaders.seal_page(key.provider, SealFilter(is_default=True), 0, 1),
+                target, self._loaders.seal_page(key.provider, SealFilter(is_default=True), 0, 1)
             )
             previous = next((s.key for s in defaults.items if s.key != key), None)
-            await self._send(adapter, adapter.set_default_seal(self._scope, key.vendor_id))
+            await self._send(target, target.adapter.set_default_seal(self._scope, key.vendor_id))
             seal = await self._read_back(key.provider, self.seal(key), result)
             if previous is None:
                 return DefaultChange(seal, None)
@@ -552,29 +672,31 @@ class SealService:
                 seal, await self._read_back(key.provider, self.seal(previous), result)
             )
 
-        return await self._write(steps)
+        return await self._write("setDefaultSeal", steps, seal_id=seal_id)
 
     async def delete_seal(self, seal_id: str) -> WriteResult[str]:
         """Answers the deleted seal's id."""
 
         async def steps(result: WriteResult[str]) -> str:
-            adapter, key = self._seal_target(seal_id, Capability.DELETE)
-            await self._send(adapter, adapter.delete_seal(self._scope, key.vendor_id))
+            target = self._seal_target(seal_id, Capability.DELETE)
+            key = _key(target)
+            await self._send(target, target.adapter.delete_seal(self._scope, key.vendor_id))
             return seal_id
 
-        return await self._write(steps)
+        return await self._write("deleteSeal", steps, seal_id=seal_id)
 
     async def authorize_seal(self, request: AuthorizationRequest) -> WriteResult[Authorized]:
         async def steps(result: WriteResult[Authorized]) -> Authorized:
-            adapter, key = self._seal_target(request.seal_id, Capability.AUTHORIZE)
+            target = self._seal_target(request.seal_id, Capability.AUTHORIZE)
+            key = _key(target)
             spec = checks.authorization_spec(request, key.vendor_id)
 
             def listing() -> Awaitable[list[Authorization]]:
                 return self._loaders.all_authorizations(key.provider, key.vendor_id)
 
             # The vendor answers no ids: the new rules are those absent before the call.
-            before = {a.vendor_id for a in await self._before(key.provider, listing())}
-            await self._send(adapter, adapter.authorize(self._scope, spec))
+            before = {a.vendor_id for a in await self._before(target, listing())}
+            await self._send(target, target.adapter.authorize(self._scope, spec))
             after = await self._read_back(key.provider, listing(), result)
             created = None
             if after is not None:
@@ -587,14 +709,19 @@ class SealService:
                 ]
             return Authorized(await self._read_back(key.provider, self.seal(key), result), created)
 
-        return await self._write(steps)
+        return await self._write("authorizeSeal", steps, seal_id=request.seal_id)
 
     async def management_url(self, provider: ProviderName) -> WriteResult[str]:
         async def steps(result: WriteResult[str]) -> str:
-            adapter = self._write_target(provider, Capability.MANAGEMENT_URL)
-            return await self._send(adapter, adapter.management_url(self._scope))
+            target = self._write_target(provider, Capability.MANAGEMENT_URL)
+            return await self._send(target, target.adapter.management_url(self._scope))
 
-        return await self._write(steps)
+        return await self._write("sealManagementUrl", steps)
+
+
+def _key(target: Target) -> SealKey:
+    assert target.key is not None, "a seal target names its seal"
+    return target.key
 
 
 def _refusal(adapter: SealProvider, error: UpstreamError) -> GatewayError:
