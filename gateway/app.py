@@ -18,15 +18,17 @@ from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings
-from gateway.domain import ProviderName
-from gateway.guards import BodyLimit, MultipartCsrfGuard
+from gateway.domain import Caller, OrgScope, ProviderName
+from gateway.guards import BodyLimit, JsonObjectGuard, MultipartCsrfGuard
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
 from gateway.providers.yunyin.provider import YunyinProvider
 from gateway.schema import GatewayContext, build_schema
 from gateway.service import Limits, SealService
+from gateway.tenants import Tenant, VendorSettings
 
 log = logging.getLogger("gateway")
 
@@ -34,42 +36,65 @@ MAX_QUERY_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def build_adapters(settings: Settings) -> dict[ProviderName, SealProvider]:
+def build_adapters(vendors: VendorSettings) -> dict[ProviderName, SealProvider]:
     adapters: dict[ProviderName, SealProvider] = {}
-    if settings.vendors.esign is not None:
-        adapters[ProviderName.ESIGN] = EsignProvider(settings.vendors.esign)
-    if settings.vendors.yunyin is not None:
-        adapters[ProviderName.YUNYIN] = YunyinProvider(settings.vendors.yunyin)
+    if vendors.esign is not None:
+        adapters[ProviderName.ESIGN] = EsignProvider(vendors.esign)
+    if vendors.yunyin is not None:
+        adapters[ProviderName.YUNYIN] = YunyinProvider(vendors.yunyin)
     return adapters
 
 
 @dataclass
+class TenantRuntime:
+    """One tenant's vendor clients: its own connections, tokens and signatures, shared by
+    nothing of any other tenant."""
+
+    tenant: Tenant
+    adapters: dict[ProviderName, SealProvider]
+    scope: OrgScope
+
+    def scope_for(self, caller: Caller) -> OrgScope:
+        """The tenant's accounts, with the caller's own 云银签 operator where their token
+        names one (the tenant allowed it by configuring the claim)."""
+        if caller.operator is None or ProviderName.YUNYIN not in self.scope.accounts:
+            return self.scope
+        return OrgScope({**self.scope.accounts, ProviderName.YUNYIN: caller.operator})
+
+
+@dataclass
 class Runtime:
-    """What lives as long as the process: settings and the providers' pooled connections."""
+    """What lives as long as the process: settings and every tenant's pooled connections."""
 
     settings: Settings
-    adapters: dict[ProviderName, SealProvider] = field(default_factory=dict)
+    tenants: dict[str, TenantRuntime] = field(default_factory=dict)
 
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def __init__(self, runtime: Runtime) -> None:
         # Multipart (file uploads) is on; create_app puts the CSRF guard in front of it.
-        super().__init__(build_schema(), graphql_ide="graphiql", multipart_uploads_enabled=True)
-        self.runtime = runtime
         settings = runtime.settings
+        super().__init__(
+            build_schema(introspection=settings.introspection),
+            graphql_ide="graphiql",
+            multipart_uploads_enabled=True,
+        )
+        self.runtime = runtime
         self.limits = Limits(
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
             max_upload_bytes=settings.max_upload_bytes,
         )
-        self.scope = settings.scope()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GatewayContext:
-        # A service per request: its loaders' caches must not outlive it.
+        # The gate in front established the caller; a service per request: its loaders'
+        # caches must not outlive it.
+        caller: Caller = request.state.caller
+        tenant = self.runtime.tenants[caller.tenant]
         return GatewayContext(
-            service=SealService(self.runtime.adapters, self.scope, self.limits),
+            service=SealService(tenant.adapters, tenant.scope_for(caller), self.limits, caller),
             sandbox=self.runtime.settings.sandbox,
         )
 
@@ -84,29 +109,46 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime.adapters = build_adapters(settings)
-        names = ", ".join(p.value for p in runtime.adapters) or "none"
-        log.info("providers: %s%s", names, " (sandbox)" if settings.sandbox else "")
+        for tenant in settings.tenants:
+            runtime.tenants[tenant.name] = TenantRuntime(
+                tenant, build_adapters(tenant.vendors), tenant.scope()
+            )
+        for name, tenant_runtime in runtime.tenants.items():
+            names = ", ".join(p.value for p in tenant_runtime.adapters) or "none"
+            log.info(
+                "tenant %s: providers %s%s", name, names, " (sandbox)" if settings.sandbox else ""
+            )
         try:
             yield
         finally:
-            for adapter in runtime.adapters.values():
-                await adapter.aclose()
+            for tenant_runtime in runtime.tenants.values():
+                for adapter in tenant_runtime.adapters.values():
+                    await adapter.aclose()
 
     async def healthz(request: Request) -> Response:
+        providers = sorted({p.value for t in runtime.tenants.values() for p in t.adapters})
         return JSONResponse(
             {
                 "status": "ok",
                 "sandbox": settings.sandbox,
-                "providers": [p.value for p in runtime.adapters],
+                "tenants": len(runtime.tenants),
+                "providers": providers,
             }
         )
 
-    graphql = BodyLimit(
-        MultipartCsrfGuard(GatewayGraphQL(runtime)),
-        limit=MAX_QUERY_BYTES,
-        # room for the multipart framing and the operations/map fields beside the file
-        multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+    graphql = CallerGate(
+        JsonObjectGuard(
+            BodyLimit(
+                MultipartCsrfGuard(GatewayGraphQL(runtime)),
+                limit=MAX_QUERY_BYTES,
+                # room for the multipart framing and the operations/map fields beside the file
+                multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+            )
+        ),
+        Authenticator(settings.tenants),
+        RateLimiter(settings.rate_limit),
+        anonymous=not settings.has_callers,
+        page_tenant=settings.tenants[0].name,
     )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
@@ -123,9 +165,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 allow_headers=[
                     "content-type",
                     "authorization",
+                    "x-api-key",
+                    "x-request-id",
                     "apollo-require-preflight",
                     "x-apollo-operation-name",
                 ],
+                expose_headers=["x-request-id", "retry-after"],
                 max_age=600,
             )
         )
@@ -144,3 +189,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # The access log prints query strings: the sandbox's token URL carries its demo secret.
     redact("uvicorn.access")
+    # Write events: one JSON object per line after the logger's prefix.
+    logging.getLogger("gateway.audit").setLevel(logging.INFO)

@@ -10,6 +10,7 @@ import sys
 import uvicorn
 
 from gateway.app import configure_logging, create_app
+from gateway.callers import new_key
 from gateway.config import ConfigError, load_settings
 from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes, standalone_sandbox
 
@@ -46,6 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level)
     host = args.host or settings.host
+    problem = settings.exposure_problem(host)
+    if problem is not None:
+        print(f"seal-gateway: {problem}", file=sys.stderr)
+        return 2
     port = settings.port if args.port is None else args.port
     sock = bind(host, port)
     port = sock.getsockname()[1]
@@ -59,6 +64,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "built-in sandbox of emulated vendors at %s%s",
             base,
             SANDBOX_PATH,
+        )
+    if not settings.has_callers:
+        log.warning(
+            "ANONYMOUS ACCESS: no callers configured, so every request to %s acts as an admin "
+            "of tenant 'default'. Allowed on loopback only; configure callers before exposing it.",
+            base,
         )
     log.info("seal-gateway listening on %s; GraphiQL at %s/graphql", base, base)
     serve_app(create_app(settings, extra_routes), sock, settings.log_level)
@@ -78,6 +89,21 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     )
     app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base)
     serve_app(app, sock, "warning")
+    return 0
+
+
+def cmd_key_new(args: argparse.Namespace) -> int:
+    """Prints a fresh API key (once) and the lines the tenants file keeps of it."""
+    key, digest = new_key()
+    sys.stdout.write(
+        f"# The key, for the caller (shown once; the gateway keeps only its digest):\n"
+        f"#   {key}\n"
+        f"# Add to the tenants file:\n"
+        f"[[tenants.{args.tenant}.api_keys]]\n"
+        f'name = "{args.name}"\n'
+        f'role = "{args.role}"\n'
+        f'digest = "{digest}"\n'
+    )
     return 0
 
 
@@ -110,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
     schema.set_defaults(run=cmd_schema)
+
+    key = commands.add_parser("key", help="API keys for callers")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key_new = key_commands.add_parser("new", help="print a fresh API key and its digest line")
+    key_new.add_argument("--tenant", default="default", help="the tenant it is for")
+    key_new.add_argument("--name", default="service", help="a name for the audit trail")
+    key_new.add_argument("--role", choices=("viewer", "admin"), default="viewer")
+    key_new.set_defaults(run=cmd_key_new)
 
     args = parser.parse_args(argv)
     code: int = args.run(args)

@@ -1,32 +1,26 @@
-"""Settings from the environment (`SEALGW_*`). A missing or malformed setting stops start-up with
-a message naming it; with no vendor configured, the gateway runs on its own sandbox."""
+"""Settings from the environment (`SEALGW_*`) and, when `SEALGW_TENANTS_FILE` names one, the
+tenants file. A missing or malformed setting stops start-up with a message naming it; with no
+vendor configured, the gateway runs on its own sandbox."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from gateway.domain import OrgScope, ProviderName
+from gateway.domain import DEFAULT_TENANT
 from gateway.providers.esign.client import AuthMode, EsignSettings
 from gateway.providers.http import HttpSettings
 from gateway.providers.yunyin.client import YunyinSettings
+from gateway.tenants import ConfigError, Tenant, VendorSettings, load_tenants
+
+__all__ = ["ConfigError", "Settings", "Tenant", "VendorSettings", "load_settings"]
 
 PREFIX = "SEALGW_"
 HARD_MAX_PAGE_SIZE = 100
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names it."""
-
-
-@dataclass(frozen=True, slots=True)
-class VendorSettings:
-    esign: EsignSettings | None = None
-    esign_org_id: str = ""
-    yunyin: YunyinSettings | None = None
-    yunyin_user_id: str = ""
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +29,12 @@ class Settings:
     port: int = 8000
     # True when no vendor is configured: the gateway serves the sandbox and uses it.
     sandbox: bool = True
-    vendors: VendorSettings = field(default_factory=VendorSettings)
+    # Without a tenants file: one tenant, `default`, from the SEALGW_ESIGN_* / YUNYIN_* settings.
+    tenants: tuple[Tenant, ...] = (Tenant(DEFAULT_TENANT, VendorSettings()),)
+    # GraphQL introspection; by default on in the sandbox demo only.
+    introspection: bool = True
+    # Requests per caller (API key or token subject), in the `limits` notation.
+    rate_limit: str = "600/minute"
     default_page_size: int = 20
     max_page_size: int = 100
     max_upload_bytes: int = 2 * 1024 * 1024
@@ -43,14 +42,21 @@ class Settings:
     log_level: str = "INFO"
     http: HttpSettings = field(default_factory=HttpSettings)
 
-    def scope(self) -> OrgScope:
-        """The caller's organisation (one configured organisation for now)."""
-        accounts = {}
-        if self.vendors.esign is not None:
-            accounts[ProviderName.ESIGN] = self.vendors.esign_org_id
-        if self.vendors.yunyin is not None:
-            accounts[ProviderName.YUNYIN] = self.vendors.yunyin_user_id
-        return OrgScope(accounts)
+    @property
+    def has_callers(self) -> bool:
+        """Whether any API key or token issuer is configured; without, callers are anonymous
+        and only a loopback bind is allowed."""
+        return any(tenant.has_callers for tenant in self.tenants)
+
+    def exposure_problem(self, host: str) -> str | None:
+        """Why binding `host` would be unsafe, or None."""
+        if self.has_callers or host in LOOPBACK_HOSTS or host.startswith("127."):
+            return None
+        return (
+            f"refusing to listen on {host} with no callers configured: anyone reaching the port "
+            "could change seals. Configure API keys or JWT issuers in a tenants file "
+            "(SEALGW_TENANTS_FILE; see README, 'Callers and tenants'), or listen on 127.0.0.1."
+        )
 
 
 class _Env:
@@ -108,7 +114,8 @@ def _vendor_names(vendor: str) -> list[str]:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    env = _Env(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    env = _Env(environ)
     http = HttpSettings(
         timeout_s=env.number("UPSTREAM_TIMEOUT", 10.0, 0.1, 300.0),
         max_connections=env.integer("UPSTREAM_MAX_CONNECTIONS", 16, 1, 1000),
@@ -158,6 +165,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if env.get("YUNYIN_USER_ID") is None:
             raise ConfigError(f"{PREFIX}YUNYIN_USER_ID is required {why}.")
 
+    tenants_file = env.get("TENANTS_FILE")
+    if tenants_file is not None:
+        if esign is not None or yunyin is not None:
+            raise ConfigError(
+                f"{PREFIX}TENANTS_FILE is set, and so are vendor settings "
+                f"({PREFIX}ESIGN_* / {PREFIX}YUNYIN_*): configure vendors in one place only."
+            )
+        tenants = load_tenants(tenants_file, environ, http)
+    else:
+        tenants = (Tenant(DEFAULT_TENANT, VendorSettings(esign, esign_org, yunyin, yunyin_user)),)
+    sandbox = tenants_file is None and esign is None and yunyin is None
+    introspection = env.get("INTROSPECTION", "on" if sandbox else "off")
+    if introspection not in ("on", "off"):
+        raise ConfigError(f"{PREFIX}INTROSPECTION must be 'on' or 'off', not {introspection!r}.")
+    rate_limit = env.get("RATE_LIMIT", "600/minute") or "600/minute"
+    if not re.match(r"^\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?$", rate_limit):
+        raise ConfigError(
+            f"{PREFIX}RATE_LIMIT must read like '600/minute' or '10/second', not {rate_limit!r}."
+        )
+
     max_page = env.integer("MAX_PAGE_SIZE", 100, 1, HARD_MAX_PAGE_SIZE)
     origins = env.get("CORS_ORIGINS")
     log_level = (env.get("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -168,8 +195,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
         port=env.integer("PORT", 8000, 0, 65535),
-        sandbox=esign is None and yunyin is None,
-        vendors=VendorSettings(esign, esign_org, yunyin, yunyin_user),
+        sandbox=sandbox,
+        tenants=tenants,
+        introspection=introspection == "on",
+        rate_limit=rate_limit,
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page
         ),

@@ -9,7 +9,8 @@ import dataclasses
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from gateway.config import Settings, VendorSettings
+from gateway.config import Settings, Tenant, VendorSettings
+from gateway.domain import DEFAULT_TENANT
 from gateway.providers.esign.client import EsignSettings
 from gateway.providers.yunyin.client import YunyinSettings
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
@@ -37,7 +38,7 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
         ),
         yunyin_user_id=str(demo.YUNYIN_ADMIN),
     )
-    return dataclasses.replace(settings, vendors=vendors)
+    return dataclasses.replace(settings, tenants=(Tenant(DEFAULT_TENANT, vendors),))
 
 
 def sandbox_routes() -> list[BaseRoute]:

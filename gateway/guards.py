@@ -4,6 +4,8 @@
   cookies (CSRF). Like Apollo's CSRF prevention, a multipart request must carry a header a
   browser only sends after a preflight: `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`.
 - Neither Starlette nor uvicorn bounds a request body: this does, before the app reads it.
+- A JSON body must be an object (a GraphQL request); `null`, a string or a number gets a 400
+  GraphQL JSON error instead of reaching the server's parser.
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
 
-async def refuse(send: Send, status: int, message: str) -> None:
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}
-    ).encode()
+async def refuse(send: Send, status: int, message: str, code: str = "BAD_REQUEST") -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -110,5 +110,40 @@ class BodyLimit:
                 return await receive()
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+JSON_WHITESPACE = b" \t\r\n"
+
+
+class JsonObjectGuard:
+    """Refuses a POSTed JSON body that is not an object, reading only its first bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = (_header(scope, b"content-type") or b"").lower()
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not content_type.startswith(b"application/json")
+        ):
+            await self.app(scope, receive, send)
+            return
+        first = await receive()
+        head = first.get("body", b"").lstrip(JSON_WHITESPACE)
+        if first["type"] == "http.request" and head[:1] not in (b"{", b""):
+            await refuse(send, 400, "The request body must be a JSON object (a GraphQL request).")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return first
 
         await self.app(scope, replay, send)

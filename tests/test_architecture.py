@@ -22,7 +22,15 @@ PACKAGE = ROOT / "gateway"
 LAYERS = [
     (
         "assembly",
-        ["gateway.cli", "gateway.demo", "gateway.app", "gateway.config", "gateway.guards"],
+        [
+            "gateway.cli",
+            "gateway.demo",
+            "gateway.app",
+            "gateway.callers",
+            "gateway.config",
+            "gateway.tenants",
+            "gateway.guards",
+        ],
     ),
     ("schema", ["gateway.schema"]),
     ("service", ["gateway.service"]),

@@ -85,6 +85,7 @@ def test_serve_without_vendors_runs_on_the_sandbox(
     assert httpx.get(f"{url}/healthz").json() == {
         "status": "ok",
         "sandbox": True,
+        "tenants": 1,
         "providers": ["esign", "yunyin"],
     }
     body = httpx.post(

@@ -26,27 +26,33 @@ def test_nothing_configured_means_sandbox() -> None:
     settings = load_settings({})
     assert settings.sandbox is True
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.introspection is True
     pointed = on_sandbox(settings, "http://127.0.0.1:9000/sandbox")
-    assert pointed.vendors.esign is not None
-    assert pointed.vendors.yunyin is not None
-    assert pointed.vendors.esign.base_url == "http://127.0.0.1:9000/sandbox/esign"
-    assert set(pointed.scope().accounts) == {ProviderName.ESIGN, ProviderName.YUNYIN}
+    (tenant,) = pointed.tenants
+    assert tenant.name == "default"
+    assert tenant.vendors.esign is not None
+    assert tenant.vendors.yunyin is not None
+    assert tenant.vendors.esign.base_url == "http://127.0.0.1:9000/sandbox/esign"
+    assert set(tenant.scope().accounts) == {ProviderName.ESIGN, ProviderName.YUNYIN}
 
 
 def test_only_the_configured_vendors_are_used() -> None:
     settings = load_settings(ESIGN)
     assert settings.sandbox is False
-    assert settings.vendors.yunyin is None
-    assert settings.scope().accounts == {ProviderName.ESIGN: "org"}
-    assert settings.vendors.esign is not None
-    assert settings.vendors.esign.auth_mode == "signature"
+    assert settings.introspection is False
+    (tenant,) = settings.tenants
+    assert tenant.vendors.yunyin is None
+    assert tenant.scope().accounts == {ProviderName.ESIGN: "org"}
+    assert tenant.vendors.esign is not None
+    assert tenant.vendors.esign.auth_mode == "signature"
     both = load_settings({**ESIGN, **YUNYIN, "SEALGW_ESIGN_AUTH_MODE": "token", "SEALGW_PORT": "9"})
-    assert both.vendors.esign is not None
-    assert both.vendors.esign.auth_mode == "token"
-    assert both.scope().accounts[ProviderName.YUNYIN] == "20001"
+    (tenant,) = both.tenants
+    assert tenant.vendors.esign is not None
+    assert tenant.vendors.esign.auth_mode == "token"
+    assert tenant.scope().accounts[ProviderName.YUNYIN] == "20001"
     assert both.port == 9
-    assert both.vendors.yunyin is not None
-    assert both.vendors.yunyin.source == "API"
+    assert tenant.vendors.yunyin is not None
+    assert tenant.vendors.yunyin.source == "API"
 
 
 @pytest.mark.parametrize(

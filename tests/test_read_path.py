@@ -318,7 +318,12 @@ def test_providers_query_and_health(gateway: Gateway) -> None:
     assert data["providers"][0]["supportedOperations"] == []
     assert "DELETE" in data["providers"][1]["supportedOperations"]
     health = gateway.client.get(f"{gateway.url}/healthz").json()
-    assert health == {"status": "ok", "sandbox": False, "providers": ["esign", "yunyin"]}
+    assert health == {
+        "status": "ok",
+        "sandbox": False,
+        "tenants": 1,
+        "providers": ["esign", "yunyin"],
+    }
 
 
 def test_graphiql_is_served_to_browsers(gateway: Gateway) -> None:

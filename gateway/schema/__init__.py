@@ -4,10 +4,8 @@ types."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -36,6 +34,8 @@ LIMIT_RULES = [
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
+# graphql-core's own rule: no `__schema` or `__type` (`__typename` stays allowed).
+LIMIT_RULES_NO_INTROSPECTION = [*LIMIT_RULES, NoSchemaIntrospectionCustomRule]
 
 
 class GatewaySchema(strawberry.federation.Schema):
@@ -45,7 +45,8 @@ class GatewaySchema(strawberry.federation.Schema):
         log_unexpected(errors)
 
 
-def build_schema(**extra: Any) -> strawberry.federation.Schema:
+def build_schema(*, introspection: bool = True) -> strawberry.federation.Schema:
+    rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -53,12 +54,11 @@ def build_schema(**extra: Any) -> strawberry.federation.Schema:
         extensions=[
             # Factories: a fresh extension per request (the caches themselves are shared).
             GatewayErrors,
-            lambda: AddValidationRules(LIMIT_RULES),
+            lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
-        **extra,
     )
 
 

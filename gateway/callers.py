@@ -1,0 +1,369 @@
+"""Who is calling, checked before any GraphQL work: API keys for services, JWT bearer tokens for
+browser apps, a rate limit per caller, and a request id on every answer.
+
+- API keys (`Authorization: Bearer sgk_...` or `X-Api-Key`) are known only by their SHA-256
+  digests, compared in constant time.
+- JWTs are verified with PyJWT against the issuer's shared secret (HS256) or its JWKS (RS256,
+  ES256; a file or a URL, refreshed on an unknown `kid` at most once a minute). `exp`, `nbf`,
+  `iss` and `aud` are checked with a small clock skew. An algorithm the issuer is not configured
+  for (`none`, HS256 against a key issuer) is refused before any key is looked at.
+- Refusals answer 401 with `WWW-Authenticate` and a GraphQL JSON error `UNAUTHENTICATED` with a
+  short phrase; the reason is logged, never echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.domain import Caller, Role
+from gateway.tenants import ApiKey, JwtIssuer, Tenant
+
+log = logging.getLogger("gateway.callers")
+
+KEY_PREFIX = "sgk_"
+LEEWAY_S = 30.0
+JWKS_REFRESH_S = 60.0
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh API key and the digest line the tenants file keeps of it."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class Unauthenticated(Exception):
+    """Credentials that do not identify a caller. `phrase` is for the client; `reason` for the
+    log only."""
+
+    def __init__(self, phrase: str, reason: str) -> None:
+        super().__init__(reason)
+        self.phrase = phrase
+        self.reason = reason
+
+
+def _invalid(reason: str) -> Unauthenticated:
+    return Unauthenticated("Invalid credentials.", reason)
+
+
+class KeySet:
+    """An issuer's public keys (JWKS), from a file or a URL. Read once, then again only when a
+    token names a key id it lacks, and then at most once a minute."""
+
+    def __init__(
+        self, file: str | None, url: str | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._file = file
+        self._url = url
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> jwt.PyJWK:
+        found = self._pick(kid)
+        if found is not None:
+            return found
+        async with self._lock:
+            found = self._pick(kid)
+            due = self._loaded_at is None or self._clock() - self._loaded_at >= JWKS_REFRESH_S
+            if found is None and due:
+                self._keys = await self._load()
+                self._loaded_at = self._clock()
+                found = self._pick(kid)
+        if found is None:
+            raise _invalid(f"unknown key id {kid!r}")
+        return found
+
+    def _pick(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    async def _load(self) -> dict[str, jwt.PyJWK]:
+        try:
+            if self._file is not None:
+                text = await asyncio.to_thread(Path(self._file).read_text, encoding="utf-8")
+                data = json.loads(text)
+            else:
+                async with httpx.AsyncClient(timeout=5.0) as client:
+                    response = await client.get(str(self._url))
+                    response.raise_for_status()
+                    data = response.json()
+            keys = jwt.PyJWKSet.from_dict(data).keys
+        except (OSError, ValueError, httpx.HTTPError, jwt.PyJWTError) as error:
+            log.warning("could not read the JWKS: %s", type(error).__name__)
+            return self._keys
+        return {str(k.key_id): k for k in keys if k.key_id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _Issuer:
+    tenant: Tenant
+    config: JwtIssuer
+    keys: KeySet | None
+
+
+class Authenticator:
+    """Turns a request's credentials into a Caller, or refuses them."""
+
+    def __init__(self, tenants: Sequence[Tenant], clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._keys: list[tuple[Tenant, ApiKey]] = [
+            (tenant, key) for tenant in tenants for key in tenant.api_keys
+        ]
+        self._issuers: dict[str, list[_Issuer]] = {}
+        for tenant in tenants:
+            for config in tenant.issuers:
+                keys = (
+                    None if config.secret is not None else KeySet(config.jwks_file, config.jwks_url)
+                )
+                self._issuers.setdefault(config.issuer, []).append(_Issuer(tenant, config, keys))
+
+    async def caller(
+        self, authorization: str | None, api_key: str | None, request_id: str
+    ) -> Caller | None:
+        """The caller the credentials name; None when the request carries none."""
+        if api_key is not None:
+            return self._by_key(api_key.strip(), request_id)
+        if authorization is None:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
+            raise Unauthenticated("Use an `Authorization: Bearer` token.", f"scheme {scheme!r}")
+        if value.startswith(KEY_PREFIX):
+            return self._by_key(value, request_id)
+        return await self._by_token(value, request_id)
+
+    def _by_key(self, key: str, request_id: str) -> Caller:
+        digest = hashlib.sha256(key.encode()).digest()
+        match: tuple[Tenant, ApiKey] | None = None
+        for tenant, known in self._keys:  # every digest compared, in constant time each
+            if hmac.compare_digest(digest, known.digest):
+                match = (tenant, known)
+        if match is None:
+            raise _invalid("unknown API key")
+        tenant, known = match
+        if known.revoked:
+            raise _invalid(f"revoked API key {known.name!r} of {tenant.name}")
+        return Caller(tenant.name, known.role, f"key:{known.name}", request_id)
+
+    async def _by_token(self, token: str, request_id: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as error:
+            raise _invalid(f"malformed token ({type(error).__name__})") from None
+        algorithm = header.get("alg")
+        candidates = self._issuers.get(str(unverified.get("iss")), [])
+        if not candidates:
+            raise _invalid("unknown issuer")
+        allowed = [c for c in candidates if algorithm in c.config.algorithms]
+        if not allowed:
+            raise _invalid(f"algorithm {algorithm!r} not allowed for this issuer")
+        issuer = self._pick_tenant(allowed, unverified)
+        config = issuer.config
+        key: Any = config.secret
+        if issuer.keys is not None:
+            key = (await issuer.keys.key(header.get("kid"))).key
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[str(algorithm)],
+                audience=config.audience,
+                issuer=config.issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid("expired token") from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid("token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise _invalid("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise _invalid("wrong issuer") from None
+        except jwt.InvalidSignatureError:
+            raise _invalid("bad signature") from None
+        except jwt.PyJWTError as error:
+            raise _invalid(f"token refused ({type(error).__name__})") from None
+        return Caller(
+            issuer.tenant.name,
+            _role(claims.get(config.role_claim)),
+            f"jwt:{claims['sub']}",
+            request_id,
+            _operator(claims, config),
+        )
+
+    @staticmethod
+    def _pick_tenant(allowed: list[_Issuer], claims: dict[str, Any]) -> _Issuer:
+        for issuer in allowed:
+            claim = issuer.config.tenant_claim
+            if claim is None or claims.get(claim) == issuer.tenant.name:
+                return issuer
+        raise _invalid("the token names no tenant of this issuer")
+
+
+def _role(value: object) -> Role:
+    """admin when the claim says so (a string or a list holding it); viewer otherwise."""
+    values = value if isinstance(value, list) else [value]
+    return Role.ADMIN if Role.ADMIN.value in values else Role.VIEWER
+
+
+def _operator(claims: dict[str, Any], config: JwtIssuer) -> str | None:
+    if config.operator_claim is None or claims.get(config.operator_claim) is None:
+        return None
+    value = str(claims[config.operator_claim])
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**63:
+        raise _invalid("the operator claim is not a 云银签 user id")
+    return value
+
+
+class RateLimiter:
+    """Requests per caller in a moving window (the `limits` library); in-process."""
+
+    def __init__(self, rate: str) -> None:
+        self._item = parse_limit(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def retry_after(self, caller: Caller) -> int | None:
+        """None when the request may go on; else the seconds until it may."""
+        if self._limiter.hit(self._item, caller.tenant, caller.subject):
+            return None
+        reset_at = self._limiter.get_window_stats(self._item, caller.tenant, caller.subject)[0]
+        return max(1, math.ceil(reset_at - time.time()))
+
+
+# --- the gate -------------------------------------------------------------------------------
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {bytes(k): bytes(v) for k, v in scope["headers"]}
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+async def error_response(
+    send: Send, status: int, message: str, code: str, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """A GraphQL JSON error answer, for refusals made before any GraphQL work."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class CallerGate:
+    """In front of /graphql: a request id on every answer, the caller established (or the
+    request refused), the caller's rate limit applied. The GraphiQL page itself (a browser's
+    GET for HTML) is served to anyone: it holds no data, and its requests carry credentials."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        *,
+        anonymous: bool,
+        page_tenant: str,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.anonymous = anonymous
+        # The page request is given a caller that may do nothing: it executes no operation.
+        self._page_caller = Caller(page_tenant, Role.VIEWER, "graphiql-page")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        given = _text(headers.get(b"x-request-id")) or ""
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        id_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        if scope["method"] == "OPTIONS" or self._is_ide_page(scope, headers):
+            scope.setdefault("state", {})["caller"] = self._page_caller
+            await self.app(scope, receive, send_with_id)
+            return
+        try:
+            caller = await self.authenticator.caller(
+                _text(headers.get(b"authorization")), _text(headers.get(b"x-api-key")), request_id
+            )
+        except Unauthenticated as refusal:
+            log.info("refused a caller (request %s): %s", request_id, refusal.reason)
+            await self._unauthenticated(send_with_id, refusal.phrase, invalid=True)
+            return
+        if caller is None:
+            if not self.anonymous:
+                await self._unauthenticated(send_with_id, "Credentials required.", invalid=False)
+                return
+            caller = Caller.anonymous(request_id)
+        retry_after = self.limiter.retry_after(caller)
+        if retry_after is not None:
+            await error_response(
+                send_with_id,
+                429,
+                f"Too many requests; try again in {retry_after} s.",
+                "RATE_LIMITED",
+                [(b"retry-after", str(retry_after).encode())],
+            )
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send_with_id)
+
+    @staticmethod
+    def _is_ide_page(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        return (
+            scope["method"] == "GET"
+            and b"text/html" in headers.get(b"accept", b"")
+            and b"query=" not in scope.get("query_string", b"")
+        )
+
+    @staticmethod
+    async def _unauthenticated(send: Send, phrase: str, *, invalid: bool) -> None:
+        challenge = b'Bearer realm="seal-gateway"' + (
+            b', error="invalid_token"' if invalid else b""
+        )
+        await error_response(
+            send, 401, phrase, "UNAUTHENTICATED", [(b"www-authenticate", challenge)]
+        )
