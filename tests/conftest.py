@@ -4,6 +4,8 @@ ephemeral port, and tests speak HTTP to them as a client would."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import socket
 import threading
 import time
@@ -12,13 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.app import create_app
+from gateway.callers import new_key
 from gateway.config import load_settings
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from gateway.sandbox import state as demo
+
+# Every secret the suite configures or is issued: no response body or log line may hold one.
+SECRETS: set[str] = {demo.ESIGN_APP_SECRET, demo.YUNYIN_APP_SECRET}
 
 
 class ServerThread:
@@ -172,3 +180,198 @@ def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
         server.stop()
     for server in stack:
         server.join()
+
+
+# --- two tenants --------------------------------------------------------------------------
+
+AUDIENCE = "seal-gateway"
+ACME_ISSUER = "https://login.acme.test"
+GLOBEX_ISSUER = "https://id.globex.test"
+TENANT_SECRETS = {
+    "ACME_ESIGN_SECRET": "acme-esign-secret-7c1d9e",
+    "ACME_YUNYIN_SECRET": "acme-yunyin-secret-52af01",
+    "ACME_JWT_SECRET": "acme-jwt-hs256-secret-with-32-bytes-or-more-3e8b",
+    "GLOBEX_ESIGN_SECRET": "globex-esign-secret-93be42",
+    "GLOBEX_YUNYIN_SECRET": "globex-yunyin-secret-c40d17",
+}
+TENANTS_TOML = """
+[tenants.acme.esign]
+base_url = "{a}/esign"
+app_id = "acme-esign-app"
+app_secret = {{ env = "ACME_ESIGN_SECRET" }}
+org_id = "{org}"
+
+[tenants.acme.yunyin]
+base_url = "{a}/yunyin"
+app_id = "acme-yunyin-app"
+app_secret = {{ env = "ACME_YUNYIN_SECRET" }}
+user_id = 20001
+
+[[tenants.acme.api_keys]]
+name = "acme-admin"
+role = "admin"
+digest = "{acme_admin}"
+
+[[tenants.acme.api_keys]]
+name = "acme-viewer"
+role = "viewer"
+digest = "{acme_viewer}"
+
+[[tenants.acme.api_keys]]
+name = "acme-retired"
+role = "admin"
+digest = "{acme_retired}"
+revoked = true
+
+[[tenants.acme.jwt]]
+issuer = "{acme_issuer}"
+audience = "{audience}"
+algorithms = ["HS256"]
+secret = {{ env = "ACME_JWT_SECRET" }}
+role_claim = "seal_role"
+operator_claim = "yunyin_user_id"
+
+[tenants.globex.esign]
+base_url = "{b}/esign"
+app_id = "globex-esign-app"
+app_secret = {{ env = "GLOBEX_ESIGN_SECRET" }}
+org_id = "{org}"
+
+[tenants.globex.yunyin]
+base_url = "{b}/yunyin"
+app_id = "globex-yunyin-app"
+app_secret = {{ env = "GLOBEX_YUNYIN_SECRET" }}
+user_id = 20001
+
+[[tenants.globex.api_keys]]
+name = "globex-admin"
+role = "admin"
+digest = "{globex_admin}"
+
+[[tenants.globex.jwt]]
+issuer = "{globex_issuer}"
+audience = "{audience}"
+algorithms = ["RS256", "ES256"]
+jwks_file = "{jwks}"
+"""
+
+
+@dataclass
+class TenantsGateway:
+    """A gateway serving two tenants, acme and globex, each on its own sandbox; both sandboxes
+    hold the same seeded seals (the same vendor ids), with different app credentials."""
+
+    url: str
+    client: httpx.Client
+    sandboxes: dict[str, SandboxServer]
+    keys: dict[str, str]
+    rsa_key: Any
+    ec_key: Any
+
+    def post(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
+        return self.client.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+        )
+
+    def as_key(
+        self, name: str, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        response = self.post(query, variables, authorization=f"Bearer {self.keys[name]}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def token(self, tenant: str, claims: dict[str, Any], **header: Any) -> str:
+        """A signed token from the tenant's issuer (acme: HS256; globex: RS256)."""
+        now = int(time.time())
+        base = {"sub": "user-1", "aud": AUDIENCE, "iat": now, "exp": now + 600}
+        if tenant == "acme":
+            payload = {**base, "iss": ACME_ISSUER, **claims}
+            return jwt.encode(payload, TENANT_SECRETS["ACME_JWT_SECRET"], "HS256", header)
+        payload = {**base, "iss": GLOBEX_ISSUER, **claims}
+        return jwt.encode(payload, self.rsa_key, "RS256", {"kid": "globex-rsa", **header})
+
+
+def _jwks(rsa_key: Any, ec_key: Any) -> dict[str, Any]:
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    return {
+        "keys": [
+            {**rsa_jwk, "kid": "globex-rsa", "alg": "RS256", "use": "sig"},
+            {**ec_jwk, "kid": "globex-ec", "alg": "ES256", "use": "sig"},
+        ]
+    }
+
+
+@pytest.fixture(scope="session")
+def tenants_gateway_session(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TenantsGateway]:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    folder = tmp_path_factory.mktemp("tenants")
+    jwks_path = folder / "jwks.json"
+    jwks_path.write_text(json.dumps(_jwks(rsa_key, ec_key)))
+    configs = {
+        "acme": SandboxConfig(
+            esign_app=("acme-esign-app", TENANT_SECRETS["ACME_ESIGN_SECRET"]),
+            yunyin_app=("acme-yunyin-app", TENANT_SECRETS["ACME_YUNYIN_SECRET"]),
+        ),
+        "globex": SandboxConfig(
+            esign_app=("globex-esign-app", TENANT_SECRETS["GLOBEX_ESIGN_SECRET"]),
+            yunyin_app=("globex-yunyin-app", TENANT_SECRETS["GLOBEX_YUNYIN_SECRET"]),
+        ),
+    }
+    keys = {
+        name: new_key() for name in ("acme-admin", "acme-viewer", "acme-retired", "globex-admin")
+    }
+    with contextlib.ExitStack() as stack:
+        sandboxes = {}
+        for name, config in configs.items():
+            sandbox = Sandbox(config)
+            server = stack.enter_context(ServerThread(create_sandbox_app(sandbox)))
+            sandboxes[name] = SandboxServer(sandbox, server.url, server)
+        toml = TENANTS_TOML.format(
+            a=sandboxes["acme"].url,
+            b=sandboxes["globex"].url,
+            org=demo.ESIGN_ORG_A,
+            jwks=jwks_path,
+            audience=AUDIENCE,
+            acme_issuer=ACME_ISSUER,
+            globex_issuer=GLOBEX_ISSUER,
+            **{name.replace("-", "_"): digest for name, (_, digest) in keys.items()},
+        )
+        tenants_file = folder / "tenants.toml"
+        tenants_file.write_text(toml)
+        settings = load_settings(
+            {
+                "SEALGW_TENANTS_FILE": str(tenants_file),
+                "SEALGW_UPSTREAM_TIMEOUT": "3",
+                **TENANT_SECRETS,
+            }
+        )
+        server = stack.enter_context(ServerThread(create_app(settings)))
+        client = stack.enter_context(httpx.Client(timeout=30))
+        SECRETS.update(TENANT_SECRETS.values())
+        SECRETS.update(key for key, _ in keys.values())
+        yield TenantsGateway(
+            server.url,
+            client,
+            sandboxes,
+            {name: key for name, (key, _) in keys.items()},
+            rsa_key,
+            ec_key,
+        )
+
+
+@pytest.fixture
+def tenants_gateway(tenants_gateway_session: TenantsGateway) -> Iterator[TenantsGateway]:
+    for server in tenants_gateway_session.sandboxes.values():
+        server.sandbox.reset()
+    yield tenants_gateway_session
+    for server in tenants_gateway_session.sandboxes.values():
+        server.sandbox.reset()

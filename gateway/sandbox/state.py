@@ -155,6 +155,9 @@ class SandboxConfig:
     esign_token_overlap_s: float = 300.0
     latency_s: float = 0.0
     timestamp_window_s: float = 900.0
+    # The app credentials each emulated vendor accepts (a sandbox per tenant can differ).
+    esign_app: tuple[str, str] = (ESIGN_APP_ID, ESIGN_APP_SECRET)
+    yunyin_app: tuple[str, str] = (YUNYIN_APP_ID, YUNYIN_APP_SECRET)
 
 
 @dataclass
@@ -195,8 +198,8 @@ class Sandbox:
         self.peak_in_flight: Counter[str] = Counter()
         self.requests: deque[RecordedRequest] = deque(maxlen=500)
         self.faults: list[Fault] = []
-        self.esign_apps = {ESIGN_APP_ID: ESIGN_APP_SECRET}
-        self.yunyin_apps = {YUNYIN_APP_ID: YUNYIN_APP_SECRET}
+        self.esign_apps = dict([self.config.esign_app])
+        self.yunyin_apps = dict([self.config.yunyin_app])
         self.esign_orgs: dict[str, EsignOrg] = {}
         self.esign_seals: list[EsignSeal] = []
         self.yunyin_corp_name = "示例有限公司"
