@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -27,6 +28,70 @@ from gateway.sandbox import state as demo
 
 # Every secret the suite configures or is issued: no response body or log line may hold one.
 SECRETS: set[str] = {demo.ESIGN_APP_SECRET, demo.YUNYIN_APP_SECRET}
+# What the run produced: every gateway response body and every log line (see the hooks below).
+SEEN_BODIES: list[str] = []
+SEEN_LOG_LINES: list[str] = []
+SANDBOXES: list[Sandbox] = []
+
+
+def _keep_body(response: httpx.Response) -> None:
+    response.read()
+    SEEN_BODIES.append(response.text)
+
+
+def scanned_client() -> httpx.Client:
+    """A client whose every response body goes to the secrets scan."""
+    return httpx.Client(timeout=30, event_hooks={"response": [_keep_body]})
+
+
+class _KeepLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        SEEN_LOG_LINES.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secrets_scan() -> Iterator[None]:
+    """Every log line of the run, formatted as a log file would hold it (tracebacks included),
+    kept for the scan at the end of the session."""
+    handler = _KeepLines(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    issued = {token for sandbox in SANDBOXES for token in sandbox.tokens}
+    secrets = {s for s in SECRETS | issued if len(s) >= 8}
+    hits = [
+        (secret[:6] + "…", kind)
+        for kind, texts in (("response", SEEN_BODIES), ("log line", SEEN_LOG_LINES))
+        for text in texts
+        for secret in secrets
+        if secret in text
+    ]
+    session.config.stash[SCAN_KEY] = (len(SEEN_BODIES), len(SEEN_LOG_LINES), len(secrets), hits)
+    if hits:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+SCAN_KEY = pytest.StashKey[tuple[int, int, int, list[tuple[str, str]]]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if SCAN_KEY not in config.stash:
+        return
+    bodies, lines, secrets, hits = config.stash[SCAN_KEY]
+    terminalreporter.write_line(
+        f"secrets scan: {bodies} response bodies and {lines} log lines searched for "
+        f"{secrets} secrets and issued tokens: {len(hits)} hits"
+    )
+    for secret, kind in hits[:20]:
+        terminalreporter.write_line(f"  secret {secret} found in a {kind}")
 
 
 class ServerThread:
@@ -122,6 +187,7 @@ def shared_sandbox() -> Iterator[SandboxServer]:
     """One sandbox for the whole run: tests share it, and `sandbox_server` puts it back in its
     seeded state after each one."""
     sandbox = Sandbox()
+    SANDBOXES.append(sandbox)
     with ServerThread(create_sandbox_app(sandbox)) as server:
         yield SandboxServer(sandbox, server.url, server)
 
@@ -152,7 +218,7 @@ def shared_gateway(shared_sandbox: SandboxServer) -> Iterator[Gateway]:
     """The gateway with the default settings, shared by every test that does not change them:
     what it keeps between requests (tokens, connections) is what a long-running gateway keeps."""
     settings = load_settings(shared_sandbox.env())
-    with ServerThread(create_app(settings)) as server, httpx.Client(timeout=30) as client:
+    with ServerThread(create_app(settings)) as server, scanned_client() as client:
         yield Gateway(server.url, client)
 
 
@@ -166,7 +232,7 @@ def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
     """Starts a fresh gateway on the sandbox; `only` keeps one vendor, keyword arguments
     override its SEALGW_* settings (an empty string removes one)."""
     stack: list[ServerThread] = []
-    client = httpx.Client(timeout=30)
+    client = scanned_client()
 
     def start(only: str | None = None, **overrides: str) -> Gateway:
         settings = load_settings(sandbox_server.env(only, **overrides))
@@ -291,9 +357,13 @@ class TenantsGateway:
         base = {"sub": "user-1", "aud": AUDIENCE, "iat": now, "exp": now + 600}
         if tenant == "acme":
             payload = {**base, "iss": ACME_ISSUER, **claims}
-            return jwt.encode(payload, TENANT_SECRETS["ACME_JWT_SECRET"], "HS256", header)
+            token = jwt.encode(payload, TENANT_SECRETS["ACME_JWT_SECRET"], "HS256", header)
+            SECRETS.add(token)
+            return token
         payload = {**base, "iss": GLOBEX_ISSUER, **claims}
-        return jwt.encode(payload, self.rsa_key, "RS256", {"kid": "globex-rsa", **header})
+        token = jwt.encode(payload, self.rsa_key, "RS256", {"kid": "globex-rsa", **header})
+        SECRETS.add(token)
+        return token
 
 
 def _jwks(rsa_key: Any, ec_key: Any) -> dict[str, Any]:
@@ -333,6 +403,7 @@ def tenants_gateway_session(
         sandboxes = {}
         for name, config in configs.items():
             sandbox = Sandbox(config)
+            SANDBOXES.append(sandbox)
             server = stack.enter_context(ServerThread(create_sandbox_app(sandbox)))
             sandboxes[name] = SandboxServer(sandbox, server.url, server)
         toml = TENANTS_TOML.format(
@@ -355,7 +426,7 @@ def tenants_gateway_session(
             }
         )
         server = stack.enter_context(ServerThread(create_app(settings)))
-        client = stack.enter_context(httpx.Client(timeout=30))
+        client = stack.enter_context(scanned_client())
         SECRETS.update(TENANT_SECRETS.values())
         SECRETS.update(key for key, _ in keys.values())
         yield TenantsGateway(
