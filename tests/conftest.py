@@ -422,6 +422,8 @@ def tenants_gateway_session(
             {
                 "SEALGW_TENANTS_FILE": str(tenants_file),
                 "SEALGW_UPSTREAM_TIMEOUT": "3",
+                # the fuzz run alone sends some hundreds of requests in a minute
+                "SEALGW_RATE_LIMIT": "6000/minute",
                 **TENANT_SECRETS,
             }
         )
