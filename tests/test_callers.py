@@ -20,6 +20,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from gateway.callers import KeySet, Unauthenticated
 from gateway.config import ConfigError, load_settings
@@ -31,6 +35,7 @@ from tests.conftest import (
     GLOBEX_ISSUER,
     TENANT_SECRETS,
     Gateway,
+    ServerThread,
     StartGateway,
     TenantsGateway,
 )
@@ -418,3 +423,29 @@ def test_cli_key_new_and_the_exposure_refusal(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "no callers configured" in refused.stderr
     assert "SEALGW_TENANTS_FILE" in refused.stderr
+
+
+def test_jwks_from_a_url_is_fetched_once_and_cached(tenants_gateway: TenantsGateway) -> None:
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(tenants_gateway.rsa_key.public_key()))
+    served: list[int] = []
+
+    async def jwks(request: Request) -> JSONResponse:
+        served.append(1)
+        return JSONResponse({"keys": [{**rsa_jwk, "kid": "web"}]})
+
+    with ServerThread(Starlette(routes=[Route("/jwks.json", jwks)])) as server:
+        keys = KeySet(None, f"{server.url}/jwks.json")
+
+        async def scenario() -> None:
+            for _ in range(3):
+                assert (await keys.key("web")).key_id == "web"
+            with pytest.raises(Unauthenticated):
+                await keys.key("other")  # unknown, but read less than a minute ago: refused
+
+        asyncio.run(scenario())
+    assert len(served) == 1
+
+
+def test_the_sandbox_knobs_are_not_on_a_configured_gateway(gateway: Gateway) -> None:
+    for path in ("/sandbox/_sandbox/calls", "/sandbox/", "/_sandbox/calls"):
+        assert gateway.client.get(f"{gateway.url}{path}").status_code == 404
