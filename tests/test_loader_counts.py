@@ -106,7 +106,8 @@ def test_connections_are_reused(start_gateway: StartGateway, sandbox: Sandbox) -
 
 
 def test_concurrency_per_vendor_is_bounded(start_gateway: StartGateway, sandbox: Sandbox) -> None:
-    sandbox.config.latency_s = 0.05
+    # long enough that calls started together overlap even on a busy machine
+    sandbox.config.latency_s = 0.25
     bounded = start_gateway("ESIGN", SEALGW_UPSTREAM_MAX_CONNECTIONS="2")
     bounded.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
     assert sandbox.count("esign:v3.detail") == 7
