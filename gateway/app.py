@@ -147,7 +147,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         ),
         Authenticator(settings.tenants),
         RateLimiter(settings.rate_limit),
-        anonymous=not settings.has_callers,
+        anonymous=settings.anonymous,
         page_tenant=settings.tenants[0].name,
     )
     routes: list[BaseRoute] = [

@@ -65,10 +65,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             base,
             SANDBOX_PATH,
         )
-    if not settings.has_callers:
+    if settings.anonymous:
         log.warning(
-            "ANONYMOUS ACCESS: no callers configured, so every request to %s acts as an admin "
-            "of tenant 'default'. Allowed on loopback only; configure callers before exposing it.",
+            "ANONYMOUS ACCESS: the sandbox demo takes requests without credentials on %s, each "
+            "as an admin. Loopback only; configure vendors and callers for anything else.",
             base,
         )
     log.info("seal-gateway listening on %s; GraphiQL at %s/graphql", base, base)

@@ -10,11 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from gateway.domain import DEFAULT_TENANT
+from gateway.domain import DEFAULT_TENANT, Role
 from gateway.providers.esign.client import AuthMode, EsignSettings
 from gateway.providers.http import HttpSettings
 from gateway.providers.yunyin.client import YunyinSettings
-from gateway.tenants import ConfigError, Tenant, VendorSettings, load_tenants
+from gateway.tenants import (
+    DIGEST,
+    ApiKey,
+    ConfigError,
+    Tenant,
+    VendorSettings,
+    load_tenants,
+)
 
 __all__ = ["ConfigError", "Settings", "Tenant", "VendorSettings", "load_settings"]
 
@@ -44,18 +51,29 @@ class Settings:
 
     @property
     def has_callers(self) -> bool:
-        """Whether any API key or token issuer is configured; without, callers are anonymous
-        and only a loopback bind is allowed."""
+        """Whether any API key or token issuer is configured."""
         return any(tenant.has_callers for tenant in self.tenants)
 
+    @property
+    def anonymous(self) -> bool:
+        """Callers without credentials are let in only in the sandbox demo, where nothing is
+        configured and no real vendor can be reached (and only on loopback, see below)."""
+        return self.sandbox and not self.has_callers
+
     def exposure_problem(self, host: str) -> str | None:
-        """Why binding `host` would be unsafe, or None."""
+        """Why serving on `host` with these settings would be unsafe, or None."""
+        how = (
+            "Configure callers: API keys in SEALGW_API_KEYS (from `seal-gateway key new`), or "
+            "keys and JWT issuers in a tenants file (SEALGW_TENANTS_FILE); see README, "
+            "'Callers and tenants'."
+        )
+        if not self.sandbox and not self.has_callers:
+            return f"vendors are configured but no callers are: nobody could use them. {how}"
         if self.has_callers or host in LOOPBACK_HOSTS or host.startswith("127."):
             return None
         return (
             f"refusing to listen on {host} with no callers configured: anyone reaching the port "
-            "could change seals. Configure API keys or JWT issuers in a tenants file "
-            "(SEALGW_TENANTS_FILE; see README, 'Callers and tenants'), or listen on 127.0.0.1."
+            f"could act on the demo's seals. {how} Or listen on 127.0.0.1."
         )
 
 
@@ -113,6 +131,26 @@ def _vendor_names(vendor: str) -> list[str]:
     return [f"{vendor}_{suffix}" for suffix in ("APP_ID", "APP_SECRET")]
 
 
+def _api_keys(env: _Env) -> tuple[ApiKey, ...]:
+    """SEALGW_API_KEYS: `name:role:sha256:<hex>` entries, comma-separated (the default tenant's
+    callers when there is no tenants file)."""
+    raw = env.get("API_KEYS")
+    if raw is None:
+        return ()
+    keys = []
+    for entry in (e.strip() for e in raw.split(",") if e.strip()):
+        name, _, rest = entry.partition(":")
+        role, _, digest = rest.partition(":")
+        found = DIGEST.match(digest)
+        if not name or role not in ("viewer", "admin") or found is None:
+            raise ConfigError(
+                f"{PREFIX}API_KEYS entries read name:role:sha256:<64 hex digits> (role viewer "
+                f"or admin), as `seal-gateway key new` prints them; not {entry[:40]!r}."
+            )
+        keys.append(ApiKey(name, bytes.fromhex(found.group(1)), Role(role)))
+    return tuple(keys)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     env = _Env(environ)
@@ -167,14 +205,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     tenants_file = env.get("TENANTS_FILE")
     if tenants_file is not None:
-        if esign is not None or yunyin is not None:
+        if esign is not None or yunyin is not None or env.get("API_KEYS") is not None:
             raise ConfigError(
-                f"{PREFIX}TENANTS_FILE is set, and so are vendor settings "
-                f"({PREFIX}ESIGN_* / {PREFIX}YUNYIN_*): configure vendors in one place only."
+                f"{PREFIX}TENANTS_FILE is set, and so are vendor or caller settings "
+                f"({PREFIX}ESIGN_* / {PREFIX}YUNYIN_* / {PREFIX}API_KEYS): configure them in "
+                "one place only."
             )
         tenants = load_tenants(tenants_file, environ, http)
     else:
-        tenants = (Tenant(DEFAULT_TENANT, VendorSettings(esign, esign_org, yunyin, yunyin_user)),)
+        vendors = VendorSettings(esign, esign_org, yunyin, yunyin_user)
+        tenants = (Tenant(DEFAULT_TENANT, vendors, api_keys=_api_keys(env)),)
     sandbox = tenants_file is None and esign is None and yunyin is None
     introspection = env.get("INTROSPECTION", "on" if sandbox else "off")
     if introspection not in ("on", "off"):

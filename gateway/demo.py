@@ -38,7 +38,8 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
         ),
         yunyin_user_id=str(demo.YUNYIN_ADMIN),
     )
-    return dataclasses.replace(settings, tenants=(Tenant(DEFAULT_TENANT, vendors),))
+    callers = settings.tenants[0].api_keys  # SEALGW_API_KEYS, when given, still apply
+    return dataclasses.replace(settings, tenants=(Tenant(DEFAULT_TENANT, vendors, callers),))
 
 
 def sandbox_routes() -> list[BaseRoute]:

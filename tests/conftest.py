@@ -39,9 +39,18 @@ def _keep_body(response: httpx.Response) -> None:
     SEEN_BODIES.append(response.text)
 
 
-def scanned_client() -> httpx.Client:
-    """A client whose every response body goes to the secrets scan."""
-    return httpx.Client(timeout=30, event_hooks={"response": [_keep_body]})
+# The suite's own admin key for the default tenant (SEALGW_API_KEYS), sent by every test client.
+SUITE_KEY, SUITE_DIGEST = new_key()
+SECRETS.add(SUITE_KEY)
+AUTH = {"Authorization": f"Bearer {SUITE_KEY}"}
+
+
+def scanned_client(*, authorized: bool = True) -> httpx.Client:
+    """A client whose every response body goes to the secrets scan; it carries the suite's
+    admin key unless told not to."""
+    return httpx.Client(
+        timeout=30, event_hooks={"response": [_keep_body]}, headers=AUTH if authorized else None
+    )
 
 
 class _KeepLines(logging.Handler):
@@ -174,6 +183,7 @@ class SandboxServer:
             "SEALGW_YUNYIN_APP_SECRET": demo.YUNYIN_APP_SECRET,
             "SEALGW_YUNYIN_USER_ID": str(demo.YUNYIN_ADMIN),
             "SEALGW_UPSTREAM_TIMEOUT": "3",
+            "SEALGW_API_KEYS": f"suite:admin:{SUITE_DIGEST}",
         }
         if only is not None:
             other = "YUNYIN" if only == "ESIGN" else "ESIGN"
@@ -428,7 +438,7 @@ def tenants_gateway_session(
             }
         )
         server = stack.enter_context(ServerThread(create_app(settings)))
-        client = stack.enter_context(scanned_client())
+        client = stack.enter_context(scanned_client(authorized=False))
         SECRETS.update(TENANT_SECRETS.values())
         SECRETS.update(key for key, _ in keys.values())
         yield TenantsGateway(

@@ -35,9 +35,11 @@ from tests.conftest import (
     GLOBEX_ISSUER,
     TENANT_SECRETS,
     Gateway,
+    SandboxServer,
     ServerThread,
     StartGateway,
     TenantsGateway,
+    scanned_client,
 )
 
 SEALS = "{ seals(first: 3) { edges { node { id name } } } }"
@@ -449,3 +451,45 @@ def test_jwks_from_a_url_is_fetched_once_and_cached(tenants_gateway: TenantsGate
 def test_the_sandbox_knobs_are_not_on_a_configured_gateway(gateway: Gateway) -> None:
     for path in ("/sandbox/_sandbox/calls", "/sandbox/", "/_sandbox/calls"):
         assert gateway.client.get(f"{gateway.url}{path}").status_code == 404
+
+
+def test_real_vendors_never_take_anonymous_requests(gateway: Gateway) -> None:
+    """Anonymous callers exist only in the sandbox demo: a gateway with vendors configured by
+    environment answers a request without credentials 401, on loopback too."""
+    with scanned_client(authorized=False) as client:
+        response = client.post(f"{gateway.url}/graphql", json={"query": SEALS})
+    assert_unauthenticated(response, "Credentials required.", invalid=False)
+
+
+def test_api_keys_from_the_environment(sandbox_server: SandboxServer) -> None:
+    env = sandbox_server.env()
+    settings = load_settings(env)
+    (tenant,) = settings.tenants
+    assert [(k.name, k.role.value) for k in tenant.api_keys] == [("suite", "admin")]
+    assert settings.exposure_problem("0.0.0.0") is None  # noqa: S104
+    for bad in ("suite:owner:sha256:" + "0" * 64, "suite:admin:md5:00", "no-colons"):
+        with pytest.raises(ConfigError, match="SEALGW_API_KEYS"):
+            load_settings({**env, "SEALGW_API_KEYS": bad})
+    without = load_settings({**env, "SEALGW_API_KEYS": ""})
+    problem = without.exposure_problem("127.0.0.1")
+    assert problem is not None
+    assert "no callers are" in problem
+    demo = load_settings({})
+    assert demo.anonymous
+    assert demo.exposure_problem("127.0.0.1") is None
+    assert demo.exposure_problem("10.0.0.8") is not None
+
+
+def test_serve_refuses_vendors_without_callers(sandbox_server: SandboxServer) -> None:
+    env = {**sandbox_server.env(), "SEALGW_API_KEYS": "", "PATH": ""}
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env=env,
+    )
+    assert refused.returncode == 2
+    assert "no callers are" in refused.stderr
+    assert "SEALGW_API_KEYS" in refused.stderr

@@ -15,7 +15,7 @@ from gql.transport.httpx import HTTPXTransport
 from PIL import Image
 
 from gateway.sandbox import Fault, Sandbox
-from tests.conftest import Gateway, StartGateway
+from tests.conftest import AUTH, Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
 UPLOAD = """
@@ -127,7 +127,7 @@ def writes_sent(sandbox: Sandbox) -> int:
 
 def upload_with_gql(gateway: Gateway, data: bytes, name: str = "seal.png") -> dict[str, Any]:
     transport = HTTPXTransport(
-        url=f"{gateway.url}/graphql", headers={"Apollo-Require-Preflight": "true"}
+        url=f"{gateway.url}/graphql", headers={"Apollo-Require-Preflight": "true", **AUTH}
     )
     with Client(transport=transport) as session:
         request = GraphQLRequest(
