@@ -155,6 +155,7 @@ class SealAttr(StrEnum):
     OWNER_NAME = "owner_name"
     ORIGIN = "origin"
     AUTHORIZATION_COUNT = "authorization_count"
+    IS_CANCELLATION = "is_cancellation"
 
 
 SEAL_ATTRS: frozenset[SealAttr] = frozenset(SealAttr)
@@ -186,6 +187,8 @@ class Seal:
     owner_name: str | None = None
     origin: str | None = None
     authorization_count: int | None = None
+    # A seal for voiding contracts (作废章): all e签宝 v1's `sealBizType` can tell.
+    is_cancellation: bool | None = None
 
     def merged_with(self, other: Seal) -> Seal:
         """This seal completed by what `other` (another view of the same seal) knows."""

@@ -9,10 +9,11 @@ from tests.test_read_path import ESIGN_A, global_id
 
 ESIGN_ONLY = "{providers: [ESIGN]}"
 V1_FIELDS = (
-    "id vendorId name bizType status style isDefault imageSize { width unit } "
-    "image { url expiresAt } createdAt"
+    "id vendorId name style isDefault imageSize { width unit } "
+    "image { url expiresAt } createdAt isCancellationSeal"
 )
-V3_FIELDS = "physicalSize { width } rejectReason statusLabel"
+# v1 does not say a seal's business type or status: v3 does
+V3_FIELDS = "bizType status physicalSize { width } rejectReason statusLabel"
 
 
 def esign_page(fields: str) -> str:
@@ -117,3 +118,34 @@ def test_concurrency_per_vendor_is_bounded(start_gateway: StartGateway, sandbox:
     roomy = start_gateway("ESIGN", SEALGW_UPSTREAM_MAX_CONNECTIONS="16")
     roomy.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
     assert sandbox.peak_in_flight["esign"] == 7  # all of the batch at once
+
+
+def test_an_esign_contract_seal_is_a_contract_seal_and_filters_find_it(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """v1 calls every seal COMMON (or CANCELLATION): the business type comes from v3."""
+    data = gateway.data(esign_page("name bizType isCancellationSeal"))
+    by_name = {e["node"]["name"]: e["node"] for e in data["seals"]["edges"]}
+    assert by_name["合同专用章"]["bizType"] == "CONTRACT"
+    assert by_name["华东示例科技有限公司公章"]["bizType"] == "PUBLIC"
+    assert by_name["业务章"] == {"name": "业务章", "bizType": "OTHER", "isCancellationSeal": True}
+    assert by_name["合同专用章"]["isCancellationSeal"] is False
+    # a page of 7 asking the business type: the v1 page and one v3 detail per seal
+    assert (sandbox.count("esign:v1.list"), sandbox.count("esign:v3.detail")) == (1, 7)
+
+    sandbox.reset_counts()
+    found = gateway.data(
+        "{ seals(first: 10, filter: {bizType: CONTRACT}) { totalCount "
+        "edges { node { provider name bizType } } } }"
+    )["seals"]
+    assert [(e["node"]["provider"], e["node"]["name"]) for e in found["edges"]] == [
+        ("ESIGN", "合同专用章"),
+        ("ESIGN", "合同专用章(二)"),
+        ("YUNYIN", "市场部合同专用章"),
+    ]
+    assert found["totalCount"] == 3
+    # e签宝 filters on the gateway: the whole v1 list, and v3 for each seal to learn its type;
+    # 云银签 filters itself: one list call
+    assert sandbox.count("esign:v1.list") == 1
+    assert sandbox.count("esign:v3.detail") == 7
+    assert sandbox.count("yunyin:getSealListByPage") == 1

@@ -115,7 +115,8 @@ def v1_row(request: Request, seal: EsignSeal) -> dict[str, Any]:
         "status": seal.status,
         "reason": seal.reject_reason or None,
         "createDate": seal.created_ms,
-        "sealBizType": seal.biz_type,
+        # v1's own vocabulary (seed page): CANCELLATION (作废章) or COMMON (其它), never v3's
+        "sealBizType": "CANCELLATION" if seal.cancellation else "COMMON",
         "sealUserFlag": False,
     }
 

@@ -44,6 +44,8 @@ class EsignSeal:
     reject_reason: str = ""
     # v1 sometimes gives no alias for a seal: the gateway then takes the name from v3.
     alias_in_v1: bool = True
+    # A seal for voiding contracts (作废章): v1 says CANCELLATION; v3 has no such type.
+    cancellation: bool = False
 
     @property
     def width_px(self) -> int:
@@ -379,6 +381,7 @@ def seed(sandbox: Sandbox) -> None:
             3,
             base + 5 * MINUTE_MS,
             reject_reason="印章图片不清晰，请上传 300dpi 以上的透明底 PNG",
+            cancellation=True,
         ),
         EsignSeal(
             "6e1b7c9d-4a6f-4b8c-8d1e-3f4a5b6c7d8e",

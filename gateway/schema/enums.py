@@ -23,7 +23,7 @@ class Provider(Enum):
     YUNYIN = strawberry.enum_value("yunyin", description="云银签 (YunYinSign): the /seal/* API.")
 
 
-@strawberry.enum(description="What a seal is for (e签宝 sealBizType, 云银签 categoryType).")
+@strawberry.enum(description="What a seal is for (e签宝 v3 sealBizType, 云银签 categoryType).")
 class SealBizType(Enum):
     PUBLIC = strawberry.enum_value("PUBLIC", description="Official company seal, 公章.")
     CONTRACT = strawberry.enum_value("CONTRACT", description="Contract seal, 合同专用章.")

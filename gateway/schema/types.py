@@ -133,13 +133,17 @@ class Seal(relay.Node):
         return self.record.key.vendor_id
 
     @strawberry.field(
-        description="The seal's name: e签宝 v1 `alias`, or v3 `sealName` where v1 gives none; "
-        "云银签 `sealName`."
+        description="The seal's name: e签宝 v1 `alias`, or v3 `sealName` where v1 gives none "
+        "(then a v3 detail call); 云银签 `sealName`."
     )
     def name(self, info: Info) -> str | None:
         return self._value(info, A.NAME)
 
-    @strawberry.field(description="What the seal is for (公章, 合同专用章, ...).")
+    @strawberry.field(
+        description="What the seal is for (公章, 合同专用章, ...). e签宝: v3 `sealBizType`, one v3 "
+        "detail call per seal (batched, de-duplicated); v1's own `sealBizType` does not say it. "
+        "云银签: `categoryType`, from the list call."
+    )
     def biz_type(self, info: Info) -> SealBizType | None:
         return self._value(info, A.BIZ_TYPE, lambda v: convert(SealBizType, v))
 
@@ -149,7 +153,10 @@ class Seal(relay.Node):
     def biz_type_label(self, info: Info) -> str | None:
         return self._value(info, A.BIZ_TYPE_LABEL)
 
-    @strawberry.field(description="Where the seal stands: enabled, awaiting review, ...")
+    @strawberry.field(
+        description="Where the seal stands: enabled, awaiting review, ... e签宝: v3 `sealStatus` "
+        "(a v3 detail call per seal); 云银签: `status`, from the list call."
+    )
     def status(self, info: Info) -> SealStatus | None:
         return self._value(info, A.STATUS, lambda v: convert(SealStatus, v))
 
@@ -158,7 +165,8 @@ class Seal(relay.Node):
         return self._value(info, A.STATUS_LABEL)
 
     @strawberry.field(
-        description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason)."
+        description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason: a v3 "
+        "detail call per seal)."
     )
     def reject_reason(self, info: Info) -> str | None:
         return self._value(info, A.REJECT_REASON)
@@ -222,6 +230,13 @@ class Seal(relay.Node):
     @strawberry.field(description="How many authorisations the seal has (云银签 authorNum).")
     def authorization_count(self, info: Info) -> int | None:
         return self._value(info, A.AUTHORIZATION_COUNT)
+
+    @strawberry.field(
+        description="Whether it is a seal for voiding contracts, 作废章 (e签宝 v1 `sealBizType` "
+        "CANCELLATION; no extra call on a listed seal). Null where the vendor does not say."
+    )
+    def is_cancellation_seal(self, info: Info) -> bool | None:
+        return self._value(info, A.IS_CANCELLATION)
 
     @strawberry.field(
         description="Who may use or approve this seal, a page at a time. Null where the provider "

@@ -32,8 +32,8 @@ STATUSES = {
     3: SealStatus.REJECTED,
     4: SealStatus.SUSPENDED,
 }
-# v1 `sealType`: 1 organisation template, 2 personal template, 3 custom image.
-V1_STYLES = {1: SealStyle.TEMPLATE, 2: SealStyle.TEMPLATE, 3: SealStyle.IMAGE}
+# v1 `sealType`: 1 organisation template, 2 personal template, 3 custom image, 4 hand-drawn.
+V1_STYLES = {1: SealStyle.TEMPLATE, 2: SealStyle.TEMPLATE, 3: SealStyle.IMAGE, 4: SealStyle.IMAGE}
 # v3 `sealStyle`: 1 organisation template, 3 uploaded image.
 V3_STYLES = {1: SealStyle.TEMPLATE, 3: SealStyle.IMAGE}
 
@@ -41,9 +41,12 @@ V1_URL_VALID_S = 3600.0
 V3_URL_VALID_S = 3600.0
 
 A = SealAttr
+# v1 documents its `sealBizType` as CANCELLATION or COMMON only, and does not document its
+# `status` at all: the business type, status and reject reason are v3's alone (UPSTREAMS.md).
 LISTING_FIELDS = frozenset(
-    {A.NAME, A.BIZ_TYPE, A.STATUS, A.STYLE, A.IS_DEFAULT, A.IMAGE_SIZE, A.IMAGE, A.CREATED_AT}
+    {A.NAME, A.STYLE, A.IS_DEFAULT, A.IMAGE_SIZE, A.IMAGE, A.CREATED_AT, A.IS_CANCELLATION}
 )
+V1_BIZ_TYPES = {"CANCELLATION": True, "COMMON": False}
 DETAIL_FIELDS = frozenset(
     {
         A.NAME,
@@ -68,9 +71,7 @@ def from_v1(row: V1Seal) -> Seal:
     if row.alias:
         values[A.NAME] = row.alias
     if row.sealBizType is not None:
-        values[A.BIZ_TYPE] = BIZ_TYPES.get(row.sealBizType)
-    if row.status is not None:
-        values[A.STATUS] = STATUSES.get(row.status)
+        values[A.IS_CANCELLATION] = V1_BIZ_TYPES.get(row.sealBizType)
     if row.sealType is not None:
         values[A.STYLE] = V1_STYLES.get(row.sealType)
     if row.defaultFlag is not None:

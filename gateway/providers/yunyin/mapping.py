@@ -64,6 +64,7 @@ FIELDS = SEAL_ATTRS - {
     SealAttr.REJECT_REASON,
     SealAttr.PHYSICAL_SIZE,
     SealAttr.WATERMARKED_IMAGE,
+    SealAttr.IS_CANCELLATION,
 }
 
 

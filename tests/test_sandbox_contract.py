@@ -1,0 +1,187 @@
+"""Every field the sandbox serves, checked against the vendors' own tables: the seed pages in
+../shared/seeds (transcribed below, with where each table stands) and UPSTREAMS.md. A field
+the vendor does not document, a type it does not give, or a value outside its vocabulary fails
+here, instead of hiding a gateway bug behind a sandbox that speaks the gateway's language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.sandbox import state as demo
+from tests.conftest import SandboxServer
+from tests.test_sandbox import signed
+
+# (JSON types allowed, the closed vocabulary or None); None stands for JSON null throughout.
+Field = tuple[tuple[type, ...], frozenset[object] | None]
+STR: Field = ((str,), None)
+OPT_STR: Field = ((str, type(None)), None)
+INT: Field = ((int,), None)
+BOOL: Field = ((bool,), None)
+
+# esign-v1-list-org-seals.txt, 响应参数 (and its example rows); the vendor's fuller page
+# (open.esign.cn/docs/wk/接口文档/印章服务API/查询机构印章.html) gives sealType 1-4 and
+# sealBizType CANCELLATION | COMMON. `status`, `reason`, `sealUserFlag` appear in the seed's
+# example rows only (UPSTREAMS.md, "v1 list": present in practice, meanings undocumented).
+V1_SEAL: dict[str, Field] = {
+    "alias": OPT_STR,
+    "createDate": INT,
+    "defaultFlag": BOOL,
+    "fileKey": STR,
+    "height": INT,
+    "width": INT,
+    "sealId": STR,
+    "sealType": ((int,), frozenset({1, 2, 3, 4})),
+    "url": STR,
+    "sealBizType": ((str,), frozenset({"COMMON", "CANCELLATION"})),
+    "status": INT,
+    "reason": OPT_STR,
+    "sealUserFlag": BOOL,
+}
+V1_DATA: dict[str, Field] = {"total": INT, "seals": ((list,), None)}
+
+# esign-v3-org-seal-info.txt, 响应参数 data.
+V3_DETAIL: dict[str, Field] = {
+    "sealId": STR,
+    "sealName": STR,
+    "sealCreateTime": INT,
+    "defaultSealFlag": BOOL,
+    "sealHeight": INT,
+    "sealWidth": INT,
+    "sealBizType": (
+        (str,),
+        frozenset({"PUBLIC", "CONTRACT", "FINANCE", "PERSONNEL", "LEGAL_PERSON", "COMMON"}),
+    ),
+    "sealBizTypeDescription": STR,
+    "sealStyle": ((int,), frozenset({1, 3})),
+    "sealStatus": ((int,), frozenset({1, 2, 3, 4})),
+    "statusDescription": STR,
+    "rejectReason": STR,
+    "sealImageDownloadUrl": STR,
+}
+
+# yunyin-seal-api.txt, getSealListByPage / getSealInfo 响应参数 (the same record).
+YUNYIN_SEAL: dict[str, Field] = {
+    "sealId": INT,
+    "corpName": STR,
+    "sealCode": STR,
+    "sealName": STR,
+    "categoryType": (
+        (str,),
+        frozenset({"PUBLIC", "CONTRACT", "FINANCE", "HR", "LEGAL_PERSON", "OTHER"}),
+    ),
+    "sealStyle": ((int,), frozenset({1, 3})),
+    "sealWidth": INT,
+    "sealHeight": INT,
+    "sealImageUrl": STR,
+    "defaultFlag": ((int,), frozenset({0, 1})),
+    "status": ((int,), frozenset({1, 2, 3, 4})),
+    "sealHorizontalText": OPT_STR,
+    "sealBottomText": OPT_STR,
+    "source": STR,
+    "authorNum": INT,
+    "createTime": STR,
+}
+# yunyin-seal-api.txt, getSealAuthorList 响应参数.
+YUNYIN_AUTHOR: dict[str, Field] = {
+    "id": INT,
+    "sealId": INT,
+    "userId": INT,
+    "userName": STR,
+    "authorRole": ((str,), frozenset({"SEAL_USER", "SEAL_EXAMINER"})),
+    "authorRange": ((int,), frozenset({0, 1})),
+    "autoSign": ((int,), frozenset({0, 1})),
+    "effectiveTime": STR,
+    "expireTime": OPT_STR,  # null = never (UPSTREAMS.md)
+    "examinerNotify": ((int,), frozenset({0, 1})),
+    "status": INT,
+    "templates": OPT_STR,  # a JSON *string*
+    "templateName": OPT_STR,
+    "createTime": STR,
+}
+# yunyin-seal-api.txt: list answers put these beside `data`.
+YUNYIN_PAGE: dict[str, Field] = {
+    "code": ((str,), frozenset({"200"})),
+    "msg": STR,
+    "listPageNo": INT,
+    "countInPage": INT,
+    "listPageCount": INT,
+    "totalCount": INT,
+    "data": ((list,), None),
+}
+
+
+def conforms(record: dict[str, Any], table: dict[str, Field], where: str) -> None:
+    undocumented = sorted(set(record) - set(table))
+    assert undocumented == [], f"{where}: fields the vendor does not document: {undocumented}"
+    for name, value in record.items():
+        types, vocabulary = table[name]
+        assert isinstance(value, types), f"{where}.{name}: {value!r} is not {types}"
+        if vocabulary is not None:
+            assert value in vocabulary, f"{where}.{name}: {value!r} is not in {vocabulary}"
+
+
+@pytest.fixture
+def client(sandbox_server: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_server.url) as client:
+        yield client
+
+
+def test_esign_v1_list_speaks_v1(client: httpx.Client) -> None:
+    seen: set[object] = set()
+    for org in (demo.ESIGN_ORG_A, demo.ESIGN_ORG_B):
+        body = client.get(
+            f"/esign/v1/organizations/{org}/seals",
+            params={"offset": 1, "size": 100},
+            auth=signed(),
+        ).json()
+        assert set(body) == {"code", "message", "data"}
+        conforms(body["data"], V1_DATA, "v1.data")
+        for row in body["data"]["seals"]:
+            conforms(row, V1_SEAL, f"v1.seals[{row['sealId']}]")
+            seen.add(row["sealBizType"])
+    assert seen == {"COMMON", "CANCELLATION"}  # both documented values, nothing else
+
+
+def test_esign_v3_detail_speaks_v3(client: httpx.Client) -> None:
+    for seal in (s for s in demo.Sandbox().esign_seals if s.org_id == demo.ESIGN_ORG_A):
+        body = client.get(
+            "/esign/v3/seals/org-seal-info",
+            params={"orgId": demo.ESIGN_ORG_A, "sealId": seal.seal_id},
+            auth=signed(),
+        ).json()
+        assert set(body) == {"code", "message", "data"}
+        conforms(body["data"], V3_DETAIL, f"v3[{seal.seal_id}]")
+
+
+def test_yunyin_records_speak_yunyin(client: httpx.Client) -> None:
+    token = client.post(
+        "/yunyin/service/getAccessToken",
+        json={"appId": demo.YUNYIN_APP_ID, "appSecret": demo.YUNYIN_APP_SECRET},
+    ).json()["data"]["accessToken"]
+    headers = {
+        "appId": demo.YUNYIN_APP_ID,
+        "accessToken": token,
+        "userId": str(demo.YUNYIN_ADMIN),
+        "source": "API",
+    }
+    page = client.post(
+        "/yunyin/seal/getSealListByPage", json={"listPageSize": 100}, headers=headers
+    ).json()
+    conforms(page, YUNYIN_PAGE, "getSealListByPage")
+    for row in page["data"]:
+        conforms(row, YUNYIN_SEAL, f"getSealListByPage[{row['sealId']}]")
+        detail = client.post(
+            "/yunyin/seal/getSealInfo", json={"sealId": row["sealId"]}, headers=headers
+        ).json()
+        assert set(detail) == {"code", "msg", "data"}
+        conforms(detail["data"], YUNYIN_SEAL, f"getSealInfo[{row['sealId']}]")
+        authors = client.post(
+            "/yunyin/seal/getSealAuthorList", json={"sealId": row["sealId"]}, headers=headers
+        ).json()
+        conforms(authors, YUNYIN_PAGE, "getSealAuthorList")
+        for author in authors["data"]:
+            conforms(author, YUNYIN_AUTHOR, f"getSealAuthorList[{author['id']}]")
