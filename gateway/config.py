@@ -184,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             app_secret=env.required("ESIGN_APP_SECRET", why),
             auth_mode=auth_mode,
             offset_base=env.integer("ESIGN_OFFSET_BASE", 1, 0, 1),
+            transactor_psn_id=env.get("ESIGN_TRANSACTOR_ID"),
             http=http,
         )
         esign_org = env.required("ESIGN_ORG_ID", why)

@@ -27,6 +27,7 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
             base_url=f"{base}/esign",
             app_id=demo.ESIGN_APP_ID,
             app_secret=demo.ESIGN_APP_SECRET,
+            transactor_psn_id=demo.ESIGN_TRANSACTOR,
             http=settings.http,
         ),
         esign_org_id=demo.ESIGN_ORG_A,

@@ -90,7 +90,17 @@ DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
 SECRET_FIELDS = frozenset({"app_secret", "secret"})
 KEYS: dict[str, frozenset[str]] = {
     "tenant": frozenset({"esign", "yunyin", "api_keys", "jwt"}),
-    "esign": frozenset({"base_url", "app_id", "app_secret", "auth_mode", "org_id", "offset_base"}),
+    "esign": frozenset(
+        {
+            "base_url",
+            "app_id",
+            "app_secret",
+            "auth_mode",
+            "org_id",
+            "offset_base",
+            "transactor_psn_id",
+        }
+    ),
     "yunyin": frozenset({"base_url", "app_id", "app_secret", "user_id", "source"}),
     "api_keys": frozenset({"name", "role", "digest", "revoked"}),
     "jwt": frozenset(
@@ -201,6 +211,11 @@ class _Reader:
             app_secret=self.text(table, "app_secret", where),
             auth_mode="signature" if mode == "signature" else "token",
             offset_base=int(base),
+            transactor_psn_id=(
+                self.text(table, "transactor_psn_id", where)
+                if "transactor_psn_id" in table
+                else None
+            ),
             http=self.http,
         )
         return settings, self.text(table, "org_id", where)

@@ -178,6 +178,7 @@ class SandboxServer:
             "SEALGW_ESIGN_APP_SECRET": demo.ESIGN_APP_SECRET,
             "SEALGW_ESIGN_ORG_ID": demo.ESIGN_ORG_A,
             "SEALGW_ESIGN_AUTH_MODE": "signature",
+            "SEALGW_ESIGN_TRANSACTOR_ID": demo.ESIGN_TRANSACTOR,
             "SEALGW_YUNYIN_BASE_URL": f"{self.url}/yunyin",
             "SEALGW_YUNYIN_APP_ID": demo.YUNYIN_APP_ID,
             "SEALGW_YUNYIN_APP_SECRET": demo.YUNYIN_APP_SECRET,

@@ -106,7 +106,13 @@ def test_esign_seal_fuses_v1_and_v3(gateway: Gateway) -> None:
     assert seal["createdAt"] == "2023-11-14T22:13:20+00:00"
     assert seal["code"] is None
     assert seal["authorizationCount"] is None
-    assert seal["supportedOperations"] == []
+    assert seal["supportedOperations"] == [
+        "LIST_AUTHORIZATIONS",
+        "CREATE_FROM_TEMPLATE",
+        "SET_DEFAULT",
+        "DELETE",
+        "MANAGEMENT_URL",
+    ]
 
 
 def test_rejected_image_seal_carries_its_reason(gateway: Gateway) -> None:
@@ -238,11 +244,17 @@ def test_authorizations_page_through(gateway: Gateway) -> None:
     )["node"]
     assert node == {"id": examiner["id"], "userName": "王五", "role": "EXAMINER"}
 
+    # e签宝 lists a seal's internal-member authorisations too (v3 internal-auth)
     esign = gateway.data(
-        "query E($id: ID!) { seal(id: $id) { authorizations { totalCount } } }",
-        {"id": global_id("Seal", f"esign:{ESIGN_A[0].seal_id}")},
-    )
-    assert esign["seal"]["authorizations"] is None
+        "query E($id: ID!) { seal(id: $id) { authorizations { totalCount "
+        "edges { node { userId role vendorStatus } } } } }",
+        {"id": global_id("Seal", f"esign:{ESIGN_A[1].seal_id}")},
+    )["seal"]["authorizations"]
+    assert esign["totalCount"] == 2
+    assert [e["node"] for e in esign["edges"]] == [
+        {"userId": demo.ESIGN_MEMBER_1, "role": "USER", "vendorStatus": 1},
+        {"userId": demo.ESIGN_MEMBER_2, "role": "EXAMINER", "vendorStatus": 3},
+    ]
 
 
 def test_node_and_nodes(gateway: Gateway) -> None:
@@ -315,7 +327,13 @@ def test_page_size_and_cursor_errors(start_gateway: StartGateway) -> None:
 def test_providers_query_and_health(gateway: Gateway) -> None:
     data = gateway.data("{ providers { provider sandbox supportedOperations } }")
     assert [p["provider"] for p in data["providers"]] == ["ESIGN", "YUNYIN"]
-    assert data["providers"][0]["supportedOperations"] == []
+    assert data["providers"][0]["supportedOperations"] == [
+        "LIST_AUTHORIZATIONS",
+        "CREATE_FROM_TEMPLATE",
+        "SET_DEFAULT",
+        "DELETE",
+        "MANAGEMENT_URL",
+    ]
     assert "DELETE" in data["providers"][1]["supportedOperations"]
     health = gateway.client.get(f"{gateway.url}/healthz").json()
     assert health == {

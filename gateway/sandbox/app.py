@@ -55,6 +55,25 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         preview = sandbox.previews.get(request.path_params["key"])
         return Response(status_code=404) if preview is None else png(preview.data)
 
+    async def esign_manage(request: Request) -> Response:
+        """The page e签宝's management link opens: the organisation's seals."""
+        if request.query_params.get("session") not in sandbox.management_sessions:
+            return Response("会话无效或已过期", status_code=403, media_type="text/plain")
+        org = sandbox.esign_orgs.get(request.query_params.get("org", ""))
+        if org is None:
+            return Response(status_code=404)
+        rows = "".join(
+            f"<tr><td>{s.seal_id}</td><td>{html.escape(s.name)}</td><td>{s.biz_type}</td>"
+            f"<td>{'默认' if s.default else ''}</td></tr>"
+            for s in sandbox.esign_org_seals(org.org_id)
+        )
+        page = (
+            f"<!doctype html><meta charset=utf-8><title>印章管理</title>"
+            f"<h1>{html.escape(org.name)} 印章管理 (sandbox)</h1>"
+            f"<table><tr><th>ID</th><th>名称</th><th>类型</th><th></th></tr>{rows}</table>"
+        )
+        return HTMLResponse(page)
+
     async def yunyin_manage(request: Request) -> Response:
         """The page the management link opens: the corporation's seals."""
         if request.query_params.get("session") not in sandbox.management_sessions:
@@ -73,6 +92,7 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         return HTMLResponse(page)
 
     return [
+        Route("/files/esign/manage", esign_manage),
         Route("/files/esign/{seal_id}.png", esign_image),
         Route("/files/yunyin/seals/{seal_id:int}.png", yunyin_seal_image),
         Route("/files/yunyin/uploads/{key}.png", yunyin_upload),

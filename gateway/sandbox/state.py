@@ -25,6 +25,11 @@ ESIGN_ORG_B = "5b2d9e0c7f1a4c3e8d6b2a9f0e1c7d33"
 ESIGN_ORG_UNGRANTED = "9a8b7c6d5e4f40312a1b2c3d4e5f6a7b"
 YUNYIN_CORP_ID = 12345
 YUNYIN_ADMIN = 20001
+# e签宝 person accounts: the one with seal-management rights in organisation A (the
+# `transactorPsnId` the v3 management-page and authorisation calls name), and two members.
+ESIGN_TRANSACTOR = "6d0ec1b9a3f24d8e9b5a7c3e1f2d4a6b"
+ESIGN_MEMBER_1 = "8f3a2b1c0d9e4f7a6b5c4d3e2f1a0b9c"
+ESIGN_MEMBER_2 = "1b2c3d4e5f6a4b8c9d0e1f2a3b4c5d6e"
 
 MINUTE_MS = 60_000
 
@@ -62,6 +67,22 @@ class EsignOrg:
     name: str
     # Whether the organisation granted the app `manage_org_seal` (v3 needs it).
     granted: bool = True
+    # Members with seal-management rights (may be a `transactorPsnId`).
+    seal_managers: tuple[str, ...] = ()
+
+
+@dataclass
+class EsignAuth:
+    """An internal-member authorisation of an organisation seal (v3 internal-auth)."""
+
+    biz_id: str
+    seal_id: str
+    authorizer: str
+    authorized: str
+    role: str  # SEAL_USER / SEAL_EXAMINER
+    status: int  # 0 lapsed, 1 in force, 3 awaiting effect
+    effective_ms: int
+    expire_ms: int
 
 
 @dataclass
@@ -204,6 +225,7 @@ class Sandbox:
         self.yunyin_apps = dict([self.config.yunyin_app])
         self.esign_orgs: dict[str, EsignOrg] = {}
         self.esign_seals: list[EsignSeal] = []
+        self.esign_auths: list[EsignAuth] = []
         self.yunyin_corp_name = "示例有限公司"
         self.yunyin_users: dict[int, tuple[str, bool]] = {}  # id -> (name, may manage seals)
         self.yunyin_seals: dict[int, YunyinSeal] = {}
@@ -313,7 +335,9 @@ def seed(sandbox: Sandbox) -> None:
     """Deterministic demo data: every biz type, status and style, defaults, a rejected image seal
     with its reason, authorisations of both roles and both scopes."""
     sandbox.esign_orgs = {
-        ESIGN_ORG_A: EsignOrg(ESIGN_ORG_A, "华东示例科技有限公司"),
+        ESIGN_ORG_A: EsignOrg(
+            ESIGN_ORG_A, "华东示例科技有限公司", seal_managers=(ESIGN_TRANSACTOR,)
+        ),
         ESIGN_ORG_B: EsignOrg(ESIGN_ORG_B, "华南示例贸易有限公司"),
         ESIGN_ORG_UNGRANTED: EsignOrg(ESIGN_ORG_UNGRANTED, "未授权示例有限公司", granted=False),
     }
@@ -432,6 +456,29 @@ def seed(sandbox: Sandbox) -> None:
             1,
             base + 10 * MINUTE_MS,
             default=True,
+        ),
+    ]
+
+    sandbox.esign_auths = [
+        EsignAuth(
+            "a1f0c2e4b6d84f0a9c1e3b5d7f9a0c2e",
+            "5f9813c5-c521-4c3c-aa62-40b0344a6d53",
+            ESIGN_TRANSACTOR,
+            ESIGN_MEMBER_1,
+            "SEAL_USER",
+            1,
+            base + 60 * MINUTE_MS,
+            base + 525_600 * MINUTE_MS,
+        ),
+        EsignAuth(
+            "b2e1d3f5a7c94e1b8d2f4a6c8e0b1d3f",
+            "5f9813c5-c521-4c3c-aa62-40b0344a6d53",
+            ESIGN_TRANSACTOR,
+            ESIGN_MEMBER_2,
+            "SEAL_EXAMINER",
+            3,
+            base + 120 * MINUTE_MS,
+            base + 525_600 * MINUTE_MS,
         ),
     ]
 

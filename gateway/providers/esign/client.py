@@ -9,7 +9,14 @@ import httpx
 
 from gateway.domain import ProviderName
 from gateway.providers.esign.auth import SignatureAuth, token_auth
-from gateway.providers.esign.wire import AccessToken, V1SealPage, V3SealInfo
+from gateway.providers.esign.wire import (
+    AccessToken,
+    CreatedSeal,
+    InternalAuthPage,
+    ManageUrl,
+    V1SealPage,
+    V3SealInfo,
+)
 from gateway.providers.http import (
     NO_AUTH,
     HttpSettings,
@@ -43,6 +50,9 @@ class EsignSettings:
     auth_mode: AuthMode = "signature"
     # Whether the v1 list's `offset` counts items from 0 or from 1 (unconfirmed by the vendor).
     offset_base: int = 1
+    # An e签宝 person account with seal-management rights in the organisation: the
+    # `transactorPsnId` the management-page call needs. Without it, that call is not offered.
+    transactor_psn_id: str | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
 
 
@@ -90,6 +100,38 @@ class EsignClient:
             "GET", "/v3/seals/org-seal-info", params={"orgId": org_id, "sealId": seal_id}
         )
         return read_as(PROVIDER, "the v3 seal detail", data, V3SealInfo)
+
+    async def create_by_template(
+        self, org_id: str, name: str, style: str, size: str
+    ) -> CreatedSeal:
+        """v3: a template seal; answers its id when the vendor gives one."""
+        body = {"orgId": org_id, "sealName": name, "sealTemplateStyle": style, "sealSize": size}
+        data = await self._call("POST", "/v3/seals/org-seals/create-by-template", json=body)
+        return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
+
+    async def delete_org_seal(self, org_id: str, seal_id: str) -> None:
+        """v3: delete an organisation seal (not the default, not an image under review)."""
+        await self._call(
+            "DELETE", "/v3/seals/org-seal", params={"orgId": org_id, "sealId": seal_id}
+        )
+
+    async def set_default(self, org_id: str, seal_id: str) -> None:
+        """v1: make a seal the organisation's default."""
+        await self._call("PUT", f"/v1/organizations/{org_id}/seals/{seal_id}/setDefault")
+
+    async def manage_url(self, org_id: str, transactor_psn_id: str) -> str:
+        """v3: a link to the organisation's seal management page (valid 30 minutes)."""
+        body = {"orgId": org_id, "transactorPsnId": transactor_psn_id}
+        data = await self._call("POST", "/v3/seals/org-seals-manage-url", json=body)
+        return read_as(PROVIDER, "the management link", data, ManageUrl).orgSealManageUrl
+
+    async def internal_auths(
+        self, org_id: str, seal_id: str, page: int, size: int
+    ) -> InternalAuthPage:
+        """v3: one page (at most 20) of a seal's internal-member authorisations."""
+        params = {"orgId": org_id, "sealId": seal_id, "pageNum": page, "pageSize": size}
+        data = await self._call("GET", "/v3/seals/org-seals/internal-auth", params=params)
+        return read_as(PROVIDER, "the authorisation list", data, InternalAuthPage)
 
     async def _call(
         self,

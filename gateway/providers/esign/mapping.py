@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from gateway.domain import (
+    Authorization,
+    AuthorizationRole,
     ProviderName,
+    Rejection,
     Seal,
     SealAttr,
     SealBizType,
@@ -12,8 +15,11 @@ from gateway.domain import (
     SealStyle,
     Size,
     SizeUnit,
+    TemplateSealSpec,
+    TemplateShape,
+    WriteRejected,
 )
-from gateway.providers.esign.wire import V1Seal, V3SealInfo
+from gateway.providers.esign.wire import InternalAuth, V1Seal, V3SealInfo
 from gateway.providers.mapping import from_epoch_ms, image_link, non_empty
 
 PROVIDER = ProviderName.ESIGN
@@ -109,4 +115,74 @@ def from_v3(data: V3SealInfo) -> Seal:
         ),
         watermarked_image=image_link(data.sealImageDownloadUrl, V3_URL_VALID_S, watermarked=True),
         created_at=from_epoch_ms(PROVIDER, "sealCreateTime", data.sealCreateTime),
+    )
+
+
+# v3 create-by-template: the style for a business type and shape, and the size the vendor
+# fixes for it (open.esign.cn/doc/opendoc/seal3/igfmd2). Only styles whose size the page
+# states are offered; the COMMON_* sizes are cut from the page, and it has no style for a legal
+# representative's seal.
+TEMPLATE_STYLES: dict[tuple[SealBizType, TemplateShape], tuple[str, str]] = {
+    (SealBizType.PUBLIC, TemplateShape.ROUND): ("PUBLIC_ROUND_STAR", "42_42"),
+    (SealBizType.PUBLIC, TemplateShape.OVAL): ("PUBLIC_OVAL", "45_30"),
+    (SealBizType.CONTRACT, TemplateShape.ROUND): ("CONTRACT_ROUND_STAR", "38_38"),
+    (SealBizType.PERSONNEL, TemplateShape.ROUND): ("PERSONNEL_ROUND_STAR", "38_38"),
+    (SealBizType.FINANCE, TemplateShape.ROUND): ("FINANCE_ROUND_STAR", "38_38"),
+}
+
+
+def template_style(spec: TemplateSealSpec) -> tuple[str, str]:
+    """The v3 template style and size for the spec, or the input's fault: e签宝 draws its
+    template seals itself, with no texts, colour or opacity of the caller's."""
+    found = TEMPLATE_STYLES.get((spec.biz_type, spec.shape))
+    if found is None:
+        offered = ", ".join(f"{b.value} {s.value.lower()}" for b, s in TEMPLATE_STYLES)
+        raise WriteRejected(
+            Rejection.INVALID_INPUT,
+            f"e签宝 has no template for a {spec.shape.value.lower()} {spec.biz_type.value} seal; "
+            f"it offers: {offered}.",
+            field="bizType",
+            provider=PROVIDER,
+        )
+    extras = [
+        name
+        for name, value in (
+            ("horizontalText", spec.horizontal_text),
+            ("bottomText", spec.bottom_text),
+            ("opacity", spec.opacity),
+        )
+        if value is not None
+    ]
+    if extras or spec.color.value != "RED":
+        field = extras[0] if extras else "color"
+        raise WriteRejected(
+            Rejection.INVALID_INPUT,
+            f"e签宝 draws its template seals itself: `{field}` cannot be set there.",
+            field=field,
+            provider=PROVIDER,
+        )
+    return found
+
+
+ROLES = {"SEAL_USER": AuthorizationRole.USER, "SEAL_EXAMINER": AuthorizationRole.EXAMINER}
+
+
+def from_internal_auth(row: InternalAuth) -> Authorization:
+    """An internal-member authorisation; the vendor's list shows no scope, templates or dates,
+    so those stay unknown."""
+    return Authorization(
+        provider=PROVIDER,
+        vendor_id=row.sealAuthBizId,
+        seal_id=row.sealId,
+        user_id=row.authorizedPsnId,
+        user_name=None,
+        role=ROLES.get(row.sealRole or ""),
+        scope=None,
+        templates=(),
+        effective_at=None,
+        expires_at=None,
+        created_at=None,
+        auto_sign=None,
+        examiner_notified=None,
+        status=row.authorizeStatus,
     )

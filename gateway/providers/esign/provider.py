@@ -1,33 +1,77 @@
-"""e签宝 as a SealProvider: v1 lists, v3 details, fused by seal id."""
+"""e签宝 as a SealProvider: v1 lists, v3 details, fused by seal id; the writes the vendor
+documents for organisation seals (docs/vendors.md has each endpoint and its page)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from types import MappingProxyType
 
 from gateway.domain import (
+    Authorization,
+    Capability,
     ErrorCode,
     OrgScope,
     Page,
     ProviderName,
+    Rejection,
     Seal,
     SealFilter,
+    SealStatus,
+    SealStyle,
+    TemplateSealSpec,
     UpstreamError,
+    WriteRejected,
 )
-from gateway.providers.base import SealProvider, read_all
+from gateway.providers.base import SealProvider, covering_pages, read_all, slice_pages
 from gateway.providers.esign.client import EsignClient, EsignSettings
-from gateway.providers.esign.mapping import DETAIL_FIELDS, LISTING_FIELDS, from_v1, from_v3
+from gateway.providers.esign.mapping import (
+    DETAIL_FIELDS,
+    LISTING_FIELDS,
+    from_internal_auth,
+    from_v1,
+    from_v3,
+    template_style,
+)
+
+# The vendor's refusal codes for organisation-seal writes (UPSTREAMS.md; the v3 code table).
+REJECTIONS = MappingProxyType(
+    {
+        "31400133": (Rejection.NAME_TAKEN, "name"),
+        "31400100": (Rejection.SEAL_NOT_FOUND, "sealId"),
+        "31400109": (Rejection.SEAL_NOT_FOUND, "sealId"),
+        "1499000": (Rejection.PERMISSION_DENIED, None),
+        # v1 delete of the default seal (参数错误:1460013)
+        "60000": (Rejection.CANNOT_DELETE, "sealId"),
+    }
+)
+# The v3 lists serve at most 20 a page.
+V3_PAGE = 20
 
 
 class EsignProvider(SealProvider):
-    """Read-only: the seeds give e签宝 no write endpoint, and v1 filters nothing itself."""
+    """v1 filters nothing itself. Writes: template seals, delete, set default, and the
+    management page where a transactor is configured; authorisations are listed, not granted
+    (see `supportedOperations`)."""
 
     name = ProviderName.ESIGN
     listing_fields = LISTING_FIELDS
     detail_fields = DETAIL_FIELDS
     max_page_size = 100
+    rejections = REJECTIONS
 
     def __init__(self, settings: EsignSettings) -> None:
         self.client = EsignClient(settings)
+        self._transactor = settings.transactor_psn_id
+        capabilities = {
+            Capability.CREATE_FROM_TEMPLATE,
+            Capability.DELETE,
+            Capability.SET_DEFAULT,
+            Capability.LIST_AUTHORIZATIONS,
+        }
+        if self._transactor:
+            capabilities.add(Capability.MANAGEMENT_URL)
+        self.capabilities = frozenset(capabilities)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -41,15 +85,17 @@ class EsignProvider(SealProvider):
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         return from_v3(await self.client.org_seal_info(scope.account(self.name), vendor_id))
 
+    async def _whole_list(self, scope: OrgScope) -> list[Seal]:
+        return await read_all(
+            lambda offset, limit: self.list_range(scope, SealFilter(), offset, limit),
+            self.max_page_size,
+        )
+
     async def find_listed(
         self, scope: OrgScope, vendor_ids: Sequence[str]
     ) -> list[Seal | Exception]:
         """v1 has no lookup by id: read the organisation's list once and pick the seals out."""
-        seals = await read_all(
-            lambda offset, limit: self.list_range(scope, SealFilter(), offset, limit),
-            self.max_page_size,
-        )
-        by_id = {seal.key.vendor_id: seal for seal in seals}
+        by_id = {seal.key.vendor_id: seal for seal in await self._whole_list(scope)}
         return [
             by_id.get(vendor_id)
             or UpstreamError(
@@ -59,3 +105,57 @@ class EsignProvider(SealProvider):
             )
             for vendor_id in vendor_ids
         ]
+
+    # --- writes ------------------------------------------------------------------------------
+
+    async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
+        style, size = template_style(spec)
+        org = scope.account(self.name)
+        created = await self.client.create_by_template(org, spec.name, style, size)
+        if created.sealId:
+            return created.sealId
+        # The name is unique in the organisation: the new seal is the one that bears it.
+        for seal in await self._whole_list(scope):
+            if seal.name == spec.name:
+                return seal.key.vendor_id
+        raise UpstreamError(
+            self.name, "e签宝 created the seal, but it is not in the organisation's seal list."
+        )
+
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+        """The vendor documents that the default seal and image seals under review cannot be
+        deleted, but no code for those refusals: they are checked here, before sending."""
+        seal = await self.get_seal(scope, seal_id)
+        if seal.is_default:
+            raise WriteRejected(
+                Rejection.CANNOT_DELETE,
+                "The organisation's default seal cannot be deleted; make another the default.",
+                field="sealId",
+                provider=self.name,
+            )
+        if seal.style == SealStyle.IMAGE and seal.status == SealStatus.AWAITING_REVIEW:
+            raise WriteRejected(
+                Rejection.CANNOT_DELETE,
+                "An image seal under review cannot be deleted.",
+                field="sealId",
+                provider=self.name,
+            )
+        await self.client.delete_org_seal(scope.account(self.name), seal_id)
+
+    async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
+        await self.client.set_default(scope.account(self.name), seal_id)
+
+    async def management_url(self, scope: OrgScope) -> str:
+        transactor = self._transactor or ""
+        return await self.client.manage_url(scope.account(self.name), transactor)
+
+    async def list_authorizations(
+        self, scope: OrgScope, seal_id: str, offset: int, limit: int
+    ) -> Page[Authorization]:
+        org = scope.account(self.name)
+        pages = covering_pages(offset, limit, V3_PAGE)
+        answers = await asyncio.gather(
+            *(self.client.internal_auths(org, seal_id, n, size) for n, size in pages)
+        )
+        rows = [[from_internal_auth(r) for r in a.sealAuthorizedInfos or []] for a in answers]
+        return Page(slice_pages(pages, rows, offset, limit), answers[0].total)

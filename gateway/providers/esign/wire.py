@@ -58,3 +58,36 @@ class AccessToken(msgspec.Struct, frozen=True):
     token: Filled
     expiresIn: int
     refreshToken: str | None = None
+
+
+class CreatedSeal(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals/create-by-template`. The vendor's page shows no
+    response fields, so none is relied on: a `sealId` is used when present, else the seal is
+    found by its (unique) name."""
+
+    sealId: str | None = None
+
+
+class ManageUrl(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals-manage-url` (valid 30 minutes)."""
+
+    orgSealManageUrl: Filled
+
+
+class InternalAuth(msgspec.Struct, frozen=True):
+    """A row of `GET /v3/seals/org-seals/internal-auth`, the fields its page shows."""
+
+    sealId: Filled
+    sealAuthBizId: Filled
+    authorizedPsnId: Filled
+    authorizerPsnId: str | None = None
+    sealRole: str | None = None
+    # 0 lapsed, 1 in force, 3 awaiting effect (e.g. the authorisation letter is not signed)
+    authorizeStatus: int | None = None
+    statusDescription: str | None = None
+    expireReason: str | None = None
+
+
+class InternalAuthPage(msgspec.Struct, frozen=True):
+    total: int = 0
+    sealAuthorizedInfos: list[InternalAuth] | None = None
