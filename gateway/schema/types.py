@@ -31,6 +31,15 @@ from gateway.schema.enums import (
 
 A = SealAttr
 
+UNSUPPORTED_WHY = (
+    "Not offered on e签宝, and why (docs/vendors.md): RENAME (the vendor documents no rename of "
+    "an organisation seal); AUTHORIZE (an e签宝 grant takes effect only once an administrator "
+    "signs an authorisation letter, and the call's answer is not documented); UPLOAD_IMAGE and "
+    "CREATE_FROM_IMAGE (its image seals need the fileKey upload, not built); PREVIEW (no "
+    "preview endpoint); MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is "
+    "configured."
+)
+
 
 @strawberry.federation.type(shareable=True, description="Where a page of a connection stands.")
 class PageInfo:
@@ -271,7 +280,8 @@ class Seal(relay.Node):
         )
 
     @strawberry.field(
-        description="What this seal's provider supports, so a client can tell without trying."
+        description="What this seal's provider supports, so a client can tell without trying. "
+        + UNSUPPORTED_WHY
     )
     def supported_operations(self, info: Info) -> list[SealOperation]:
         return operations(self.record.key.provider, info)
@@ -284,7 +294,8 @@ class ContractTemplate:
 
 
 @strawberry.type(
-    description="A rule letting one person use (使用员) or approve (审批员) one seal (云银签)."
+    description="A rule letting one person use (使用员) or approve (审批员) one seal: 云银签 "
+    "getSealAuthorList, or e签宝 v3 internal-auth (which shows no scope, templates or dates)."
 )
 class Authorization(relay.Node):
     node_key: relay.NodeID[str]
@@ -387,7 +398,7 @@ class ProviderInfo:
         description="Whether the gateway talks to its built-in emulation of this vendor."
     )
     supported_operations: list[SealOperation] = strawberry.field(
-        description="The operations this vendor supports through the gateway."
+        description="The operations this vendor supports through the gateway. " + UNSUPPORTED_WHY
     )
 
 
