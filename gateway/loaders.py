@@ -64,6 +64,9 @@ class Loaders:
         self.scope = scope
         self.seal_detail = DataLoader[SealKey, Seal](self._load_details, max_batch_size=MAX_BATCH)
         self.seal_listing = DataLoader[SealKey, Seal](self._load_listings, max_batch_size=MAX_BATCH)
+        self.seal_summary = DataLoader[SealKey, Seal](
+            self._load_summaries, max_batch_size=MAX_BATCH
+        )
         self._pages = DataLoader[PageKey, Page[Seal]](self._load_pages)
         self._scans = DataLoader[tuple[ProviderName, SealFilter], list[Seal]](self._load_scans)
         self._authorization_pages = DataLoader[AuthorizationPageKey, Page[Authorization]](
@@ -77,6 +80,7 @@ class Loaders:
         for loader in (
             self.seal_detail,
             self.seal_listing,
+            self.seal_summary,
             self._pages,
             self._scans,
             self._authorization_pages,
@@ -87,15 +91,17 @@ class Loaders:
 
     # --- seals ----------------------------------------------------------------------------
 
-    async def _by_provider(self, keys: Sequence[SealKey], listing: bool) -> list[Seal | Exception]:
+    async def _by_provider(self, keys: Sequence[SealKey], view: str) -> list[Seal | Exception]:
         groups: dict[ProviderName, list[str]] = defaultdict(list)
         for key in keys:
             groups[key.provider].append(key.vendor_id)
 
         async def load(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
             adapter = self.adapters[provider]
-            if listing:
+            if view == "listing":
                 return await adapter.find_listed(self.scope, ids)
+            if view == "summary":
+                return await adapter.get_summaries(self.scope, ids)
             return await adapter.get_seals(self.scope, ids)
 
         names = list(groups)
@@ -111,10 +117,13 @@ class Loaders:
         return [found[key] for key in keys]
 
     async def _load_details(self, keys: list[SealKey]) -> Results:
-        return await self._by_provider(keys, listing=False)
+        return await self._by_provider(keys, "detail")
 
     async def _load_listings(self, keys: list[SealKey]) -> Results:
-        return await self._by_provider(keys, listing=True)
+        return await self._by_provider(keys, "listing")
+
+    async def _load_summaries(self, keys: list[SealKey]) -> Results:
+        return await self._by_provider(keys, "summary")
 
     async def _load_pages(self, keys: list[PageKey]) -> Results:
         return await settle(

@@ -117,7 +117,8 @@ def test_concurrency_per_vendor_is_bounded(start_gateway: StartGateway, sandbox:
     sandbox.reset_counts()
     roomy = start_gateway("ESIGN", SEALGW_UPSTREAM_MAX_CONNECTIONS="16")
     roomy.data(esign_page(f"{V1_FIELDS} {V3_FIELDS}"))
-    assert sandbox.peak_in_flight["esign"] == 7  # all of the batch at once
+    # all of the batch at once: the 7 details and the v3 list page beside them
+    assert sandbox.peak_in_flight["esign"] == 8
 
 
 def test_an_esign_contract_seal_is_a_contract_seal_and_filters_find_it(
@@ -130,8 +131,11 @@ def test_an_esign_contract_seal_is_a_contract_seal_and_filters_find_it(
     assert by_name["华东示例科技有限公司公章"]["bizType"] == "PUBLIC"
     assert by_name["业务章"] == {"name": "业务章", "bizType": "OTHER", "isCancellationSeal": True}
     assert by_name["合同专用章"]["isCancellationSeal"] is False
-    # a page of 7 asking the business type: the v1 page and one v3 detail per seal
-    assert (sandbox.count("esign:v1.list"), sandbox.count("esign:v3.detail")) == (1, 7)
+    # a page of 7 asking the business type: the v1 page and one page of the v3 list (which
+    # carries business types 20 seals a page), not a v3 detail per seal
+    assert sandbox.count("esign:v1.list") == 1
+    assert sandbox.count("esign:v3.list") == 1
+    assert sandbox.count("esign:v3.detail") == 0
 
     sandbox.reset_counts()
     found = gateway.data(
@@ -144,8 +148,58 @@ def test_an_esign_contract_seal_is_a_contract_seal_and_filters_find_it(
         ("YUNYIN", "市场部合同专用章"),
     ]
     assert found["totalCount"] == 3
-    # e签宝 filters on the gateway: the whole v1 list, and v3 for each seal to learn its type;
+    # e签宝 filters on the gateway: the whole v1 list, and the v3 list for the types;
     # 云银签 filters itself: one list call
     assert sandbox.count("esign:v1.list") == 1
-    assert sandbox.count("esign:v3.detail") == 7
+    assert sandbox.count("esign:v3.list") == 1
+    assert sandbox.count("esign:v3.detail") == 0
     assert sandbox.count("yunyin:getSealListByPage") == 1
+
+
+def test_the_v3_list_is_read_only_where_it_saves_calls(gateway: Gateway, sandbox: Sandbox) -> None:
+    """One seal's business type: one v3 detail (a list page would cost as much and might not
+    hold it). Many seals in a big organisation: the v3 list pages, 20 seals each, while fewer
+    than one detail per seal; else details."""
+    one = gateway.data(
+        "query S($id: ID!) { seal(id: $id) { bizType } }",
+        {"id": global_id("Seal", f"esign:{ESIGN_A[1].seal_id}")},
+    )
+    assert one == {"seal": {"bizType": "CONTRACT"}}
+    # fetched by id, the seal came from v3 detail already: no list call at all
+    assert (sandbox.count("esign:v3.detail"), sandbox.count("esign:v3.list")) == (1, 0)
+
+    base = ESIGN_A[-1].created_ms
+    for n in range(60):  # 67 seals: the v3 list has 4 pages of 20
+        sandbox.esign_seals.append(
+            type(ESIGN_A[0])(
+                f"00000000-0000-4000-8000-{n:012d}",
+                demo.ESIGN_ORG_A,
+                f"部门章{n:02d}",
+                "COMMON",
+                1,
+                1,
+                base + (n + 1) * 60_000,
+            )
+        )
+    page = (
+        "query P($a: String, $n: Int) { seals(first: $n, after: $a, filter: {providers: [ESIGN]})"
+        " { edges { node { bizType } } pageInfo { endCursor } } }"
+    )
+
+    def costs(after: str | None, first: int) -> tuple[tuple[int, int], str]:
+        sandbox.reset_counts()
+        seals = gateway.data(page, {"a": after, "n": first})["seals"]
+        assert all(e["node"]["bizType"] for e in seals["edges"])
+        calls = (sandbox.count("esign:v3.list"), sandbox.count("esign:v3.detail"))
+        return calls, seals["pageInfo"]["endCursor"]
+
+    # the first 20: all on the first v3 list page
+    calls, after_20 = costs(None, 20)
+    assert calls == (1, 0)
+    # the next 20: not on the first page; 3 more pages cost less than 20 details
+    calls, _ = costs(after_20, 20)
+    assert calls == (4, 0)
+    # the last 3: not on the first page; 3 details cost less than 3 more pages
+    _, after_64 = costs(None, 64)
+    calls, _ = costs(after_64, 3)
+    assert calls == (1, 3)

@@ -63,6 +63,24 @@ V3_DETAIL: dict[str, Field] = {
     "sealImageDownloadUrl": STR,
 }
 
+# GET /v3/seals/org-own-seal-list, data.seals[]: the fields the vendor's page shows
+# (open.esign.cn/doc/opendoc/seal3/ups6h1; docs/vendors.md).
+V3_LISTED: dict[str, Field] = {
+    name: V3_DETAIL[name]
+    for name in (
+        "sealId",
+        "sealName",
+        "sealCreateTime",
+        "defaultSealFlag",
+        "sealHeight",
+        "sealWidth",
+        "sealBizType",
+        "sealBizTypeDescription",
+        "sealStyle",
+        "sealStatus",
+    )
+}
+
 # yunyin-seal-api.txt, getSealListByPage / getSealInfo 响应参数 (the same record).
 YUNYIN_SEAL: dict[str, Field] = {
     "sealId": INT,
@@ -155,6 +173,24 @@ def test_esign_v3_detail_speaks_v3(client: httpx.Client) -> None:
         ).json()
         assert set(body) == {"code", "message", "data"}
         conforms(body["data"], V3_DETAIL, f"v3[{seal.seal_id}]")
+
+
+def test_esign_v3_list_shows_only_documented_fields(client: httpx.Client) -> None:
+    body = client.get(
+        "/esign/v3/seals/org-own-seal-list",
+        params={"orgId": demo.ESIGN_ORG_A, "pageNum": 1, "pageSize": 20},
+        auth=signed(),
+    ).json()
+    conforms(body["data"], {"total": INT, "seals": ((list,), None)}, "v3.list.data")
+    assert len(body["data"]["seals"]) == body["data"]["total"] == 7
+    for row in body["data"]["seals"]:
+        conforms(row, V3_LISTED, f"v3.list[{row['sealId']}]")
+    too_big = client.get(
+        "/esign/v3/seals/org-own-seal-list",
+        params={"orgId": demo.ESIGN_ORG_A, "pageNum": 1, "pageSize": 21},
+        auth=signed(),
+    ).json()
+    assert too_big["code"] == 10000007  # pageSize at most 20
 
 
 def test_yunyin_records_speak_yunyin(client: httpx.Client) -> None:

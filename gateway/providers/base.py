@@ -46,6 +46,9 @@ class SealProvider(ABC):
     capabilities: frozenset[Capability] = frozenset()
     listing_fields: frozenset[SealAttr] = frozenset()
     detail_fields: frozenset[SealAttr] = frozenset()
+    # Attributes a cheaper batch read carries for many seals at once (`get_summaries`); the
+    # layers above prefer it to the detail call for these.
+    summary_fields: frozenset[SealAttr] = frozenset()
     pushdown: frozenset[str] = frozenset()
     # The largest page the vendor serves in one list call.
     max_page_size: int = 100
@@ -80,6 +83,12 @@ class SealProvider(ABC):
         )
         return [_as_result(r) for r in results]
 
+    async def get_summaries(
+        self, scope: OrgScope, vendor_ids: Sequence[str]
+    ) -> list[Seal | Exception]:
+        """The `summary_fields` of several seals; by default, their details."""
+        return await self.get_seals(scope, vendor_ids)
+
     async def find_listed(
         self, scope: OrgScope, vendor_ids: Sequence[str]
     ) -> list[Seal | Exception]:
@@ -105,7 +114,9 @@ class SealProvider(ABC):
         lacking = [seal for seal in seals if not needed <= seal.known]
         if not lacking:
             return seals
-        details = await self.get_seals(scope, [seal.key.vendor_id for seal in lacking])
+        ids = [seal.key.vendor_id for seal in lacking]
+        cheap = needed <= self.summary_fields
+        details = await (self.get_summaries(scope, ids) if cheap else self.get_seals(scope, ids))
         completed: dict[str, Seal] = {}
         for seal, detail in zip(lacking, details, strict=True):
             if isinstance(detail, Exception):

@@ -337,6 +337,41 @@ def routes(sandbox: Sandbox) -> list[Route]:
         url = f"{files_root(request)}/files/esign/manage?org={org.org_id}&session={session}"
         return ok({"orgSealManageUrl": url})
 
+    async def own_seal_list(request: Request, body: bytes) -> Response:
+        """v3 own-seal list: the fields its page shows (seal3/ups6h1), at most 20 a page."""
+        params = request.query_params
+        org = v3_org(request, body, params.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        number, size = _int_param(request, "pageNum", 1), _int_param(request, "pageSize", 20)
+        if number is None or size is None or number < 1 or not 1 <= size <= MAX_V3_PAGE:
+            return failure(10000007, "参数错误: pageNum或pageSize不合法")
+        wanted = {t for t in (params.get("sealBizTypes") or "").split(",") if t}
+        seals = [
+            s for s in sandbox.esign_org_seals(org.org_id) if not wanted or s.biz_type in wanted
+        ]
+        chunk = seals[(number - 1) * size : number * size]
+        return ok(
+            {
+                "total": len(seals),
+                "seals": [
+                    {
+                        "sealId": s.seal_id,
+                        "sealName": s.name,
+                        "sealCreateTime": s.created_ms,
+                        "defaultSealFlag": s.default,
+                        "sealHeight": s.height_mm,
+                        "sealWidth": s.width_mm,
+                        "sealBizType": s.biz_type,
+                        "sealBizTypeDescription": BIZ_TYPE_LABELS[s.biz_type],
+                        "sealStyle": s.style,
+                        "sealStatus": s.status,
+                    }
+                    for s in chunk
+                ],
+            }
+        )
+
     async def internal_auth_list(request: Request, body: bytes) -> Response:
         params = request.query_params
         org = v3_org(request, body, params.get("orgId"))
@@ -398,6 +433,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
             "/v3/seals/org-seals-manage-url",
             instrument(sandbox, "esign", "v3.manageUrl", manage_url),
             methods=["POST"],
+        ),
+        Route(
+            "/v3/seals/org-own-seal-list",
+            instrument(sandbox, "esign", "v3.list", own_seal_list),
         ),
         Route(
             "/v3/seals/org-seals/internal-auth",

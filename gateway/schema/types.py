@@ -149,9 +149,9 @@ class Seal(relay.Node):
         return self._value(info, A.NAME)
 
     @strawberry.field(
-        description="What the seal is for (公章, 合同专用章, ...). e签宝: v3 `sealBizType`, one v3 "
-        "detail call per seal (batched, de-duplicated); v1's own `sealBizType` does not say it. "
-        "云银签: `categoryType`, from the list call."
+        description="What the seal is for (公章, 合同专用章, ...). e签宝: v3 `sealBizType`, from "
+        "the v3 seal list (20 seals a call) or a v3 detail per seal, whichever costs fewer "
+        "calls; v1's own `sealBizType` does not say it. 云银签: `categoryType`, from the list."
     )
     def biz_type(self, info: Info) -> SealBizType | None:
         return self._value(info, A.BIZ_TYPE, lambda v: convert(SealBizType, v))
@@ -164,7 +164,7 @@ class Seal(relay.Node):
 
     @strawberry.field(
         description="Where the seal stands: enabled, awaiting review, ... e签宝: v3 `sealStatus` "
-        "(a v3 detail call per seal); 云银签: `status`, from the list call."
+        "(the v3 list or a v3 detail, as for `bizType`); 云银签: `status`, from the list."
     )
     def status(self, info: Info) -> SealStatus | None:
         return self._value(info, A.STATUS, lambda v: convert(SealStatus, v))

@@ -285,14 +285,19 @@ class SealService:
         return list(await asyncio.gather(*(resolve(v) for v in values)))
 
     async def load_attribute(self, seal: Seal, attr: SealAttr) -> object:
-        """An attribute this view of the seal lacks, through the vendor call that carries it
-        (e签宝: v3 detail for a listed seal, the v1 list for one fetched by id); None where the
-        provider has no such attribute."""
+        """An attribute this view of the seal lacks, through the cheapest vendor call that
+        carries it (e签宝: the v3 list or v3 detail for a listed seal, the v1 list for one
+        fetched by id); None where the provider has no such attribute."""
         adapter = self._adapters.get(seal.key.provider)
         if adapter is None or attr not in adapter.fields:
             return None
         loaders = self._loaders
-        loader = loaders.seal_detail if attr in adapter.detail_fields else loaders.seal_listing
+        if attr in adapter.summary_fields:  # the cheapest view that has it
+            loader = loaders.seal_summary
+        elif attr in adapter.detail_fields:
+            loader = loaders.seal_detail
+        else:
+            loader = loaders.seal_listing
         other: Seal = await self._shielded(seal.key.provider, loader.load(seal.key))
         return other.value(attr)
 

@@ -16,6 +16,7 @@ from gateway.providers.esign.wire import (
     ManageUrl,
     V1SealPage,
     V3SealInfo,
+    V3SealPage,
 )
 from gateway.providers.http import (
     NO_AUTH,
@@ -100,6 +101,12 @@ class EsignClient:
             "GET", "/v3/seals/org-seal-info", params={"orgId": org_id, "sealId": seal_id}
         )
         return read_as(PROVIDER, "the v3 seal detail", data, V3SealInfo)
+
+    async def own_seal_list(self, org_id: str, page: int, size: int) -> V3SealPage:
+        """v3: one page (at most 20) of the organisation's own seals, with business types."""
+        params = {"orgId": org_id, "pageNum": page, "pageSize": size}
+        data = await self._call("GET", "/v3/seals/org-own-seal-list", params=params)
+        return read_as(PROVIDER, "the v3 seal list", data, V3SealPage)
 
     async def create_by_template(
         self, org_id: str, name: str, style: str, size: str

@@ -19,7 +19,7 @@ from gateway.domain import (
     TemplateShape,
     WriteRejected,
 )
-from gateway.providers.esign.wire import InternalAuth, V1Seal, V3SealInfo
+from gateway.providers.esign.wire import InternalAuth, V1Seal, V3ListedSeal, V3SealInfo
 from gateway.providers.mapping import from_epoch_ms, image_link, non_empty
 
 PROVIDER = ProviderName.ESIGN
@@ -92,6 +92,41 @@ def from_v1(row: V1Seal) -> Seal:
         key=SealKey(PROVIDER, row.sealId),
         known=frozenset(values),
         **{attr.value: value for attr, value in values.items()},  # type: ignore[arg-type]
+    )
+
+
+# What a v3 list row carries (its page shows no status label, reject reason or image).
+SUMMARY_FIELDS = frozenset(
+    {
+        A.NAME,
+        A.BIZ_TYPE,
+        A.BIZ_TYPE_LABEL,
+        A.STATUS,
+        A.STYLE,
+        A.IS_DEFAULT,
+        A.PHYSICAL_SIZE,
+        A.CREATED_AT,
+    }
+)
+
+
+def from_v3_list(row: V3ListedSeal) -> Seal:
+    width, height = row.sealWidth, row.sealHeight
+    return Seal(
+        key=SealKey(PROVIDER, row.sealId),
+        known=SUMMARY_FIELDS,
+        name=non_empty(row.sealName),
+        biz_type=BIZ_TYPES.get(row.sealBizType or ""),
+        biz_type_label=non_empty(row.sealBizTypeDescription),
+        status=STATUSES.get(row.sealStatus or 0),
+        style=V3_STYLES.get(row.sealStyle or 0),
+        is_default=bool(row.defaultSealFlag),
+        physical_size=(
+            Size(width, height, SizeUnit.MILLIMETRE)
+            if width is not None and height is not None
+            else None
+        ),
+        created_at=from_epoch_ms(PROVIDER, "sealCreateTime", row.sealCreateTime),
     )
 
 

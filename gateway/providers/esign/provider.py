@@ -28,9 +28,11 @@ from gateway.providers.esign.client import EsignClient, EsignSettings
 from gateway.providers.esign.mapping import (
     DETAIL_FIELDS,
     LISTING_FIELDS,
+    SUMMARY_FIELDS,
     from_internal_auth,
     from_v1,
     from_v3,
+    from_v3_list,
     template_style,
 )
 
@@ -57,6 +59,7 @@ class EsignProvider(SealProvider):
     name = ProviderName.ESIGN
     listing_fields = LISTING_FIELDS
     detail_fields = DETAIL_FIELDS
+    summary_fields = SUMMARY_FIELDS
     max_page_size = 100
     rejections = REJECTIONS
 
@@ -84,6 +87,29 @@ class EsignProvider(SealProvider):
 
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         return from_v3(await self.client.org_seal_info(scope.account(self.name), vendor_id))
+
+    async def get_summaries(
+        self, scope: OrgScope, vendor_ids: Sequence[str]
+    ) -> list[Seal | Exception]:
+        """Business type, status and the like for several seals: the v3 list carries them 20
+        a seal a page, so it is read when that costs fewer calls than a v3 detail per seal."""
+        if len(vendor_ids) < 2:
+            return await self.get_seals(scope, vendor_ids)
+        org = scope.account(self.name)
+        first = await self.client.own_seal_list(org, 1, V3_PAGE)
+        rows = list(first.seals or [])
+        pages_left = -(-first.total // V3_PAGE) - 1
+        found = {row.sealId for row in rows}
+        missing = [v for v in vendor_ids if v not in found]
+        if missing and pages_left < len(missing):
+            rest = await asyncio.gather(
+                *(self.client.own_seal_list(org, n, V3_PAGE) for n in range(2, pages_left + 2))
+            )
+            rows.extend(row for page in rest for row in page.seals or [])
+        by_id = {row.sealId: from_v3_list(row) for row in rows}
+        still = [v for v in vendor_ids if v not in by_id]
+        details = dict(zip(still, await self.get_seals(scope, still), strict=True))
+        return [by_id.get(v) or details[v] for v in vendor_ids]
 
     async def _whole_list(self, scope: OrgScope) -> list[Seal]:
         return await read_all(

@@ -91,3 +91,23 @@ class InternalAuth(msgspec.Struct, frozen=True):
 class InternalAuthPage(msgspec.Struct, frozen=True):
     total: int = 0
     sealAuthorizedInfos: list[InternalAuth] | None = None
+
+
+class V3ListedSeal(msgspec.Struct, frozen=True):
+    """A row of `GET /v3/seals/org-own-seal-list`: the fields its page shows."""
+
+    sealId: Filled
+    sealName: str | None = None
+    sealCreateTime: int | None = None
+    defaultSealFlag: bool | None = None
+    sealHeight: float | None = None
+    sealWidth: float | None = None
+    sealBizType: str | None = None
+    sealBizTypeDescription: str | None = None
+    sealStyle: int | None = None
+    sealStatus: int | None = None
+
+
+class V3SealPage(msgspec.Struct, frozen=True):
+    total: int = 0
+    seals: list[V3ListedSeal] | None = None
