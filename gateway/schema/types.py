@@ -157,7 +157,8 @@ class Seal(relay.Node):
         return self._value(info, A.BIZ_TYPE, lambda v: convert(SealBizType, v))
 
     @strawberry.field(
-        description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription)."
+        description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription: "
+        "the v3 list or a v3 detail, as for `bizType`)."
     )
     def biz_type_label(self, info: Info) -> str | None:
         return self._value(info, A.BIZ_TYPE_LABEL)
@@ -169,7 +170,10 @@ class Seal(relay.Node):
     def status(self, info: Info) -> SealStatus | None:
         return self._value(info, A.STATUS, lambda v: convert(SealStatus, v))
 
-    @strawberry.field(description="The vendor's own label for the status (e签宝 v3).")
+    @strawberry.field(
+        description="The vendor's own label for the status (e签宝 v3 statusDescription: a v3 "
+        "detail per seal)."
+    )
     def status_label(self, info: Info) -> str | None:
         return self._value(info, A.STATUS_LABEL)
 
@@ -194,7 +198,10 @@ class Seal(relay.Node):
     def image_size(self, info: Info) -> Size | None:
         return self._value(info, A.IMAGE_SIZE, Size.of)
 
-    @strawberry.field(description="The seal's size on paper in millimetres (e签宝 v3 only).")
+    @strawberry.field(
+        description="The seal's size on paper in millimetres (e签宝 only: the v3 list or a v3 "
+        "detail, as for `bizType`)."
+    )
     def physical_size(self, info: Info) -> Size | None:
         return self._value(info, A.PHYSICAL_SIZE, Size.of)
 
@@ -205,7 +212,8 @@ class Seal(relay.Node):
         return self._value(info, A.IMAGE, SealImage.of)
 
     @strawberry.field(
-        description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes)."
+        description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes: a "
+        "v3 detail per seal)."
     )
     def watermarked_image(self, info: Info) -> SealImage | None:
         return self._value(info, A.WATERMARKED_IMAGE, SealImage.of)
