@@ -45,7 +45,7 @@ AFTER_FIVE = SealPosition({ProviderName.ESIGN: 5, ProviderName.YUNYIN: 0}).curso
 )
 
 QUERIES = {
-    "list 20 seals, v1/list fields only": (
+    "list 20 seals: v1 fields, business type, status": (
         "{ seals(first: 20) { edges { node { id provider name bizType status isDefault "
         "image { url expiresAt } } } } }"
     ),

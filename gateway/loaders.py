@@ -62,7 +62,11 @@ class Loaders:
     def __init__(self, adapters: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
         self.adapters = adapters
         self.scope = scope
-        self.seal_detail = DataLoader[SealKey, Seal](self._load_details, max_batch_size=MAX_BATCH)
+        # Detail requests of this request, by seal: the summary batch consults it (below).
+        self._details: dict[SealKey, Any] = {}
+        self.seal_detail = DataLoader[SealKey, Seal](
+            self._load_details, max_batch_size=MAX_BATCH, cache_map=self._details
+        )
         self.seal_listing = DataLoader[SealKey, Seal](self._load_listings, max_batch_size=MAX_BATCH)
         self.seal_summary = DataLoader[SealKey, Seal](
             self._load_summaries, max_batch_size=MAX_BATCH
@@ -123,7 +127,14 @@ class Loaders:
         return await self._by_provider(keys, "listing")
 
     async def _load_summaries(self, keys: list[SealKey]) -> Results:
-        return await self._by_provider(keys, "summary")
+        """A seal whose detail this request asked for too is taken from that detail (it carries
+        every summary attribute), so the summary call is not made for it in vain."""
+        asked = [k for k in keys if k in self._details]
+        rest = [k for k in keys if k not in self._details]
+        summaries = await self._by_provider(rest, "summary") if rest else []
+        details = await settle(*(self._details[k] for k in asked))
+        found = dict(zip(rest, summaries, strict=True)) | dict(zip(asked, details, strict=True))
+        return [found[k] for k in keys]
 
     async def _load_pages(self, keys: list[PageKey]) -> Results:
         return await settle(
