@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway.callers import Authenticator, CallerGate, RateLimiter
-from gateway.config import Settings
+from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.guards import BodyLimit, JsonObjectGuard, MultipartCsrfGuard
 from gateway.logs import redact
@@ -177,6 +177,14 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app a worker process builds for itself (`seal-gateway serve --workers N`): settings
+    from the environment, as the parent read them, and the same logging."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def configure_logging(level: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 
@@ -39,6 +40,22 @@ def serve_app(app: object, sock: socket.socket, log_level: str) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def serve_workers(workers: int, sock: socket.socket, log_level: str) -> None:
+    """`workers` processes sharing the listening socket, each building its own app from the
+    environment; uvicorn's supervisor restarts one that dies."""
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "gateway.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        log_config=None,
+        log_level=log_level.lower(),
+        lifespan="on",
+    )
+    Multiprocess(config, sockets=[sock]).run()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
@@ -47,6 +64,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level)
     host = args.host or settings.host
+    workers = (
+        args.workers
+        if args.workers is not None
+        else (1 if settings.sandbox else os.cpu_count() or 1)
+    )
+    if workers < 1 or (settings.sandbox and workers > 1):
+        print(
+            "seal-gateway: --workers must be at least 1, and 1 for the sandbox demo (its "
+            "emulated vendors keep their state in one process).",
+            file=sys.stderr,
+        )
+        return 2
     problem = settings.exposure_problem(host)
     if problem is not None:
         print(f"seal-gateway: {problem}", file=sys.stderr)
@@ -71,8 +100,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "as an admin. Loopback only; configure vendors and callers for anything else.",
             base,
         )
-    log.info("seal-gateway listening on %s; GraphiQL at %s/graphql", base, base)
-    serve_app(create_app(settings, extra_routes), sock, settings.log_level)
+    log.info(
+        "seal-gateway listening on %s with %d worker%s; GraphiQL at %s/graphql",
+        base,
+        workers,
+        "" if workers == 1 else "s",
+        base,
+    )
+    if workers == 1:
+        serve_app(create_app(settings, extra_routes), sock, settings.log_level)
+    else:
+        os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
+        serve_workers(workers, sock, settings.log_level)
     return 0
 
 
@@ -125,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", help="bind address (default SEALGW_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default SEALGW_PORT or 8000; 0 picks one)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes sharing the port (default: one per core; 1 for the sandbox demo)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="serve the emulated vendors alone")

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import AUTH, SandboxServer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,15 +36,14 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def serving() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`seal-gateway serve` with nothing configured, on a port the OS picks."""
+def start_serving(*args: str, **env: str) -> tuple[str, subprocess.Popen[str], list[str]]:
+    """`seal-gateway serve ARGS` on a port the OS picks; its URL, process and output so far."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", "0"],
+        [sys.executable, "-m", "gateway", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=clean_env(),
+        env=clean_env(**env),
         cwd=ROOT,
     )
     assert process.stdout is not None
@@ -52,22 +53,67 @@ def serving() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     while url is None and time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
-        found = re.search(r"listening on (http://\S+);", line)
+        found = re.search(r"listening on (http://\S+) with", line)
         if found:
             url = found.group(1)
     assert url, "".join(lines)
+    for _ in range(400):
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return url, process, lines
+
+
+@pytest.fixture
+def serving() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`seal-gateway serve` with nothing configured."""
+    url, process, lines = start_serving()
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
         yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
     assert any("sandbox" in line for line in lines)
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_serve_with_two_workers(sandbox_server: SandboxServer) -> None:
+    url, process, lines = start_serving("--workers", "2", **sandbox_server.env())
+    try:
+        assert "with 2 workers" in "".join(lines)
+        with httpx.Client(headers=AUTH, timeout=30) as client:
+            for _ in range(10):
+                body = client.post(
+                    f"{url}/graphql",
+                    json={"query": "{ seals(first: 2) { edges { node { name } } } }"},
+                ).json()
+                assert len(body["data"]["seals"]["edges"]) == 2
+        workers = [pid for pid in children_of(process.pid) if pid != process.pid]
+        assert len(workers) >= 2
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_demo_keeps_one_worker() -> None:
+    refused = run_cli("serve", "--port", "0", "--workers", "2")
+    assert refused.returncode == 2
+    assert "1 for the sandbox demo" in refused.stderr
 
 
 def test_schema_file_is_in_sync() -> None:
