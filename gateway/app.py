@@ -21,10 +21,11 @@ from strawberry.asgi import GraphQL
 from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
-from gateway.guards import BodyLimit, JsonObjectGuard, MultipartCsrfGuard
+from gateway.guards import BodyLimit, ConcurrencyLimit, JsonObjectGuard, MultipartCsrfGuard
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
+from gateway.providers.http import CALL_BUDGET, CallBudget
 from gateway.providers.yunyin.provider import YunyinProvider
 from gateway.schema import GatewayContext, build_schema
 from gateway.service import Limits, SealService
@@ -75,7 +76,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         # Multipart (file uploads) is on; create_app puts the CSRF guard in front of it.
         settings = runtime.settings
         super().__init__(
-            build_schema(introspection=settings.introspection),
+            build_schema(
+                introspection=settings.introspection,
+                max_cost=settings.max_query_cost,
+                default_page=settings.default_page_size,
+                max_page=settings.max_page_size,
+            ),
             graphql_ide="graphiql",
             multipart_uploads_enabled=True,
         )
@@ -93,9 +99,11 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         # caches must not outlive it.
         caller: Caller = request.state.caller
         tenant = self.runtime.tenants[caller.tenant]
+        CALL_BUDGET.set(CallBudget(self.runtime.settings.vendor_call_budget))
         return GatewayContext(
             service=SealService(tenant.adapters, tenant.scope_for(caller), self.limits, caller),
             sandbox=self.runtime.settings.sandbox,
+            show_cost="x-query-cost" in request.headers,
         )
 
     def encode_json(self, data: object) -> bytes:
@@ -136,19 +144,22 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             }
         )
 
-    graphql = CallerGate(
-        JsonObjectGuard(
-            BodyLimit(
-                MultipartCsrfGuard(GatewayGraphQL(runtime)),
-                limit=MAX_QUERY_BYTES,
-                # room for the multipart framing and the operations/map fields beside the file
-                multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
-            )
+    graphql = ConcurrencyLimit(
+        CallerGate(
+            JsonObjectGuard(
+                BodyLimit(
+                    MultipartCsrfGuard(GatewayGraphQL(runtime)),
+                    limit=MAX_QUERY_BYTES,
+                    # room for the multipart framing and the operations/map fields beside the file
+                    multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+                )
+            ),
+            Authenticator(settings.tenants),
+            RateLimiter(settings.rate_limit),
+            anonymous=settings.anonymous,
+            page_tenant=settings.tenants[0].name,
         ),
-        Authenticator(settings.tenants),
-        RateLimiter(settings.rate_limit),
-        anonymous=settings.anonymous,
-        page_tenant=settings.tenants[0].name,
+        limit=settings.max_concurrent_requests,
     )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),

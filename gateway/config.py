@@ -42,6 +42,11 @@ class Settings:
     introspection: bool = True
     # Requests per caller (API key or token subject), in the `limits` notation.
     rate_limit: str = "600/minute"
+    # Vendor calls one operation may cost (static, refused before running), and may make.
+    max_query_cost: int = 1000
+    vendor_call_budget: int = 300
+    # Requests one process serves at once; more get a fast 503.
+    max_concurrent_requests: int = 256
     default_page_size: int = 20
     max_page_size: int = 100
     max_upload_bytes: int = 2 * 1024 * 1024
@@ -240,6 +245,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tenants=tenants,
         introspection=introspection == "on",
         rate_limit=rate_limit,
+        max_query_cost=env.integer("MAX_QUERY_COST", 1000, 1, 1_000_000),
+        vendor_call_budget=env.integer("VENDOR_CALL_BUDGET", 300, 1, 1_000_000),
+        max_concurrent_requests=env.integer("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000),
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page
         ),

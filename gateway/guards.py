@@ -147,3 +147,48 @@ class JsonObjectGuard:
             return first
 
         await self.app(scope, replay, send)
+
+
+class ConcurrencyLimit:
+    """At most `limit` requests in progress in this process; one more gets a fast 503 with
+    `Retry-After`, instead of queueing until everything times out."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            body = json.dumps(
+                {
+                    "errors": [
+                        {
+                            "message": "The gateway is serving as many requests as it may; "
+                            "try again in a moment.",
+                            "extensions": {"code": "OVERLOADED"},
+                        }
+                    ]
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"%d" % len(body)),
+                        (b"retry-after", b"1"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,31 @@ redact("httpx")
 
 # Passed as `auth=` for calls that must not carry the client's auth (the token fetch itself).
 NO_AUTH = httpx.Auth()
+
+
+class CallBudget:
+    """How many more vendor calls the current request may make: the last line of defence
+    behind the cost limit. Past it, a call fails before it is sent, as that provider's error,
+    and the rest of the answer stands."""
+
+    def __init__(self, calls: int) -> None:
+        self.remaining = calls
+        self.spent = 0
+
+    def spend(self, provider: ProviderName | None) -> None:
+        if self.remaining <= 0:
+            raise UpstreamError(
+                provider or ProviderName.ESIGN,
+                "This request has used up its vendor-call budget; ask for less at once.",
+                code=ErrorCode.VENDOR_CALL_BUDGET_EXCEEDED,
+                write_may_have_happened=False,
+            )
+        self.remaining -= 1
+        self.spent += 1
+
+
+# The budget of the request being served; set by the app for each request.
+CALL_BUDGET: ContextVar[CallBudget | None] = ContextVar("sealgw_call_budget", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +72,14 @@ class UpstreamTransport(AiohttpTransport):
       adapter also reports as `ConnectTimeout`) becomes `RemoteProtocolError`.
     """
 
+    def __init__(self, provider: ProviderName | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.provider = provider
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        budget = CALL_BUDGET.get()
+        if budget is not None:
+            budget.spend(self.provider)
         try:
             return await self._send_once(request)
         except (httpx.ConnectError, httpx.ConnectTimeout):
@@ -68,7 +101,9 @@ class UpstreamTransport(AiohttpTransport):
             raise
 
 
-def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
+def make_client(
+    base_url: str, settings: HttpSettings, provider: ProviderName | None = None
+) -> httpx.AsyncClient:
     """A pooled client: at most `max_connections` requests in flight to the vendor."""
     limits = httpx.Limits(
         max_connections=settings.max_connections,
@@ -81,7 +116,7 @@ def make_client(base_url: str, settings: HttpSettings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
-        transport=UpstreamTransport(limits=limits),
+        transport=UpstreamTransport(provider, limits=limits),
         headers={"User-Agent": "seal-gateway"},
     )
 

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from gateway.schema.context import GatewayContext
+from gateway.schema.cost import CostLimit
 from gateway.schema.errors import GatewayErrors, log_unexpected
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
@@ -27,6 +28,8 @@ __all__ = ["GatewayContext", "build_schema", "schema_sdl"]
 MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 5000
+# Vendor calls an operation may cost at most (gateway/schema/cost.py), unless configured.
+DEFAULT_MAX_COST = 1000
 
 # The limiters' validation rules, made once: the validation cache keys on the rule classes, and
 # a limiter built per request would mint new ones and miss the cache every time.
@@ -45,7 +48,13 @@ class GatewaySchema(strawberry.federation.Schema):
         log_unexpected(errors)
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.federation.Schema:
+def build_schema(
+    *,
+    introspection: bool = True,
+    max_cost: int = DEFAULT_MAX_COST,
+    default_page: int = 20,
+    max_page: int = 100,
+) -> strawberry.federation.Schema:
     rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
     return GatewaySchema(
         query=Query,
@@ -58,6 +67,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.federation.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            lambda: CostLimit(maximum=max_cost, default_page=default_page, max_page=max_page),
         ],
     )
 

@@ -15,6 +15,8 @@ class GatewayContext:
     service: SealService
     # Whether the providers are the gateway's built-in sandbox.
     sandbox: bool = False
+    # Whether the client asked for the operation's cost in `extensions.cost`.
+    show_cost: bool = False
     # (path, error) pairs added to the response's `errors` beside the partial data.
     reported: list[tuple[list[str | int], Exception]] = field(default_factory=list)
 

@@ -60,7 +60,7 @@ class EsignSettings:
 class EsignClient:
     def __init__(self, settings: EsignSettings) -> None:
         self._settings = settings
-        self._http = make_client(settings.base_url, settings.http)
+        self._http = make_client(settings.base_url, settings.http, PROVIDER)
         self.tokens = TokenCache(self._fetch_token)
         if settings.auth_mode == "signature":
             self._http.auth = SignatureAuth(

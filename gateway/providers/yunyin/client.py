@@ -62,7 +62,7 @@ def _is_token_rejected(response: httpx.Response) -> bool:
 class YunyinClient:
     def __init__(self, settings: YunyinSettings) -> None:
         self._settings = settings
-        self._http = make_client(settings.base_url, settings.http)
+        self._http = make_client(settings.base_url, settings.http, PROVIDER)
         self.tokens = TokenCache(self._fetch_token)
 
         def apply(request: httpx.Request, token: str) -> None:
