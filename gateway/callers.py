@@ -36,6 +36,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.domain import Caller, Role
+from gateway.guards import refuse
 from gateway.tenants import ApiKey, JwtIssuer, Tenant
 
 log = logging.getLogger("gateway.callers")
@@ -267,25 +268,6 @@ def _text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-async def error_response(
-    send: Send, status: int, message: str, code: str, headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    """A GraphQL JSON error answer, for refusals made before any GraphQL work."""
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
 class CallerGate:
     """In front of /graphql: a request id on every answer, the caller established (or the
     request refused), the caller's rate limit applied. The GraphiQL page itself (a browser's
@@ -340,7 +322,7 @@ class CallerGate:
             caller = Caller.anonymous(request_id)
         retry_after = self.limiter.retry_after(caller)
         if retry_after is not None:
-            await error_response(
+            await refuse(
                 send_with_id,
                 429,
                 f"Too many requests; try again in {retry_after} s.",
@@ -364,6 +346,4 @@ class CallerGate:
         challenge = b'Bearer realm="seal-gateway"' + (
             b', error="invalid_token"' if invalid else b""
         )
-        await error_response(
-            send, 401, phrase, "UNAUTHENTICATED", [(b"www-authenticate", challenge)]
-        )
+        await refuse(send, 401, phrase, "UNAUTHENTICATED", [(b"www-authenticate", challenge)])

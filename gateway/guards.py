@@ -11,13 +11,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
 
-async def refuse(send: Send, status: int, message: str, code: str = "BAD_REQUEST") -> None:
+async def refuse(
+    send: Send,
+    status: int,
+    message: str,
+    code: str = "BAD_REQUEST",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """A GraphQL JSON error answer, for refusals made before any GraphQL work."""
     body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
     await send(
         {
@@ -26,6 +34,7 @@ async def refuse(send: Send, status: int, message: str, code: str = "BAD_REQUEST
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
+                *headers,
             ],
         }
     )
@@ -163,29 +172,13 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            body = json.dumps(
-                {
-                    "errors": [
-                        {
-                            "message": "The gateway is serving as many requests as it may; "
-                            "try again in a moment.",
-                            "extensions": {"code": "OVERLOADED"},
-                        }
-                    ]
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"%d" % len(body)),
-                        (b"retry-after", b"1"),
-                    ],
-                }
+            await refuse(
+                send,
+                503,
+                "The gateway is serving as many requests as it may; try again in a moment.",
+                "OVERLOADED",
+                [(b"retry-after", b"1")],
             )
-            await send({"type": "http.response.body", "body": body})
             return
         self.in_flight += 1
         try:

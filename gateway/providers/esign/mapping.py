@@ -110,8 +110,13 @@ SUMMARY_FIELDS = frozenset(
 )
 
 
+def _millimetres(width: float | None, height: float | None) -> Size | None:
+    if width is None or height is None:
+        return None
+    return Size(width, height, SizeUnit.MILLIMETRE)
+
+
 def from_v3_list(row: V3ListedSeal) -> Seal:
-    width, height = row.sealWidth, row.sealHeight
     return Seal(
         key=SealKey(PROVIDER, row.sealId),
         known=SUMMARY_FIELDS,
@@ -121,17 +126,12 @@ def from_v3_list(row: V3ListedSeal) -> Seal:
         status=STATUSES.get(row.sealStatus or 0),
         style=V3_STYLES.get(row.sealStyle or 0),
         is_default=bool(row.defaultSealFlag),
-        physical_size=(
-            Size(width, height, SizeUnit.MILLIMETRE)
-            if width is not None and height is not None
-            else None
-        ),
+        physical_size=_millimetres(row.sealWidth, row.sealHeight),
         created_at=from_epoch_ms(PROVIDER, "sealCreateTime", row.sealCreateTime),
     )
 
 
 def from_v3(data: V3SealInfo) -> Seal:
-    width, height = data.sealWidth, data.sealHeight
     return Seal(
         key=SealKey(PROVIDER, data.sealId),
         known=DETAIL_FIELDS,
@@ -143,11 +143,7 @@ def from_v3(data: V3SealInfo) -> Seal:
         reject_reason=non_empty(data.rejectReason),
         style=V3_STYLES.get(data.sealStyle or 0),
         is_default=bool(data.defaultSealFlag),
-        physical_size=(
-            Size(width, height, SizeUnit.MILLIMETRE)
-            if width is not None and height is not None
-            else None
-        ),
+        physical_size=_millimetres(data.sealWidth, data.sealHeight),
         watermarked_image=image_link(data.sealImageDownloadUrl, V3_URL_VALID_S, watermarked=True),
         created_at=from_epoch_ms(PROVIDER, "sealCreateTime", data.sealCreateTime),
     )
