@@ -41,6 +41,16 @@ async def refuse(
     await send({"type": "http.response.body", "body": body})
 
 
+def replaying(message: Message, receive: Receive) -> Receive:
+    """A `receive` that hands out `message` (already read from the client) first."""
+    pending = [message]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -110,17 +120,8 @@ class BodyLimit:
             chunks.append(chunk)
             if not received.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, replaying(whole, receive), send)
 
 
 JSON_WHITESPACE = b" \t\r\n"
@@ -146,16 +147,7 @@ class JsonObjectGuard:
         if first["type"] == "http.request" and head[:1] not in (b"{", b""):
             await refuse(send, 400, "The request body must be a JSON object (a GraphQL request).")
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return first
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(first, receive), send)
 
 
 class ConcurrencyLimit:

@@ -81,6 +81,22 @@ V3_LISTED: dict[str, Field] = {
     )
 }
 
+# GET /v3/seals/org-seals/internal-auth, data.sealAuthorizedInfos[]: the fields its page shows
+# (open.esign.cn/doc/opendoc/seal3/totfte).
+V3_AUTH: dict[str, Field] = {
+    "sealId": STR,
+    "sealAuthBizId": STR,
+    "authorizerPsnId": STR,
+    "authorizedPsnId": STR,
+    "sealRole": ((str,), frozenset({"SEAL_USER", "SEAL_EXAMINER"})),
+    "authorizeStatus": ((int,), frozenset({0, 1, 3})),
+    "statusDescription": STR,
+    "expireReason": (
+        (str,),
+        frozenset({"NOT_EXPIRE", "NOT_SIGN", "WAIT_EFFECTIVE", "EXPIRED"}),
+    ),
+}
+
 # yunyin-seal-api.txt, getSealListByPage / getSealInfo 响应参数 (the same record).
 YUNYIN_SEAL: dict[str, Field] = {
     "sealId": INT,
@@ -191,6 +207,18 @@ def test_esign_v3_list_shows_only_documented_fields(client: httpx.Client) -> Non
         auth=signed(),
     ).json()
     assert too_big["code"] == 10000007  # pageSize at most 20
+
+
+def test_esign_v3_authorisations_show_only_documented_fields(client: httpx.Client) -> None:
+    body = client.get(
+        "/esign/v3/seals/org-seals/internal-auth",
+        params={"orgId": demo.ESIGN_ORG_A, "pageNum": 1, "pageSize": 20},
+        auth=signed(),
+    ).json()
+    conforms(body["data"], {"total": INT, "sealAuthorizedInfos": ((list,), None)}, "auth.data")
+    assert body["data"]["total"] == len(body["data"]["sealAuthorizedInfos"]) == 2
+    for row in body["data"]["sealAuthorizedInfos"]:
+        conforms(row, V3_AUTH, f"internal-auth[{row['sealAuthBizId']}]")
 
 
 def test_yunyin_records_speak_yunyin(client: httpx.Client) -> None:

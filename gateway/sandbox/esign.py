@@ -164,6 +164,14 @@ AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
 MAX_V3_PAGE = 20
 
 
+def v3_paging(request: Request) -> tuple[int, int] | Response:
+    """`pageNum` and `pageSize` of a v3 list (at most 20 a page), or the vendor's refusal."""
+    number, size = _int_param(request, "pageNum", 1), _int_param(request, "pageSize", 20)
+    if number is None or size is None or number < 1 or not 1 <= size <= MAX_V3_PAGE:
+        return failure(10000007, "参数错误: pageNum或pageSize不合法")
+    return number, size
+
+
 def _int_param(request: Request, name: str, default: int) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
@@ -343,9 +351,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
         org = v3_org(request, body, params.get("orgId"))
         if isinstance(org, Response):
             return org
-        number, size = _int_param(request, "pageNum", 1), _int_param(request, "pageSize", 20)
-        if number is None or size is None or number < 1 or not 1 <= size <= MAX_V3_PAGE:
-            return failure(10000007, "参数错误: pageNum或pageSize不合法")
+        paging = v3_paging(request)
+        if isinstance(paging, Response):
+            return paging
+        number, size = paging
         wanted = {t for t in (params.get("sealBizTypes") or "").split(",") if t}
         seals = [
             s for s in sandbox.esign_org_seals(org.org_id) if not wanted or s.biz_type in wanted
@@ -377,9 +386,10 @@ def routes(sandbox: Sandbox) -> list[Route]:
         org = v3_org(request, body, params.get("orgId"))
         if isinstance(org, Response):
             return org
-        number, size = _int_param(request, "pageNum", 1), _int_param(request, "pageSize", 20)
-        if number is None or size is None or number < 1 or not 1 <= size <= MAX_V3_PAGE:
-            return failure(10000007, "参数错误: pageNum或pageSize不合法")
+        paging = v3_paging(request)
+        if isinstance(paging, Response):
+            return paging
+        number, size = paging
         own = {s.seal_id for s in sandbox.esign_org_seals(org.org_id)}
         found = [
             a
