@@ -25,10 +25,11 @@ from gateway.guards import BodyLimit, ConcurrencyLimit, JsonObjectGuard, Multipa
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
-from gateway.providers.http import CALL_BUDGET, CallBudget
+from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUpstream
 from gateway.providers.yunyin.provider import YunyinProvider
 from gateway.schema import GatewayContext, build_schema
 from gateway.service import Limits, SealService
+from gateway.shared import RedisState, SharedState, state_from_url
 from gateway.tenants import Tenant, VendorSettings
 
 log = logging.getLogger("gateway")
@@ -37,12 +38,14 @@ MAX_QUERY_BYTES = 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def build_adapters(vendors: VendorSettings) -> dict[ProviderName, SealProvider]:
+def build_adapters(
+    vendors: VendorSettings, tenant: str, shared: SharedUpstream
+) -> dict[ProviderName, SealProvider]:
     adapters: dict[ProviderName, SealProvider] = {}
     if vendors.esign is not None:
-        adapters[ProviderName.ESIGN] = EsignProvider(vendors.esign)
+        adapters[ProviderName.ESIGN] = EsignProvider(vendors.esign, tenant, shared)
     if vendors.yunyin is not None:
-        adapters[ProviderName.YUNYIN] = YunyinProvider(vendors.yunyin)
+        adapters[ProviderName.YUNYIN] = YunyinProvider(vendors.yunyin, tenant, shared)
     return adapters
 
 
@@ -65,9 +68,11 @@ class TenantRuntime:
 
 @dataclass
 class Runtime:
-    """What lives as long as the process: settings and every tenant's pooled connections."""
+    """What lives as long as the process: settings, every tenant's pooled connections, and
+    the state shared with other processes (in Redis when configured)."""
 
     settings: Settings
+    state: SharedState
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
 
 
@@ -99,7 +104,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         # caches must not outlive it.
         caller: Caller = request.state.caller
         tenant = self.runtime.tenants[caller.tenant]
-        CALL_BUDGET.set(CallBudget(self.runtime.settings.vendor_call_budget))
+        settings = self.runtime.settings
+        REQUEST_BUDGET.set(RequestBudget(settings.vendor_call_budget, settings.request_deadline_s))
         return GatewayContext(
             service=SealService(tenant.adapters, tenant.scope_for(caller), self.limits, caller),
             sandbox=self.runtime.settings.sandbox,
@@ -113,13 +119,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The gateway, with `extra_routes` served beside it."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, state_from_url(settings.redis_url))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        shared = SharedUpstream.for_state(runtime.state)
         for tenant in settings.tenants:
             runtime.tenants[tenant.name] = TenantRuntime(
-                tenant, build_adapters(tenant.vendors), tenant.scope()
+                tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
             )
         for name, tenant_runtime in runtime.tenants.items():
             names = ", ".join(p.value for p in tenant_runtime.adapters) or "none"
@@ -132,6 +139,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             for tenant_runtime in runtime.tenants.values():
                 for adapter in tenant_runtime.adapters.values():
                     await adapter.aclose()
+            await runtime.state.aclose()
 
     async def healthz(request: Request) -> Response:
         providers = sorted({p.value for t in runtime.tenants.values() for p in t.adapters})
@@ -143,6 +151,25 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 "providers": providers,
             }
         )
+
+    async def readyz(request: Request) -> Response:
+        """Ready when the shared state (if any) answers; each vendor's breaker is shown, and
+        an open one makes the status `degraded` (the other vendors still serve)."""
+        breakers = {
+            f"{name}/{provider.value}": await adapter.breaker_status()
+            for name, tenant_runtime in runtime.tenants.items()
+            for provider, adapter in tenant_runtime.adapters.items()
+        }
+        body: dict[str, object] = {"breakers": breakers}
+        if isinstance(runtime.state, RedisState):
+            try:
+                await runtime.state.ping()
+            except Exception:  # any failure to reach it means not ready
+                log.warning("readyz: the shared state (Redis) does not answer")
+                return JSONResponse({**body, "status": "unavailable", "redis": "down"}, 503)
+            body["redis"] = "up"
+        degraded = any(state != "closed" for state in breakers.values())
+        return JSONResponse({**body, "status": "degraded" if degraded else "ok"})
 
     graphql = ConcurrencyLimit(
         CallerGate(
@@ -163,6 +190,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
     routes.extend(extra_routes)

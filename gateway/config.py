@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from gateway.domain import DEFAULT_TENANT, Role
 from gateway.providers.esign.client import AuthMode, EsignSettings
 from gateway.providers.http import HttpSettings
+from gateway.providers.resilience import ResilienceSettings
 from gateway.providers.yunyin.client import YunyinSettings
 from gateway.tenants import (
     DIGEST,
@@ -45,6 +46,12 @@ class Settings:
     # Vendor calls one operation may cost (static, refused before running), and may make.
     max_query_cost: int = 1000
     vendor_call_budget: int = 300
+    # Seconds a request may spend at the vendors, queueing for connections included.
+    request_deadline_s: float = 15.0
+    # Shared state for several processes (tokens, breakers, rate limits, idempotency).
+    redis_url: str | None = None
+    # How long a write's Idempotency-Key is remembered.
+    idempotency_ttl_s: float = 24 * 3600.0
     # Requests one process serves at once; more get a fast 503.
     max_concurrent_requests: int = 256
     default_page_size: int = 20
@@ -156,12 +163,31 @@ def _api_keys(env: _Env) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+def _redis_url(env: _Env) -> str | None:
+    raw = env.get("REDIS_URL")
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+        raise ConfigError(
+            f"{PREFIX}REDIS_URL must be a redis://, rediss:// or unix:// URL, "
+            f"not {parts.scheme + '://…' if parts.scheme else 'that'}."
+        )
+    return raw
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     env = _Env(environ)
     http = HttpSettings(
         timeout_s=env.number("UPSTREAM_TIMEOUT", 10.0, 0.1, 300.0),
         max_connections=env.integer("UPSTREAM_MAX_CONNECTIONS", 16, 1, 1000),
+        resilience=ResilienceSettings(
+            read_attempts=env.integer("UPSTREAM_READ_ATTEMPTS", 3, 1, 10),
+            breaker_failures=env.integer("BREAKER_FAILURES", 5, 1, 10_000),
+            breaker_cooldown_s=env.number("BREAKER_COOLDOWN", 15.0, 0.1, 3600.0),
+            rate_queue_s=env.number("VENDOR_RATE_QUEUE", 1.0, 0.0, 60.0),
+        ),
     )
     esign_url, yunyin_url = env.url("ESIGN_BASE_URL"), env.url("YUNYIN_BASE_URL")
     for vendor, url in (("ESIGN", esign_url), ("YUNYIN", yunyin_url)):
@@ -190,6 +216,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             auth_mode=auth_mode,
             offset_base=env.integer("ESIGN_OFFSET_BASE", 1, 0, 1),
             transactor_psn_id=env.get("ESIGN_TRANSACTOR_ID"),
+            rate_per_second=env.integer("ESIGN_RATE_LIMIT", 50, 0, 100_000) or None,
             http=http,
         )
         esign_org = env.required("ESIGN_ORG_ID", why)
@@ -203,6 +230,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             app_id=env.required("YUNYIN_APP_ID", why),
             app_secret=env.required("YUNYIN_APP_SECRET", why),
             source=env.get("YUNYIN_SOURCE", "API") or "API",
+            rate_per_second=env.integer("YUNYIN_RATE_LIMIT", 0, 0, 100_000) or None,
             http=http,
         )
         yunyin_user = str(env.integer("YUNYIN_USER_ID", 0, 1, 2**63 - 1))
@@ -247,6 +275,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit=rate_limit,
         max_query_cost=env.integer("MAX_QUERY_COST", 1000, 1, 1_000_000),
         vendor_call_budget=env.integer("VENDOR_CALL_BUDGET", 300, 1, 1_000_000),
+        request_deadline_s=env.number("REQUEST_DEADLINE", 15.0, 0.1, 600.0),
+        redis_url=_redis_url(env),
+        idempotency_ttl_s=env.number("IDEMPOTENCY_TTL", 24 * 3600.0, 1.0, 30 * 24 * 3600.0),
         max_concurrent_requests=env.integer("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000),
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page

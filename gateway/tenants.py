@@ -99,9 +99,12 @@ KEYS: dict[str, frozenset[str]] = {
             "org_id",
             "offset_base",
             "transactor_psn_id",
+            "rate_per_second",
         }
     ),
-    "yunyin": frozenset({"base_url", "app_id", "app_secret", "user_id", "source"}),
+    "yunyin": frozenset(
+        {"base_url", "app_id", "app_secret", "user_id", "source", "rate_per_second"}
+    ),
     "api_keys": frozenset({"name", "role", "digest", "revoked"}),
     "jwt": frozenset(
         {
@@ -216,6 +219,7 @@ class _Reader:
                 if "transactor_psn_id" in table
                 else None
             ),
+            rate_per_second=self.rate(table, where, 50),
             http=self.http,
         )
         return settings, self.text(table, "org_id", where)
@@ -230,9 +234,19 @@ class _Reader:
             app_id=self.text(table, "app_id", where),
             app_secret=self.text(table, "app_secret", where),
             source=self.text(table, "source", where, "API"),
+            rate_per_second=self.rate(table, where, None),
             http=self.http,
         )
         return settings, str(user)
+
+    def rate(self, table: dict[str, Any], where: str, default: int | None) -> int | None:
+        """The vendor app's calls per second for the gateway's own limit; 0 turns it off."""
+        value = table.get("rate_per_second", default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+            raise self.fail(f"{where}.rate_per_second", "calls per second (0 for no limit).")
+        return value or None
 
     def role(self, value: object, where: str) -> Role:
         try:

@@ -25,6 +25,7 @@ from gateway.callers import new_key
 from gateway.config import load_settings
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from gateway.sandbox import state as demo
+from gateway.shared import LocalState, SharedState
 
 # Every secret the suite configures or is issued: no response body or log line may hold one.
 SECRETS: set[str] = {demo.ESIGN_APP_SECRET, demo.YUNYIN_APP_SECRET}
@@ -146,6 +147,8 @@ class ServerThread:
 class Gateway:
     url: str
     client: httpx.Client
+    # the process's shared state (breakers, idempotency records), for the shared gateway
+    state: SharedState | None = None
 
     def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.client.post(
@@ -229,13 +232,17 @@ def shared_gateway(shared_sandbox: SandboxServer) -> Iterator[Gateway]:
     """The gateway with the default settings, shared by every test that does not change them:
     what it keeps between requests (tokens, connections) is what a long-running gateway keeps."""
     settings = load_settings(shared_sandbox.env())
-    with ServerThread(create_app(settings)) as server, scanned_client() as client:
-        yield Gateway(server.url, client)
+    app = create_app(settings)
+    with ServerThread(app) as server, scanned_client() as client:
+        yield Gateway(server.url, client, app.state.runtime.state)
 
 
 @pytest.fixture
-def gateway(shared_gateway: Gateway, sandbox_server: SandboxServer) -> Gateway:
-    return shared_gateway
+def gateway(shared_gateway: Gateway, sandbox_server: SandboxServer) -> Iterator[Gateway]:
+    yield shared_gateway
+    # breakers and idempotency records are per test, like the sandbox's state
+    assert isinstance(shared_gateway.state, LocalState)
+    shared_gateway.state.clear()
 
 
 @pytest.fixture

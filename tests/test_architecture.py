@@ -36,7 +36,7 @@ LAYERS = [
     ("service", ["gateway.service"]),
     ("loaders", ["gateway.loaders"]),
     ("providers", ["gateway.providers"]),
-    ("domain", ["gateway.domain", "gateway.logs"]),
+    ("domain", ["gateway.domain", "gateway.logs", "gateway.shared"]),
 ]
 
 

@@ -105,12 +105,13 @@ def test_a_time_in_another_shape_is_refused_not_nulled(gateway: Gateway, sandbox
 
 
 def test_paging_after_a_failure_loses_no_seal(gateway: Gateway, sandbox: Sandbox) -> None:
-    """A transient e签宝 503 on the second page: the page carries 云银签's seals, and following
-    endCursor comes back for the e签宝 seals it missed. Every seal exactly once."""
+    """An e签宝 503 on the second page that outlasts the retries (three attempts): the page
+    carries 云银签's seals, and following endCursor comes back for the e签宝 seals it missed.
+    Every seal exactly once."""
     query = """query P($after: String) { seals(first: 3, after: $after) {
         unavailableProviders edges { node { provider vendorId } }
         pageInfo { hasNextPage endCursor } } }"""
-    sandbox.faults.append(Fault("esign", "v1.list", status=503, skip=1, times=1))
+    sandbox.faults.append(Fault("esign", "v1.list", status=503, skip=1, times=3))
     seen: list[tuple[str, str]] = []
     after = None
     unavailable = []
@@ -131,8 +132,9 @@ def test_paging_after_a_failure_loses_no_seal(gateway: Gateway, sandbox: Sandbox
 def test_a_page_where_every_provider_failed_says_where_to_resume(
     gateway: Gateway, sandbox: Sandbox
 ) -> None:
-    sandbox.faults.append(Fault("esign", "v1.list", status=503, times=1))
-    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=503, times=1))
+    # failures that outlast the three attempts of each read
+    sandbox.faults.append(Fault("esign", "v1.list", status=503, times=3))
+    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=503, times=3))
     query = """query P($after: String) { seals(first: 20, after: $after) {
         edges { node { vendorId } } pageInfo { hasNextPage endCursor } } }"""
     failed = gateway.query(query)["data"]["seals"]

@@ -177,6 +177,10 @@ class SealProvider(ABC):
     async def aclose(self) -> None:  # noqa: B027 (a hook: providers without a client keep it)
         """Release connections."""
 
+    async def breaker_status(self) -> str:
+        """`closed`, `open` or `half-open`: whether the gateway is calling this vendor."""
+        return "closed"
+
 
 def _as_result(result: object) -> Seal | Exception:
     if isinstance(result, Seal | Exception):

@@ -7,8 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -18,6 +17,8 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.logs import redact
+from gateway.providers.resilience import REQUEST_BUDGET, ResilienceSettings
+from gateway.shared import SharedState, wait_while_held
 
 log = logging.getLogger("gateway.upstream")
 # httpx logs every request URL, and the e签宝 token URL carries the app secret.
@@ -27,31 +28,6 @@ redact("httpx")
 NO_AUTH = httpx.Auth()
 
 
-class CallBudget:
-    """How many more vendor calls the current request may make: the last line of defence
-    behind the cost limit. Past it, a call fails before it is sent, as that provider's error,
-    and the rest of the answer stands."""
-
-    def __init__(self, calls: int) -> None:
-        self.remaining = calls
-        self.spent = 0
-
-    def spend(self, provider: ProviderName | None) -> None:
-        if self.remaining <= 0:
-            raise UpstreamError(
-                provider or ProviderName.ESIGN,
-                "This request has used up its vendor-call budget; ask for less at once.",
-                code=ErrorCode.VENDOR_CALL_BUDGET_EXCEEDED,
-                write_may_have_happened=False,
-            )
-        self.remaining -= 1
-        self.spent += 1
-
-
-# The budget of the request being served; set by the app for each request.
-CALL_BUDGET: ContextVar[CallBudget | None] = ContextVar("sealgw_call_budget", default=None)
-
-
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """How the gateway talks to one vendor."""
@@ -59,6 +35,7 @@ class HttpSettings:
     timeout_s: float = 10.0
     # Upper bound on simultaneous requests to the vendor; further requests wait in the pool.
     max_connections: int = 16
+    resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
 
 
 class UpstreamTransport(AiohttpTransport):
@@ -77,7 +54,7 @@ class UpstreamTransport(AiohttpTransport):
         self.provider = provider
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        budget = CALL_BUDGET.get()
+        budget = REQUEST_BUDGET.get()
         if budget is not None:
             budget.spend(self.provider)
         try:
@@ -123,8 +100,10 @@ def make_client(
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """An access token and when it expires (epoch seconds)."""
+
     value: str
-    expires_at: float  # epoch seconds
+    expires_at: float
 
 
 class TokenCache:
@@ -133,7 +112,10 @@ class TokenCache:
     However many requests wait at the same moment, one fetch runs. A token is kept until
     `margin_s` before its expiry. `renew(rejected)` replaces a token the vendor refused, unless
     another request has already replaced it.
-    """
+
+    With a shared `state` (Redis), every process uses the same token and one process fetches
+    it: e签宝 revokes an app's older tokens when it issues a new one, so processes fetching
+    their own would keep invalidating each other's."""
 
     def __init__(
         self,
@@ -141,34 +123,75 @@ class TokenCache:
         *,
         margin_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        state: SharedState | None = None,
+        key: str = "token",
     ) -> None:
         self._fetch = fetch
         self._margin_s = margin_s
         self._clock = clock
         self._token: Token | None = None
         self._lock = asyncio.Lock()
+        self._state = state if state is not None and state.shared else None
+        self._key = key
+        self.fetches = 0
 
-    def _fresh(self) -> Token | None:
-        token = self._token
+    def _usable(self, token: Token | None) -> Token | None:
         if token is not None and self._clock() < token.expires_at - self._margin_s:
             return token
         return None
 
     async def get(self) -> str:
-        token = self._fresh()
+        token = self._usable(self._token)
         if token is not None:
             return token.value
         async with self._lock:
-            token = self._fresh()
-            if token is None:
-                token = self._token = await self._fetch()
+            token = self._usable(self._token) or await self._replace(rejected=None)
             return token.value
 
     async def renew(self, rejected: str) -> str:
         async with self._lock:
-            if self._token is None or self._token.value == rejected:
-                self._token = await self._fetch()
-            return self._token.value
+            if self._token is not None and self._token.value != rejected:
+                return self._token.value
+            return (await self._replace(rejected=rejected)).value
+
+    async def _replace(self, rejected: str | None) -> Token:
+        """A token other than `rejected`: from the shared store when another process has one,
+        else fetched (by one process at a time)."""
+        if self._state is None:
+            self._token = await self._fetch_counted()
+            return self._token
+        state, lock = self._state, self._key + ":lock"
+        for _ in range(2):
+            shared = self._usable(self._decode(await state.get(self._key)))
+            if shared is not None and shared.value != rejected:
+                self._token = shared
+                return shared
+            if await state.set(lock, b"1", 30.0, only_if_absent=True):
+                try:
+                    token = await self._fetch_counted()
+                    ttl = max(1.0, token.expires_at - self._clock())
+                    await state.set(self._key, msgspec.json.encode(token), ttl)
+                finally:
+                    await state.delete(lock)
+                self._token = token
+                return token
+            # another process is fetching: wait for its token (bounded by the deadline)
+            await wait_while_held(state, lock, timeout_s=30.0)
+        self._token = await self._fetch_counted()
+        return self._token
+
+    async def _fetch_counted(self) -> Token:
+        self.fetches += 1
+        return await self._fetch()
+
+    @staticmethod
+    def _decode(raw: bytes | None) -> Token | None:
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=Token)
+        except msgspec.DecodeError:
+            return None
 
 
 class TokenAuth(httpx.Auth):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from gateway.domain import (
+    DEFAULT_TENANT,
     Authorization,
     Capability,
     ErrorCode,
@@ -35,6 +36,7 @@ from gateway.providers.esign.mapping import (
     from_v3_list,
     template_style,
 )
+from gateway.providers.resilience import SharedUpstream
 
 # The vendor's refusal codes for organisation-seal writes (UPSTREAMS.md; the v3 code table).
 REJECTIONS = MappingProxyType(
@@ -63,8 +65,13 @@ class EsignProvider(SealProvider):
     max_page_size = 100
     rejections = REJECTIONS
 
-    def __init__(self, settings: EsignSettings) -> None:
-        self.client = EsignClient(settings)
+    def __init__(
+        self,
+        settings: EsignSettings,
+        tenant: str = DEFAULT_TENANT,
+        shared: SharedUpstream | None = None,
+    ) -> None:
+        self.client = EsignClient(settings, tenant, shared)
         self._transactor = settings.transactor_psn_id
         capabilities = {
             Capability.CREATE_FROM_TEMPLATE,
@@ -78,6 +85,9 @@ class EsignProvider(SealProvider):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def breaker_status(self) -> str:
+        return await self.client.upstream.breaker.status()
 
     async def list_range(
         self, scope: OrgScope, seal_filter: SealFilter, offset: int, limit: int

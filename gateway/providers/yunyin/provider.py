@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from gateway.domain import (
+    DEFAULT_TENANT,
     Authorization,
     AuthorizationSpec,
     BadInput,
@@ -23,6 +24,7 @@ from gateway.domain import (
     UploadedImage,
 )
 from gateway.providers.base import SealProvider, covering_pages, slice_pages
+from gateway.providers.resilience import SharedUpstream
 from gateway.providers.yunyin.client import YunyinClient, YunyinSettings
 from gateway.providers.yunyin.mapping import (
     CATEGORY_CODES,
@@ -84,11 +86,19 @@ class YunyinProvider(SealProvider):
     max_page_size = 100
     rejections = REJECTIONS
 
-    def __init__(self, settings: YunyinSettings) -> None:
-        self.client = YunyinClient(settings)
+    def __init__(
+        self,
+        settings: YunyinSettings,
+        tenant: str = DEFAULT_TENANT,
+        shared: SharedUpstream | None = None,
+    ) -> None:
+        self.client = YunyinClient(settings, tenant, shared)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def breaker_status(self) -> str:
+        return await self.client.upstream.breaker.status()
 
     async def _paged(
         self,

@@ -1,0 +1,361 @@
+"""How the gateway behaves towards a vendor that is slow, failing or busy, and towards a request
+that asks too much: every vendor call of both clients goes through `Upstream.call`.
+
+- a per-request `RequestBudget`: at most so many vendor calls, and one deadline that bounds
+  everything a call waits for (the rate limit, the connection pool, the token, the answer);
+- reads retried on connection failures, 5xx and 429 with jittered exponential backoff
+  (stamina) inside the deadline; writes sent once;
+- a circuit breaker per tenant and vendor: after repeated failures the vendor is not called
+  for a cool-down, then one probe decides;
+- a client-side rate limit per vendor app (the `limits` library), queueing briefly;
+- identical reads in flight at the same moment share one call.
+
+Breaker and rate-limit state live in a `SharedState`: this process's memory, or Redis shared
+by every process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import stamina
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from gateway.domain import ErrorCode, ProviderName, UpstreamError
+from gateway.shared import LocalState, RedisState, SharedState
+
+log = logging.getLogger("gateway.upstream")
+T = TypeVar("T")
+
+
+class RequestBudget:
+    """What the request being served may still spend at the vendors: calls (the last line of
+    defence behind the cost limit) and time (one deadline for all its calls)."""
+
+    def __init__(self, calls: int, deadline_s: float | None = None) -> None:
+        self.remaining = calls
+        self.spent = 0
+        loop_time = asyncio.get_running_loop().time() if deadline_s is not None else 0.0
+        self.deadline: float | None = None if deadline_s is None else loop_time + deadline_s
+
+    def spend(self, provider: ProviderName | None) -> None:
+        """Count one vendor call; past the budget, fail it before it is sent."""
+        if self.remaining <= 0:
+            raise UpstreamError(
+                provider or ProviderName.ESIGN,
+                "This request has used up its vendor-call budget; ask for less at once.",
+                code=ErrorCode.VENDOR_CALL_BUDGET_EXCEEDED,
+                write_may_have_happened=False,
+            )
+        self.remaining -= 1
+        self.spent += 1
+
+
+# The budget of the request being served; set by the app for each request.
+REQUEST_BUDGET: ContextVar[RequestBudget | None] = ContextVar("sealgw_budget", default=None)
+
+
+def current_deadline() -> float | None:
+    budget = REQUEST_BUDGET.get()
+    return None if budget is None else budget.deadline
+
+
+@dataclass(frozen=True, slots=True)
+class ResilienceSettings:
+    """How hard the gateway tries, and how soon it stops trying, with one vendor."""
+
+    # Attempts per read, the first included (1: no retries). Writes are sent once.
+    read_attempts: int = 3
+    retry_wait_initial_s: float = 0.1
+    retry_wait_max_s: float = 1.0
+    # Failures within `breaker_window_s` that open the breaker, and how long it stays open.
+    breaker_failures: int = 5
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 15.0
+    # Calls per second to the vendor app (None: no client-side limit) and how long a call may
+    # wait for its turn before failing with VENDOR_RATE_LIMITED.
+    rate_per_second: int | None = None
+    rate_queue_s: float = 1.0
+    # Identical reads in flight at the same moment share one call.
+    coalesce_reads: bool = True
+
+
+@dataclass
+class SharedUpstream:
+    """What every vendor client of one process shares: the state store (breakers, tokens)
+    and the rate-limit windows (so two tenants on one vendor app share its limit)."""
+
+    state: SharedState
+    rate_storage: Storage
+
+    @classmethod
+    def local(cls) -> SharedUpstream:
+        return cls(LocalState(), MemoryStorage())
+
+    @classmethod
+    def for_state(cls, state: SharedState) -> SharedUpstream:
+        if isinstance(state, RedisState):
+            storage: Storage = RedisStorage(
+                "async+" + state.url, implementation="redispy", key_prefix="sealgw-rate"
+            )
+            return cls(state, storage)
+        return cls(state, MemoryStorage())
+
+
+class Breaker:
+    """A circuit breaker over shared keys, so that every process sees one state:
+
+    - closed: calls go through; failures are counted in a window;
+    - open (`open` key, expiring after the cool-down): calls fail at once;
+    - half-open (`tripped` still set, `open` expired): one probe call at a time (`probe` key);
+      its success closes the breaker, its failure opens it again."""
+
+    def __init__(self, state: SharedState, name: str, settings: ResilienceSettings) -> None:
+        self._state = state
+        self.name = name
+        self._settings = settings
+        prefix = f"breaker:{name}:"
+        self._open, self._tripped = prefix + "open", prefix + "tripped"
+        self._failures, self._probe = prefix + "failures", prefix + "probe"
+        # Whether this process has counted a failure since the last success: a success then
+        # clears the count (so only failures in a row add up), without a write per call.
+        self._dirty = False
+
+    async def status(self) -> str:
+        is_open, tripped = await self._state.get_many(self._open, self._tripped)
+        if is_open is not None:
+            return "open"
+        return "half-open" if tripped is not None else "closed"
+
+    async def before(self) -> bool:
+        """Raises `BreakerOpen` when the vendor is not to be called; True for a probe."""
+        is_open, tripped = await self._state.get_many(self._open, self._tripped)
+        if is_open is not None:
+            raise BreakerOpen(self.name)
+        if tripped is None:
+            return False
+        probe_ttl = self._settings.breaker_cooldown_s
+        if not await self._state.set(self._probe, b"1", probe_ttl, only_if_absent=True):
+            raise BreakerOpen(self.name)
+        log.info("breaker %s half-open: probing", self.name)
+        return True
+
+    async def succeeded(self, probe: bool) -> None:
+        if probe or self._dirty:
+            self._dirty = False
+            await self._state.delete(self._failures, self._tripped, self._probe)
+            if probe:
+                log.warning("breaker %s closed: the probe succeeded", self.name)
+
+    async def failed(self, probe: bool) -> None:
+        settings = self._settings
+        if probe:
+            await self._open_now()
+            await self._state.delete(self._probe)
+            log.warning(
+                "breaker %s open again: the probe failed; next probe in %.0f s",
+                self.name,
+                settings.breaker_cooldown_s,
+            )
+            return
+        self._dirty = True
+        count = await self._state.incr(self._failures, settings.breaker_window_s)
+        if count == settings.breaker_failures:
+            await self._open_now()
+            await self._state.delete(self._failures)
+            log.warning(
+                "breaker %s open after %d failures; next probe in %.0f s",
+                self.name,
+                count,
+                settings.breaker_cooldown_s,
+            )
+
+    async def release_probe(self) -> None:
+        """The probe was not sent after all: let another call probe."""
+        await self._state.delete(self._probe)
+
+    async def _open_now(self) -> None:
+        # `tripped` outlives `open` so that its expiry means half-open; a day bounds it.
+        await self._state.set(self._tripped, b"1", 86_400)
+        await self._state.set(self._open, b"1", self._settings.breaker_cooldown_s)
+
+
+class BreakerOpen(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+
+
+class VendorRateLimit:
+    """At most `rate_per_second` calls to one vendor app, counted in a moving window; a call
+    over it waits up to `rate_queue_s` (and never past the deadline), then fails."""
+
+    def __init__(self, storage: Storage, key: str, settings: ResilienceSettings) -> None:
+        rate = settings.rate_per_second
+        self._item = None if rate is None else RateLimitItemPerSecond(rate)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._key = key
+        self._queue_s = settings.rate_queue_s
+
+    async def acquire(self, provider: ProviderName) -> None:
+        if self._item is None:
+            return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._queue_s
+        deadline = current_deadline()
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        while not await self._limiter.hit(self._item, self._key):
+            stats = await self._limiter.get_window_stats(self._item, self._key)
+            wait = max(0.005, stats.reset_time - time.time())
+            if loop.time() + wait > give_up:
+                log.warning("%s: the gateway's own rate limit is reached", provider.value)
+                raise UpstreamError(
+                    provider,
+                    f"{provider.label} is being called at the most the vendor allows; "
+                    "try again in a moment.",
+                    code=ErrorCode.VENDOR_RATE_LIMITED,
+                    retryable=True,
+                    write_may_have_happened=False,
+                )
+            await asyncio.sleep(wait)
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    """Reads are tried again when the vendor could not be reached or was briefly unable to
+    answer (connection failures, 5xx, 429, its own "try again" codes); not past a refusal."""
+    return (
+        isinstance(exc, UpstreamError)
+        and exc.retryable
+        and exc.code == ErrorCode.UPSTREAM_UNAVAILABLE
+        and exc.vendor_code != "CIRCUIT_OPEN"
+    )
+
+
+class Upstream:
+    """One tenant's calls to one vendor: the breaker, the vendor app's rate limit, retries,
+    the deadline and read coalescing around each call."""
+
+    def __init__(
+        self,
+        provider: ProviderName,
+        tenant: str,
+        app_id: str,
+        settings: ResilienceSettings,
+        shared: SharedUpstream | None = None,
+    ) -> None:
+        shared = shared or SharedUpstream.local()
+        self.provider = provider
+        self.settings = settings
+        self.breaker = Breaker(shared.state, f"{tenant}/{provider.value}", settings)
+        self.rate = VendorRateLimit(shared.rate_storage, f"{provider.value}:{app_id}", settings)
+        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def call(
+        self,
+        send: Callable[[], Awaitable[T]],
+        *,
+        is_write: bool,
+        share_as: Hashable | None = None,
+    ) -> T:
+        """`send()`'s result, within the request's deadline. A read with `share_as` shares
+        the call with identical reads in flight (same tenant: this object is the tenant's)."""
+        if is_write or share_as is None or not self.settings.coalesce_reads:
+            return await self._guarded(send, is_write=is_write)
+        shared = self._in_flight.get(share_as)
+        if shared is None:
+            # The call runs as a task of its own (in the first request's context: its budget
+            # and deadline), so that a caller that leaves does not cancel it for the others.
+            shared = asyncio.ensure_future(self._guarded(send, is_write=False))
+            self._in_flight[share_as] = shared
+            shared.add_done_callback(lambda done: self._forget(share_as, done))
+        try:
+            async with asyncio.timeout_at(current_deadline()):
+                return await asyncio.shield(shared)
+        except TimeoutError:
+            raise self._deadline_passed(is_write=False, sent=True) from None
+
+    def _forget(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here: every waiter may have left
+
+    async def _guarded(self, send: Callable[[], Awaitable[T]], *, is_write: bool) -> T:
+        settings = self.settings
+        # Whether the last attempt reached the vendor, and whether it was the breaker's probe.
+        sent = probe = False
+
+        async def attempt() -> T:
+            nonlocal sent, probe
+            sent = False
+            try:
+                probe = await self.breaker.before()
+            except BreakerOpen:
+                raise self._breaker_open(is_write) from None
+            try:
+                await self.rate.acquire(self.provider)
+            except UpstreamError:
+                if probe:
+                    await self.breaker.release_probe()
+                raise
+            sent = True
+            try:
+                result = await send()
+            except UpstreamError as exc:
+                if exc.code == ErrorCode.UPSTREAM_UNAVAILABLE:
+                    await self.breaker.failed(probe)
+                elif probe:
+                    await self.breaker.succeeded(probe)  # the vendor answered: it is up
+                raise
+            await self.breaker.succeeded(probe)
+            return result
+
+        deadline = current_deadline()
+        try:
+            async with asyncio.timeout_at(deadline):
+                if is_write or settings.read_attempts <= 1:
+                    return await attempt()
+                left = None if deadline is None else deadline - asyncio.get_running_loop().time()
+                async for retry in stamina.retry_context(
+                    on=_worth_retrying,
+                    attempts=settings.read_attempts,
+                    timeout=left,
+                    wait_initial=settings.retry_wait_initial_s,
+                    wait_max=settings.retry_wait_max_s,
+                    wait_jitter=settings.retry_wait_initial_s,
+                ):
+                    with retry:
+                        return await attempt()
+        except TimeoutError:
+            if sent:  # a vendor that does not answer in time is failing
+                await self.breaker.failed(probe)
+            raise self._deadline_passed(is_write=is_write, sent=sent) from None
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    def _deadline_passed(self, *, is_write: bool, sent: bool) -> UpstreamError:
+        log.warning("%s: the request's deadline passed", self.provider.value)
+        return UpstreamError(
+            self.provider,
+            f"{self.provider.label} did not answer within the request's deadline.",
+            code=ErrorCode.UPSTREAM_TIMEOUT,
+            retryable=True,
+            write_may_have_happened=sent if is_write else None,
+        )
+
+    def _breaker_open(self, is_write: bool) -> UpstreamError:
+        return UpstreamError(
+            self.provider,
+            f"{self.provider.label} has been failing; the gateway is not calling it for a "
+            "short while. Try again shortly.",
+            code=ErrorCode.UPSTREAM_UNAVAILABLE,
+            vendor_code="CIRCUIT_OPEN",
+            retryable=True,
+            write_may_have_happened=False if is_write else None,
+        )
