@@ -1,0 +1,206 @@
+"""Surviving the vendors over real HTTP: one deadline per request, reads that heal, a circuit
+breaker per vendor, the gateway's own limit on calls per vendor app, and identical reads in
+flight sharing one call. Proved with the sandbox's counters and the answers clients see."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.sandbox import Sandbox
+from gateway.sandbox.state import Fault
+from tests.conftest import AUTH, Gateway, StartGateway
+from tests.test_esign_writes import esign_id
+from tests.test_read_path import ESIGN_A
+from tests.test_write_path import CREATE
+
+SEALS = """query($n: Int) { seals(first: $n) { unavailableProviders
+    edges { node { provider vendorId } } } }"""
+DETAIL = 'query { seal(id: "%s") { name bizType } }'
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+def concurrently(gateway: Gateway, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST every body at once, each from its own connection, as separate clients would."""
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        with httpx.Client(headers=AUTH, timeout=30) as client:
+            response = client.post(f"{gateway.url}/graphql", json=body)
+            assert response.status_code == 200, response.text
+            answer: dict[str, Any] = response.json()
+            return answer
+
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+# --- deadlines ------------------------------------------------------------------------------
+
+
+BOTH = """query($n: Int) {
+    yunyin: seals(first: $n, filter: {providers: [YUNYIN]}) { edges { node { provider } } }
+    esign: seals(first: $n, filter: {providers: [ESIGN]}) { unavailableProviders edges { node { id } } }
+}"""
+
+
+@pytest.mark.timeout(40)
+def test_a_hanging_vendor_holds_no_request_past_its_deadline(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    """50 requests at once while e签宝 hangs, with 4 connections to it: without one deadline
+    per request they would queue for the pool and time out one batch after another (3 s per
+    call here). Each answers at its deadline: 云银签's seals, and e签宝 as UPSTREAM_TIMEOUT."""
+    gateway = start_gateway(
+        SEALGW_REQUEST_DEADLINE="1",
+        SEALGW_UPSTREAM_MAX_CONNECTIONS="4",
+        SEALGW_BREAKER_FAILURES="1000",
+    )
+    sandbox.faults.append(Fault("esign", "v1.list", status=200, delay_s=8))
+    started = time.monotonic()
+    # distinct page sizes: distinct vendor calls, none shared
+    answers = concurrently(gateway, [{"query": BOTH, "variables": {"n": n}} for n in range(1, 51)])
+    batch_s = time.monotonic() - started
+    for n, answer in enumerate(answers, start=1):
+        assert len(answer["errors"]) == 1, answer["errors"]
+        (error,) = answer["errors"]
+        assert error["extensions"]["code"] == "UPSTREAM_TIMEOUT"
+        assert error["extensions"]["provider"] == "ESIGN"
+        assert answer["data"]["esign"] == {"unavailableProviders": ["ESIGN"], "edges": []}
+        assert len(answer["data"]["yunyin"]["edges"]) == min(n, 6)  # what arrived
+    # the whole batch ended before the vendor's first answer would have come
+    assert batch_s < 8
+
+
+# --- reads that heal, writes sent once ------------------------------------------------------
+
+
+def test_a_read_is_retried_through_transient_failures(gateway: Gateway, sandbox: Sandbox) -> None:
+    seal = ESIGN_A[1]
+    sandbox.faults.append(Fault("esign", "v3.detail", status=503, times=1))
+    sandbox.faults.append(Fault("esign", "v3.detail", status=429, code="429", times=1))
+    body = gateway.query(DETAIL % esign_id(seal.seal_id))
+    assert "errors" not in body
+    assert body["data"]["seal"]["name"] == seal.name
+    assert sandbox.count("esign:v3.detail") == 3
+
+
+def test_a_refusal_is_not_retried(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("esign", "v3.detail", status=200, code="1435002", times=1))
+    body = gateway.query(DETAIL % esign_id(ESIGN_A[1].seal_id))
+    assert codes(body) == ["UPSTREAM_ERROR"]
+    assert sandbox.count("esign:v3.detail") == 1
+
+
+def test_a_write_is_sent_once(gateway: Gateway, sandbox: Sandbox) -> None:
+    sandbox.faults.append(Fault("esign", "v3.createByTemplate", status=503, times=1))
+    variables = {"input": {"provider": "ESIGN", "name": "新合同章", "bizType": "CONTRACT"}}
+    body = gateway.query(CREATE, variables)
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["extensions"]["writeMayHaveHappened"] is True
+    assert sandbox.count("esign:v3.createByTemplate") == 1
+
+
+# --- the circuit breaker ----------------------------------------------------------------------
+
+
+def readyz(gateway: Gateway) -> dict[str, Any]:
+    response = gateway.client.get(f"{gateway.url}/readyz")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway(
+        SEALGW_BREAKER_FAILURES="3",
+        SEALGW_BREAKER_COOLDOWN="0.5",
+        SEALGW_UPSTREAM_READ_ATTEMPTS="1",
+    )
+    sandbox.faults.append(Fault("esign", "v1.list", status=503))
+    for _ in range(3):
+        assert codes(gateway.query(SEALS)) == ["UPSTREAM_UNAVAILABLE"]
+    assert sandbox.count("esign:v1.list") == 3
+    assert readyz(gateway)["breakers"] == {"default/esign": "open", "default/yunyin": "closed"}
+    assert readyz(gateway)["status"] == "degraded"
+
+    # open: e签宝 is not called at all, 云银签's seals still come back
+    for _ in range(5):
+        body = gateway.query(SEALS)
+        (error,) = body["errors"]
+        assert error["extensions"]["upstreamCode"] == "CIRCUIT_OPEN"
+        assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+        assert body["data"]["seals"]["edges"]
+    assert sandbox.count("esign:v1.list") == 3
+
+    # after the cool-down one probe goes through; it fails, and the breaker opens again
+    time.sleep(0.6)
+    assert readyz(gateway)["breakers"]["default/esign"] == "half-open"
+    assert codes(gateway.query(SEALS)) == ["UPSTREAM_UNAVAILABLE"]
+    assert sandbox.count("esign:v1.list") == 4
+    assert readyz(gateway)["breakers"]["default/esign"] == "open"
+
+    # the vendor recovers: the next probe succeeds and closes the breaker
+    sandbox.faults.clear()
+    time.sleep(0.6)
+    body = gateway.query(SEALS)
+    assert "errors" not in body
+    assert sandbox.count("esign:v1.list") == 5
+    assert readyz(gateway) == {
+        "breakers": {"default/esign": "closed", "default/yunyin": "closed"},
+        "status": "ok",
+    }
+
+
+# --- the gateway's own rate limit per vendor app ----------------------------------------------
+
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Seal { name bizType } } }"
+
+
+def test_the_vendor_rate_limit_fails_fast_past_its_queue(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway(SEALGW_ESIGN_RATE_LIMIT="2", SEALGW_VENDOR_RATE_QUEUE="0")
+    ids = [esign_id(s.seal_id) for s in ESIGN_A[:5]]
+    body = gateway.query(NODES, {"ids": ids})
+    assert sorted(codes(body)) == ["VENDOR_RATE_LIMITED"] * 3
+    assert sum(node is not None for node in body["data"]["nodes"]) == 2
+    assert sandbox.count("esign:v3.detail") == 2  # never more than the vendor allows
+
+
+def test_the_vendor_rate_limit_queues_briefly(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway(SEALGW_ESIGN_RATE_LIMIT="3", SEALGW_VENDOR_RATE_QUEUE="3")
+    ids = [esign_id(s.seal_id) for s in ESIGN_A[:5]]
+    body = gateway.query(NODES, {"ids": ids})
+    assert "errors" not in body
+    assert [n["name"] for n in body["data"]["nodes"]] == [s.name for s in ESIGN_A[:5]]
+    # the moving window: the calls past the first three waited for a second to pass
+    details = [r for r in sandbox.requests if r.endpoint == "v3.detail"]
+    assert len(details) == 5
+
+
+# --- coalescing across requests ---------------------------------------------------------------
+
+
+@pytest.mark.timeout(40)
+def test_identical_reads_in_flight_share_one_vendor_call(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    gateway = start_gateway(SEALGW_RATE_LIMIT="1000/minute")
+    sandbox.config.latency_s = 0.3
+    seal = ESIGN_A[2]
+    answers = concurrently(gateway, [{"query": DETAIL % esign_id(seal.seal_id)}] * 100)
+    expected = {"data": {"seal": {"name": seal.name, "bizType": "FINANCE"}}}
+    assert [a for a in answers if a != expected] == []
+    assert sandbox.count("esign:v3.detail") <= 10  # 100 without sharing
