@@ -22,6 +22,7 @@ from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.guards import BodyLimit, ConcurrencyLimit, JsonObjectGuard, MultipartCsrfGuard
+from gateway.idempotency import IdempotentWrites
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
@@ -107,7 +108,14 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         settings = self.runtime.settings
         REQUEST_BUDGET.set(RequestBudget(settings.vendor_call_budget, settings.request_deadline_s))
         return GatewayContext(
-            service=SealService(tenant.adapters, tenant.scope_for(caller), self.limits, caller),
+            service=SealService(
+                tenant.adapters,
+                tenant.scope_for(caller),
+                self.limits,
+                caller,
+                # a retry of a write whose outcome was unknown (see gateway/idempotency.py)
+                reconcile=getattr(request.state, "reconcile", False),
+            ),
             sandbox=self.runtime.settings.sandbox,
             show_cost="x-query-cost" in request.headers,
         )
@@ -120,10 +128,10 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The gateway, with `extra_routes` served beside it."""
     runtime = Runtime(settings, state_from_url(settings.redis_url))
+    shared = SharedUpstream.for_state(runtime.state)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        shared = SharedUpstream.for_state(runtime.state)
         for tenant in settings.tenants:
             runtime.tenants[tenant.name] = TenantRuntime(
                 tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
@@ -175,14 +183,19 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         CallerGate(
             JsonObjectGuard(
                 BodyLimit(
-                    MultipartCsrfGuard(GatewayGraphQL(runtime)),
+                    IdempotentWrites(
+                        MultipartCsrfGuard(GatewayGraphQL(runtime)),
+                        runtime.state,
+                        ttl_s=settings.idempotency_ttl_s,
+                        running_s=settings.request_deadline_s + 5.0,
+                    ),
                     limit=MAX_QUERY_BYTES,
                     # room for the multipart framing and the operations/map fields beside the file
                     multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
                 )
             ),
             Authenticator(settings.tenants),
-            RateLimiter(settings.rate_limit),
+            RateLimiter(settings.rate_limit, shared.rate_storage),
             anonymous=settings.anonymous,
             page_tenant=settings.tenants[0].name,
         ),

@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 import jwt
 from limits import parse as parse_limit
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.domain import Caller, Role
@@ -243,18 +243,21 @@ def _operator(claims: dict[str, Any], config: JwtIssuer) -> str | None:
 
 
 class RateLimiter:
-    """Requests per caller in a moving window (the `limits` library); in-process."""
+    """Requests per caller in a moving window (the `limits` library): in this process, or in
+    Redis shared by every process when configured."""
 
-    def __init__(self, rate: str) -> None:
+    def __init__(self, rate: str, storage: Storage | None = None) -> None:
         self._item = parse_limit(rate)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
-    def retry_after(self, caller: Caller) -> int | None:
+    async def retry_after(self, caller: Caller) -> int | None:
         """None when the request may go on; else the seconds until it may."""
-        if self._limiter.hit(self._item, caller.tenant, caller.subject):
+        if await self._limiter.hit(self._item, "caller", caller.tenant, caller.subject):
             return None
-        reset_at = self._limiter.get_window_stats(self._item, caller.tenant, caller.subject)[0]
-        return max(1, math.ceil(reset_at - time.time()))
+        stats = await self._limiter.get_window_stats(
+            self._item, "caller", caller.tenant, caller.subject
+        )
+        return max(1, math.ceil(stats.reset_time - time.time()))
 
 
 # --- the gate -------------------------------------------------------------------------------
@@ -320,7 +323,7 @@ class CallerGate:
                 await self._unauthenticated(send_with_id, "Credentials required.", invalid=False)
                 return
             caller = Caller.anonymous(request_id)
-        retry_after = self.limiter.retry_after(caller)
+        retry_after = await self.limiter.retry_after(caller)
         if retry_after is not None:
             await refuse(
                 send_with_id,

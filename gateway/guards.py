@@ -51,15 +51,27 @@ def replaying(message: Message, receive: Receive) -> Receive:
     return replay
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
             return bytes(value)
     return None
 
 
+async def read_body(receive: Receive) -> Message:
+    """The whole body as one message (BodyLimit in front has bounded its size)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+
 def _is_multipart(scope: Scope) -> bool:
-    return (_header(scope, b"content-type") or b"").lower().startswith(b"multipart/")
+    return (header(scope, b"content-type") or b"").lower().startswith(b"multipart/")
 
 
 class MultipartCsrfGuard:
@@ -70,7 +82,7 @@ class MultipartCsrfGuard:
         if (
             scope["type"] == "http"
             and _is_multipart(scope)
-            and not any(_header(scope, name) for name in PREFLIGHT_HEADERS)
+            and not any(header(scope, name) for name in PREFLIGHT_HEADERS)
         ):
             await refuse(
                 send,
@@ -97,7 +109,7 @@ class BodyLimit:
             return
         limit = self.multipart_limit if _is_multipart(scope) else self.limit
         message = f"The request body exceeds the limit of {limit} bytes."
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > limit:
                 await refuse(send, 413, message)
@@ -134,7 +146,7 @@ class JsonObjectGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = (_header(scope, b"content-type") or b"").lower()
+        content_type = (header(scope, b"content-type") or b"").lower()
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"

@@ -30,6 +30,7 @@ LAYERS = [
             "gateway.config",
             "gateway.tenants",
             "gateway.guards",
+            "gateway.idempotency",
         ],
     ),
     ("schema", ["gateway.schema"]),

@@ -46,7 +46,8 @@ def concurrently(gateway: Gateway, bodies: list[dict[str, Any]]) -> list[dict[st
 
 BOTH = """query($n: Int) {
     yunyin: seals(first: $n, filter: {providers: [YUNYIN]}) { edges { node { provider } } }
-    esign: seals(first: $n, filter: {providers: [ESIGN]}) { unavailableProviders edges { node { id } } }
+    esign: seals(first: $n, filter: {providers: [ESIGN]}) {
+        unavailableProviders edges { node { id } } }
 }"""
 
 

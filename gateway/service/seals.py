@@ -182,11 +182,16 @@ class SealService:
         scope: OrgScope,
         limits: Limits,
         caller: Caller | None = None,
+        *,
+        reconcile: bool = False,
     ) -> None:
         self._adapters = adapters
         self._scope = scope
         self.limits = limits
         self.caller = caller or Caller.anonymous()
+        # This request repeats a write whose outcome was unknown (same Idempotency-Key): a
+        # create first looks for the seal the earlier attempt may have made.
+        self._reconcile = reconcile
         self._tenant = self.caller.tenant
         self._loaders = Loaders(adapters, scope)
 
@@ -569,13 +574,27 @@ class SealService:
         self,
         provider: ProviderName,
         capability: Capability,
+        name: str,
         send: Callable[[SealProvider], Awaitable[str]],
         result: WriteResult[Seal],
     ) -> Seal | None:
-        """Creates a seal through `send` (which answers its vendor id) and reads it back."""
+        """Creates a seal named `name` through `send` (which answers its vendor id) and reads
+        it back. Repeating a create whose outcome was unknown, the seal that attempt made,
+        if any, is the answer (names are unique at both vendors)."""
         target = self._write_target(provider, capability)
+        if self._reconcile:
+            made = await self._before(target, self._seal_named(provider, name))
+            if made is not None:
+                log.info("a repeated create found the seal its first attempt made")
+                return await self._read_back(provider, self.seal(made.key), result)
         vendor_id = await self._send(target, send(target.adapter))
         return await self._read_back(provider, self.seal(SealKey(provider, vendor_id)), result)
+
+    async def _seal_named(self, provider: ProviderName, name: str) -> Seal | None:
+        found = await self._loaders.seal_page(
+            provider, SealFilter(name_contains=name), 0, self.limits.max_page_size
+        )
+        return next((seal for seal in found.items if seal.name == name), None)
 
     async def upload_image(
         self, provider: ProviderName, file_name: str, data: bytes, color: SealColor | None
@@ -598,6 +617,7 @@ class SealService:
             return await self._create(
                 provider,
                 Capability.CREATE_FROM_TEMPLATE,
+                checked.name,
                 lambda adapter: adapter.create_template_seal(self._scope, checked),
                 result,
             )
@@ -612,6 +632,7 @@ class SealService:
             return await self._create(
                 provider,
                 Capability.CREATE_FROM_IMAGE,
+                checked.name,
                 lambda adapter: adapter.create_image_seal(self._scope, checked),
                 result,
             )
