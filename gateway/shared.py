@@ -44,7 +44,7 @@ class LocalState:
 
     shared = False
 
-    def __init__(self, max_keys: int = 100_000) -> None:
+    def __init__(self, max_keys: int = 20_000) -> None:
         self._items: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._max_keys = max_keys
 

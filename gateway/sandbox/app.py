@@ -125,7 +125,12 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
     async def calls(request: Request) -> Response:
         if request.method == "DELETE":
             sandbox.reset_counts()
-        return JSONResponse({"calls": dict(sandbox.calls)})
+        stored = {
+            "esignSeals": len(sandbox.esign_seals),
+            "yunyinSeals": sum(not s.deleted for s in sandbox.yunyin_seals.values()),
+            "yunyinUploads": len(sandbox.uploads),
+        }
+        return JSONResponse({"calls": dict(sandbox.calls), "stored": stored})
 
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":
