@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,25 +102,14 @@ def rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.NoSuchProcess:
             continue
-    return total / 1024
+    return total / 2**20
 
 
 def process_tree(pid: int) -> list[int]:
-    found = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
 
 
 def unique_png(index: int) -> bytes:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import AUTH, SandboxServer
@@ -79,17 +80,7 @@ def serving() -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 
 def children_of(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+    return [child.pid for child in psutil.Process(pid).children()]
 
 
 def test_serve_with_two_workers(sandbox_server: SandboxServer) -> None:
