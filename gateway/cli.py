@@ -86,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = loopback_url(host, port)
     extra_routes = []
     if settings.sandbox:
-        extra_routes = sandbox_routes()
+        extra_routes = sandbox_routes(os.environ.get("SEALGW_SANDBOX_PUBLIC_URL") or None)
         settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
             "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "
@@ -133,7 +133,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
-    app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base)
+    app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base, args.public_url)
     serve_app(app, sock, "warning")
     return 0
 
@@ -183,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument("--port", type=int, default=8100)
     sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
     sandbox.add_argument("--esign-offset-base", type=int, choices=(0, 1), default=1)
+    sandbox.add_argument(
+        "--public-url",
+        help="the root URL browsers reach it at, for image links (default: "
+        "the URL each request came to)",
+    )
     sandbox.set_defaults(run=cmd_sandbox)
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")

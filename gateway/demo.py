@@ -43,12 +43,18 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
     return dataclasses.replace(settings, tenants=(Tenant(DEFAULT_TENANT, vendors, callers),))
 
 
-def sandbox_routes() -> list[BaseRoute]:
-    """A fresh sandbox, mounted at SANDBOX_PATH beside the gateway."""
-    return [Mount(SANDBOX_PATH, app=create_sandbox_app(Sandbox()))]
+def sandbox_routes(public_url: str | None = None) -> list[BaseRoute]:
+    """A fresh sandbox, mounted at SANDBOX_PATH beside the gateway; its image links start
+    with `public_url` (where browsers reach the gateway) when given."""
+    public = None if public_url is None else public_url.rstrip("/") + SANDBOX_PATH
+    return [Mount(SANDBOX_PATH, app=create_sandbox_app(Sandbox(SandboxConfig(public_url=public))))]
 
 
-def standalone_sandbox(latency_s: float, esign_offset_base: int) -> Starlette:
+def standalone_sandbox(
+    latency_s: float, esign_offset_base: int, public_url: str | None = None
+) -> Starlette:
     """The sandbox alone (`seal-gateway sandbox`), for a gateway elsewhere."""
-    config = SandboxConfig(latency_s=latency_s, esign_offset_base=esign_offset_base)
+    config = SandboxConfig(
+        latency_s=latency_s, esign_offset_base=esign_offset_base, public_url=public_url
+    )
     return create_sandbox_app(Sandbox(config))

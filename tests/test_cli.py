@@ -137,6 +137,54 @@ def test_serve_without_vendors_runs_on_the_sandbox(
     assert "graphiql" in page.text.lower()
 
 
+def test_the_sandbox_index_lists_working_urls_and_the_readme_upload_works(
+    serving: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, _ = serving
+    index = httpx.get(f"{url}/sandbox/").json()
+    assert index["esign"]["baseUrl"] == f"{url}/sandbox/esign"
+    assert index["esign"]["appSecret"]
+    assert index["yunyin"]["appSecret"]
+    token = httpx.post(
+        f"{index['yunyin']['baseUrl']}/service/getAccessToken",
+        json={"appId": index["yunyin"]["appId"], "appSecret": index["yunyin"]["appSecret"]},
+    ).json()
+    assert token["code"] == "0"
+    for knob in ("calls", "faults", "latency"):
+        assert httpx.get(index["knobs"][knob]).status_code == 200
+    # README's upload example, as written: fetch the demo PNG, then upload it
+    png = httpx.get(index["demoImage"]).content
+    assert png.startswith(b"\x89PNG")
+    operations = (
+        '{"query":"mutation($file: Upload!) { uploadSealImage(input: {file: $file, color: RED})'
+        ' { image { storagePath url width height } userErrors { code field message } } }",'
+        '"variables":{"file":null}}'
+    )
+    body = httpx.post(
+        f"{url}/graphql",
+        headers={"Apollo-Require-Preflight": "true"},
+        data={"operations": operations, "map": '{"0":["variables.file"]}'},
+        files={"0": ("seal.png", png, "image/png")},
+    ).json()
+    uploaded = body["data"]["uploadSealImage"]
+    assert uploaded["userErrors"] == []
+    assert httpx.get(uploaded["image"]["url"]).content == png
+
+
+def test_sandbox_links_follow_a_configured_public_url() -> None:
+    url, process, _ = start_serving(SEALGW_SANDBOX_PUBLIC_URL="https://seals.example.com")
+    try:
+        body = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ seals(first: 1) { edges { node { image { url } } } } }"},
+        ).json()
+        image = body["data"]["seals"]["edges"][0]["node"]["image"]["url"]
+        assert image.startswith("https://seals.example.com/sandbox/files/esign/")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_a_bad_setting_stops_start_up_naming_it() -> None:
     result = run_cli("serve", SEALGW_ESIGN_BASE_URL="https://x.example", SEALGW_ESIGN_APP_ID="a")
     assert result.returncode == 2

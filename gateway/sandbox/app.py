@@ -16,9 +16,12 @@ from starlette.routing import Mount, Route
 from gateway.sandbox import esign, images, yunyin
 from gateway.sandbox.state import (
     ESIGN_APP_ID,
+    ESIGN_APP_SECRET,
     ESIGN_ORG_A,
+    ESIGN_TRANSACTOR,
     YUNYIN_ADMIN,
     YUNYIN_APP_ID,
+    YUNYIN_APP_SECRET,
     Fault,
     Sandbox,
 )
@@ -103,22 +106,32 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
 
 def _admin_routes(sandbox: Sandbox) -> list[Route]:
     async def index(request: Request) -> Response:
-        root = str(request.base_url).rstrip("/")
+        """Where everything is, as this request reached it, with the demo credentials (public:
+        they open nothing but this sandbox)."""
+        root = str(request.url.replace(query="", fragment="")).rstrip("/")
         return JSONResponse(
             {
                 "sandbox": "emulated e签宝 and 云银签 for seal-gateway",
-                "esign": {"baseUrl": f"{root}/esign", "appId": ESIGN_APP_ID, "orgId": ESIGN_ORG_A},
+                "esign": {
+                    "baseUrl": f"{root}/esign",
+                    "appId": ESIGN_APP_ID,
+                    "appSecret": ESIGN_APP_SECRET,
+                    "orgId": ESIGN_ORG_A,
+                    "transactorPsnId": ESIGN_TRANSACTOR,
+                },
                 "yunyin": {
                     "baseUrl": f"{root}/yunyin",
                     "appId": YUNYIN_APP_ID,
+                    "appSecret": YUNYIN_APP_SECRET,
                     "userId": YUNYIN_ADMIN,
                 },
-                "knobs": [
-                    "/_sandbox/calls",
-                    "/_sandbox/faults",
-                    "/_sandbox/latency",
-                    "/_sandbox/tokens/expire",
-                ],
+                "knobs": {
+                    "calls": f"{root}/_sandbox/calls",
+                    "faults": f"{root}/_sandbox/faults",
+                    "latency": f"{root}/_sandbox/latency",
+                    "expireTokens": f"{root}/_sandbox/tokens/expire",
+                },
+                "demoImage": f"{root}/_sandbox/demo-seal.png",
             }
         )
 
@@ -146,6 +159,10 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
             sandbox.config.latency_s = float((await request.json())["seconds"])
         return JSONResponse({"seconds": sandbox.config.latency_s})
 
+    async def demo_image(request: Request) -> Response:
+        """A PNG to try uploads with (README's upload example)."""
+        return png(images.render_template_seal(name="示例科技有限公司", width=200, height=200))
+
     async def expire_tokens(request: Request) -> Response:
         vendor = request.query_params.get("vendor")
         sandbox.expire_tokens(vendor)
@@ -157,6 +174,7 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/latency", latency, methods=["GET", "PUT"]),
         Route("/_sandbox/tokens/expire", expire_tokens, methods=["POST"]),
+        Route("/_sandbox/demo-seal.png", demo_image),
     ]
 
 

@@ -22,7 +22,11 @@ def vendor_path(request: Request) -> str:
 
 
 def files_root(request: Request) -> str:
-    """The sandbox's own root URL (one level above the vendor mount), for image links."""
+    """The sandbox's own root URL (one level above the vendor mount), for image links: its
+    configured public URL, else the one the request was sent to."""
+    public: str | None = request.app.state.sandbox.config.public_url
+    if public:
+        return public.rstrip("/")
     mount: str = request.scope.get("root_path", "")
     return f"{request.url.scheme}://{request.url.netloc}{mount.rsplit('/', 1)[0]}"
 

@@ -177,6 +177,9 @@ class SandboxConfig:
     # A newly issued e签宝 token leaves the previous ones valid this long.
     esign_token_overlap_s: float = 300.0
     latency_s: float = 0.0
+    # The root URL browsers reach the sandbox at, for the image and page links it hands out
+    # (None: the URL each request came to).
+    public_url: str | None = None
     timestamp_window_s: float = 900.0
     # The app credentials each emulated vendor accepts (a sandbox per tenant can differ).
     esign_app: tuple[str, str] = (ESIGN_APP_ID, ESIGN_APP_SECRET)
