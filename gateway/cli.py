@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import socket
 import sys
+from urllib.parse import urlsplit
 
+import redis
 import uvicorn
 
 from gateway.app import configure_logging, create_app
@@ -26,6 +29,38 @@ def bind(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
+
+
+def _reason(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "the port is in use (another process listens there; pick another with --port)."
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "no interface of this machine has that address."
+    if error.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)."
+    return error.strerror or type(error).__name__
+
+
+def shared_state_problem(redis_url: str | None) -> str | None:
+    """Why the configured Redis cannot be used, or None: checked before serving, so that a
+    wrong URL stops start-up instead of failing requests."""
+    if redis_url is None:
+        return None
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        parts = urlsplit(redis_url)  # named without its password
+        where = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or 6379}"
+        return f"SEALGW_REDIS_URL ({where}) does not answer: {type(error).__name__}."
+    finally:
+        client.close()
+    return None
+
+
+def bound_url(host: str, port: int) -> str:
+    """The address as bound: 0.0.0.0 says all interfaces, not the loopback one."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def loopback_url(host: str, port: int) -> str:
@@ -81,7 +116,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"seal-gateway: {problem}", file=sys.stderr)
         return 2
     port = settings.port if args.port is None else args.port
-    sock = bind(host, port)
+    try:
+        sock = bind(host, port)
+    except OSError as error:
+        print(f"seal-gateway: cannot listen on {host}:{port}: {_reason(error)}", file=sys.stderr)
+        return 2
+    problem = shared_state_problem(settings.redis_url)
+    if problem is not None:
+        print(f"seal-gateway: {problem}", file=sys.stderr)
+        return 2
     port = sock.getsockname()[1]
     base = loopback_url(host, port)
     extra_routes = []
@@ -109,7 +152,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     log.info(
         "seal-gateway listening on %s with %d worker%s; GraphiQL at %s/graphql",
-        base,
+        bound_url(host, port),
         workers,
         "" if workers == 1 else "s",
         base,
@@ -124,7 +167,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging("INFO")
-    sock = bind(args.host, args.port)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as error:
+        print(
+            f"seal-gateway: cannot listen on {args.host}:{args.port}: {_reason(error)}",
+            file=sys.stderr,
+        )
+        return 2
     base = loopback_url(args.host, sock.getsockname()[1])
     log.info(
         "sandbox listening on %s: e签宝 at %s/esign, 云银签 at %s/yunyin, knobs at %s/_sandbox",

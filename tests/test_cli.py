@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import httpx
 import psutil
 import pytest
 
+from gateway.cli import bound_url, loopback_url
 from tests.conftest import AUTH, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +185,32 @@ def test_sandbox_links_follow_a_configured_public_url() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_taken_port_or_a_dead_redis_is_one_clear_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"seal-gateway: cannot listen on 127.0.0.1:{port}: the port is in use (another "
+        "process listens there; pick another with --port)."
+    ]
+    result = run_cli("serve", "--port", "0", SEALGW_REDIS_URL="redis://:hunter2@127.0.0.1:1/0")
+    assert result.returncode == 2
+    assert "SEALGW_REDIS_URL (redis://127.0.0.1:1) does not answer" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_start_up_line_shows_the_real_bind_address() -> None:
+    """Tests listen on loopback only: the wording is checked on the function that makes it."""
+    everywhere = "0.0.0.0"  # noqa: S104 (a string, not a bind)
+    assert bound_url(everywhere, 8000) == "http://0.0.0.0:8000"
+    assert loopback_url(everywhere, 8000) == "http://127.0.0.1:8000"
+    assert bound_url("::1", 8000) == "http://[::1]:8000"
 
 
 def test_a_bad_setting_stops_start_up_naming_it() -> None:
