@@ -415,7 +415,9 @@ async def soak(args: argparse.Namespace, processes: Processes) -> str:
         + ", ".join(f"{state}" for _, state in transitions[:12])
         + (" …" if len(transitions) > 12 else "")
         + " |",
-        f"| breakers at the end (/readyz) | {ready['breakers']} |",
+        "| breakers at the end (/readyz) | "
+        + ", ".join(f"{name}: {v['breaker']}" for name, v in ready["vendors"].items())
+        + " |",
         f"| RSS before / peak / after {args.settle_s:.0f} s idle | {rss_before:.0f} / "
         f"{peak[0]:.0f} / {rss_after:.0f} MB |",
         f"| gateway crashes / tracebacks in its log | {int(crashed)} / {tracebacks} |",

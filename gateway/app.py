@@ -22,6 +22,8 @@ from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.guards import BodyLimit, ConcurrencyLimit, JsonObjectGuard, MultipartCsrfGuard
+from gateway.health import Readiness
+from gateway.health import Target as ReadyTarget
 from gateway.idempotency import IdempotentWrites
 from gateway.logs import redact
 from gateway.providers.base import SealProvider
@@ -75,6 +77,7 @@ class Runtime:
     settings: Settings
     state: SharedState
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
+    readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
 
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
@@ -136,6 +139,15 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             runtime.tenants[tenant.name] = TenantRuntime(
                 tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
             )
+        runtime.readiness = Readiness(
+            [
+                ReadyTarget(name, provider, adapter, tenant_runtime.scope)
+                for name, tenant_runtime in runtime.tenants.items()
+                for provider, adapter in tenant_runtime.adapters.items()
+            ],
+            settings.ready_interval_s,
+        )
+        runtime.readiness.start()
         for name, tenant_runtime in runtime.tenants.items():
             names = ", ".join(p.value for p in tenant_runtime.adapters) or "none"
             log.info(
@@ -144,6 +156,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         try:
             yield
         finally:
+            await runtime.readiness.stop()
             for tenant_runtime in runtime.tenants.values():
                 for adapter in tenant_runtime.adapters.values():
                     await adapter.aclose()
@@ -161,23 +174,25 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         )
 
     async def readyz(request: Request) -> Response:
-        """Ready when the shared state (if any) answers; each vendor's breaker is shown, and
-        an open one makes the status `degraded` (the other vendors still serve)."""
+        """Ready when every vendor's last background check passed (and Redis, when
+        configured, answers); each vendor's check and breaker are shown. No vendor call."""
         breakers = {
             f"{name}/{provider.value}": await adapter.breaker_status()
             for name, tenant_runtime in runtime.tenants.items()
             for provider, adapter in tenant_runtime.adapters.items()
         }
-        body: dict[str, object] = {"breakers": breakers}
+        ready, vendors = runtime.readiness.report(breakers)
+        body: dict[str, object] = {"vendors": vendors}
         if isinstance(runtime.state, RedisState):
             try:
                 await runtime.state.ping()
+                body["redis"] = "up"
             except Exception:  # any failure to reach it means not ready
                 log.warning("readyz: the shared state (Redis) does not answer")
-                return JSONResponse({**body, "status": "unavailable", "redis": "down"}, 503)
-            body["redis"] = "up"
-        degraded = any(state != "closed" for state in breakers.values())
-        return JSONResponse({**body, "status": "degraded" if degraded else "ok"})
+                body["redis"] = "down"
+                ready = False
+        body = {"status": "ready" if ready else "not ready", **body}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     graphql = ConcurrencyLimit(
         CallerGate(

@@ -52,6 +52,8 @@ class Settings:
     redis_url: str | None = None
     # How long a write's Idempotency-Key is remembered.
     idempotency_ttl_s: float = 24 * 3600.0
+    # Seconds between background readiness checks of each vendor (0: no checks).
+    ready_interval_s: float = 30.0
     # Requests one process serves at once; more get a fast 503.
     max_concurrent_requests: int = 256
     default_page_size: int = 20
@@ -278,6 +280,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         request_deadline_s=env.number("REQUEST_DEADLINE", 15.0, 0.1, 600.0),
         redis_url=_redis_url(env),
         idempotency_ttl_s=env.number("IDEMPOTENCY_TTL", 24 * 3600.0, 1.0, 30 * 24 * 3600.0),
+        ready_interval_s=env.number("READY_INTERVAL", 30.0, 0.0, 3600.0),
         max_concurrent_requests=env.integer("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000),
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page

@@ -31,6 +31,7 @@ LAYERS = [
             "gateway.tenants",
             "gateway.guards",
             "gateway.idempotency",
+            "gateway.health",
         ],
     ),
     ("schema", ["gateway.schema"]),

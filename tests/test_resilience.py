@@ -112,11 +112,10 @@ def test_a_write_is_sent_once(gateway: Gateway, sandbox: Sandbox) -> None:
 # --- the circuit breaker ----------------------------------------------------------------------
 
 
-def readyz(gateway: Gateway) -> dict[str, Any]:
-    response = gateway.client.get(f"{gateway.url}/readyz")
-    assert response.status_code == 200
-    body: dict[str, Any] = response.json()
-    return body
+def breakers(gateway: Gateway) -> dict[str, str]:
+    """The breakers as GET /readyz shows them."""
+    body = gateway.client.get(f"{gateway.url}/readyz").json()
+    return {name: vendor["breaker"] for name, vendor in body["vendors"].items()}
 
 
 def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
@@ -131,8 +130,7 @@ def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
     for _ in range(3):
         assert codes(gateway.query(SEALS)) == ["UPSTREAM_UNAVAILABLE"]
     assert sandbox.count("esign:v1.list") == 3
-    assert readyz(gateway)["breakers"] == {"default/esign": "open", "default/yunyin": "closed"}
-    assert readyz(gateway)["status"] == "degraded"
+    assert breakers(gateway) == {"default/esign": "open", "default/yunyin": "closed"}
 
     # open: e签宝 is not called at all, 云银签's seals still come back
     for _ in range(5):
@@ -145,10 +143,10 @@ def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
 
     # after the cool-down one probe goes through; it fails, and the breaker opens again
     time.sleep(0.6)
-    assert readyz(gateway)["breakers"]["default/esign"] == "half-open"
+    assert breakers(gateway)["default/esign"] == "half-open"
     assert codes(gateway.query(SEALS)) == ["UPSTREAM_UNAVAILABLE"]
     assert sandbox.count("esign:v1.list") == 4
-    assert readyz(gateway)["breakers"]["default/esign"] == "open"
+    assert breakers(gateway)["default/esign"] == "open"
 
     # the vendor recovers: the next probe succeeds and closes the breaker
     sandbox.faults.clear()
@@ -156,10 +154,7 @@ def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(
     body = gateway.query(SEALS)
     assert "errors" not in body
     assert sandbox.count("esign:v1.list") == 5
-    assert readyz(gateway) == {
-        "breakers": {"default/esign": "closed", "default/yunyin": "closed"},
-        "status": "ok",
-    }
+    assert breakers(gateway) == {"default/esign": "closed", "default/yunyin": "closed"}
 
 
 # --- the gateway's own rate limit per vendor app ----------------------------------------------

@@ -122,7 +122,7 @@ def test_one_breaker_between_two_processes(
     assert body["data"]["seals"]["edges"]  # 云银签's seals
     assert sandbox.count("esign:v1.list") == 3
     ready = httpx.get(f"{second}/readyz").json()
-    assert ready["breakers"]["default/esign"] == "open"
+    assert ready["vendors"]["default/esign"]["breaker"] == "open"
     assert ready["redis"] == "up"
 
 
