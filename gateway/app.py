@@ -9,19 +9,30 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
-from gateway.guards import BodyLimit, ConcurrencyLimit, JsonObjectGuard, MultipartCsrfGuard
+from gateway.guards import (
+    BodyLimit,
+    ConcurrencyLimit,
+    JsonObjectGuard,
+    MultipartCsrfGuard,
+    refuse,
+)
 from gateway.health import Readiness
 from gateway.health import Target as ReadyTarget
 from gateway.idempotency import IdempotentWrites
@@ -31,6 +42,7 @@ from gateway.providers.esign.provider import EsignProvider
 from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUpstream
 from gateway.providers.yunyin.provider import YunyinProvider
 from gateway.schema import GatewayContext, build_schema
+from gateway.schema.errors import public_error
 from gateway.service import Limits, SealService
 from gateway.shared import RedisState, SharedState, state_from_url
 from gateway.tenants import Tenant, VendorSettings
@@ -80,6 +92,62 @@ class Runtime:
     readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
 
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def accepts_graphql_response(accept: str | None) -> bool:
+    """Whether the client asked for `application/graphql-response+json` (GraphQL over HTTP),
+    before plain JSON when it names both with weights."""
+    if not accept:
+        return False
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[media.strip().lower()] = weight
+    ours = weights.get(GRAPHQL_RESPONSE, 0.0)
+    return ours > 0 and ours >= weights.get("application/json", 0.0)
+
+
+class GraphQLAnswer(Response):
+    """Strawberry's per-request response holder, knowing what the answer needs: the media type
+    the client accepts, whether it is a request error (400 under graphql-response+json), and
+    whether it answers a GET (cacheable only by the caller)."""
+
+    graphql_response = False
+    request_error = False
+    is_get = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status_code = None  # type: ignore[assignment]
+        del self.headers["content-length"]
+
+    def shape(self, response: Response) -> None:
+        if self.graphql_response:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if self.request_error and response.status_code == 200:
+                response.status_code = 400
+        else:
+            response.headers["content-type"] = "application/json; charset=utf-8"
+        if self.is_get:
+            # answers depend on the caller's credentials: never in a shared cache
+            response.headers["cache-control"] = "private, no-cache"
+            response.headers["vary"] = "Authorization, X-Api-Key, Accept"
+
+
+def _sentence(reason: str) -> str:
+    reason = reason.strip()
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+
+
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def __init__(self, runtime: Runtime) -> None:
         # Multipart (file uploads) is on; create_app puts the CSRF guard in front of it.
@@ -122,6 +190,52 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             sandbox=self.runtime.settings.sandbox,
             show_cost="x-query-cost" in request.headers,
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers a malformed HTTP request in plain text; here it is a GraphQL
+        JSON error like every other refusal (GraphQL over HTTP)."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refusal:
+            status = refusal.status_code
+            if "when using GET" in refusal.reason:
+                status = 405  # a mutation sent with GET (GraphQL over HTTP says 405)
+            allow = [(b"allow", b"POST")] if status == 405 else []
+            await refuse(send, status, _sentence(refusal.reason), headers=allow)
+            return
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = GraphQLAnswer()
+        sub_response.graphql_response = accepts_graphql_response(request.headers.get("accept"))
+        sub_response.is_get = request.scope.get("method") == "GET"
+        request.state.answer = sub_response
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Every error with its code; a request error (nothing ran) has no `data` entry."""
+        if result.errors:
+            result.errors = [public_error(error) for error in result.errors]
+        answer = await super().process_result(request, result)
+        if result.data is None and result.errors and all(not e.path for e in result.errors):
+            answer.pop("data", None)
+            request.state.answer.request_error = True
+        return answer
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(sub_response, GraphQLAnswer):
+            sub_response.shape(response)
+        return response
 
     def encode_json(self, data: object) -> bytes:
         # Chinese text as UTF-8 rather than \\u escapes: bodies are smaller and readable.
@@ -222,7 +336,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
     routes.extend(extra_routes)
-    middleware = []
+    # large answers (pages of seals) compressed for clients that accept it
+    middleware = [Middleware(GZipMiddleware, minimum_size=2048)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

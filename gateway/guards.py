@@ -32,7 +32,7 @@ async def refuse(
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", b"%d" % len(body)),
                 *headers,
             ],

@@ -232,10 +232,16 @@ def test_query_limits(gateway: Gateway) -> None:
     nested = f"authorizations {{ edges {{ node {{ {nested} }} }} }}"
     deep = f"{{ seals {{ edges {{ node {{ {nested} }} }} }} }}"
     body = gateway.query(deep)
-    assert body["data"] is None
+    assert "data" not in body
     assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     aliases = "{ " + " ".join(f"a{i}: providers {{ provider }}" for i in range(60)) + " }"
-    assert "aliases" in gateway.query(aliases)["errors"][0]["message"]
+    (error,) = gateway.query(aliases)["errors"]
+    assert "aliases" in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    tokens = "{ " + "__typename " * 3000 + "}"
+    (error,) = gateway.query(tokens)["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # a limit, like depth
 
 
 def test_esign_seal_ids_of_both_views_agree(gateway: Gateway) -> None:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from gateway.domain import (
@@ -45,11 +45,32 @@ def extensions_of(error: GatewayError) -> dict[str, Any]:
     return extensions
 
 
+def request_error_code(error: GraphQLError) -> ErrorCode:
+    """The code of an error in the request itself, found before anything ran: the document
+    does not parse, breaks a validation rule (limits included), or its variables do not fit."""
+    if isinstance(error, GraphQLSyntaxError):
+        return ErrorCode.GRAPHQL_PARSE_FAILED
+    if error.message.startswith("Variable '$") and not error.path:
+        return ErrorCode.BAD_USER_INPUT
+    return ErrorCode.GRAPHQL_VALIDATION_FAILED
+
+
 def public_error(error: GraphQLError) -> GraphQLError:
-    """The error as a client may see it."""
+    """The error as a client may see it, always with `extensions.code`."""
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
-        return error  # syntax, validation and argument errors: already for the client
+        # syntax, validation and argument errors: their messages are for the client
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=original,
+            extensions={**(error.extensions or {}), "code": request_error_code(error).value},
+        )
     if isinstance(original, GatewayError):
         return GraphQLError(
             original.message,
