@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from gateway.callers import Authenticator, CallerGate, RateLimiter
@@ -37,6 +37,7 @@ from gateway.health import Readiness
 from gateway.health import Target as ReadyTarget
 from gateway.idempotency import IdempotentWrites
 from gateway.logs import redact
+from gateway.persisted import DocumentRefused, PersistedDocuments
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
 from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUpstream
@@ -143,6 +144,20 @@ class GraphQLAnswer(Response):
             response.headers["vary"] = "Authorization, X-Api-Key, Accept"
 
 
+async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
+    """The Guild's `documentId`, which strawberry does not pass on: a query parameter of a GET,
+    a member of a JSON body (read again only for requests without a query)."""
+    if request.method == "GET":
+        value = request.query_params.get("documentId")
+    else:
+        try:
+            body = json.loads(await request.get_body())
+        except ValueError:
+            return None
+        value = body.get("documentId") if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _sentence(reason: str) -> str:
     reason = reason.strip()
     return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
@@ -163,6 +178,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
+        self.documents = PersistedDocuments(
+            runtime.state,
+            dict(settings.trusted_documents),
+            only_trusted=settings.trusted_documents_only,
+            automatic=settings.automatic_persisted_queries,
+        )
         self.limits = Limits(
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
@@ -199,6 +220,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return
         try:
             response = await self.run(Request(scope, receive))
+        except DocumentRefused as refusal:
+            await refuse(send, refusal.status, refusal.message, refusal.code)
+            return
         except HTTPException as refusal:
             status = refusal.status_code
             if "when using GET" in refusal.reason:
@@ -207,6 +231,19 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await refuse(send, status, _sentence(refusal.reason), headers=allow)
             return
         await response(scope, receive, send)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request, with the text of a persisted document it names filled in."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            if data.query is None:
+                document_id = await _document_id(request)
+                if document_id is not None:
+                    data.extensions = {**(data.extensions or {}), "documentId": document_id}
+            await self.documents.resolve(data)
+        return data
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = GraphQLAnswer()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway.domain import DEFAULT_TENANT, Role
+from gateway.persisted import ManifestError, load_manifest
 from gateway.providers.esign.client import AuthMode, EsignSettings
 from gateway.providers.http import HttpSettings
 from gateway.providers.resilience import ResilienceSettings
@@ -54,6 +55,11 @@ class Settings:
     idempotency_ttl_s: float = 24 * 3600.0
     # Seconds between background readiness checks of each vendor (0: no checks).
     ready_interval_s: float = 30.0
+    # Trusted documents (id → text, from a manifest), whether only they may run, and whether
+    # clients may register documents by hash (Automatic Persisted Queries).
+    trusted_documents: Mapping[str, str] = field(default_factory=dict)
+    trusted_documents_only: bool = False
+    automatic_persisted_queries: bool = True
     # Requests one process serves at once; more get a fast 503.
     max_concurrent_requests: int = 256
     default_page_size: int = 20
@@ -130,6 +136,14 @@ class _Env:
         if not low <= value <= high:
             raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, not {value}.")
         return value
+
+    def switch(self, name: str, default: bool) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("on", "off"):
+            raise ConfigError(f"{PREFIX}{name} must be 'on' or 'off', not {raw!r}.")
+        return raw.lower() == "on"
 
     def url(self, name: str) -> str | None:
         raw = self.get(name)
@@ -261,6 +275,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{PREFIX}RATE_LIMIT must read like '600/minute' or '10/second', not {rate_limit!r}."
         )
 
+    trusted: dict[str, str] = {}
+    manifest = env.get("TRUSTED_DOCUMENTS")
+    if manifest is not None:
+        try:
+            trusted = load_manifest(manifest)
+        except ManifestError as error:
+            raise ConfigError(f"{PREFIX}TRUSTED_DOCUMENTS: {error}") from None
+    trusted_only = env.switch("TRUSTED_DOCUMENTS_ONLY", False)
+    if trusted_only and not trusted:
+        raise ConfigError(
+            f"{PREFIX}TRUSTED_DOCUMENTS_ONLY is on but {PREFIX}TRUSTED_DOCUMENTS names no "
+            "manifest: nothing could run."
+        )
+
     max_page = env.integer("MAX_PAGE_SIZE", 100, 1, HARD_MAX_PAGE_SIZE)
     origins = env.get("CORS_ORIGINS")
     log_level = (env.get("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -281,6 +309,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=_redis_url(env),
         idempotency_ttl_s=env.number("IDEMPOTENCY_TTL", 24 * 3600.0, 1.0, 30 * 24 * 3600.0),
         ready_interval_s=env.number("READY_INTERVAL", 30.0, 0.0, 3600.0),
+        trusted_documents=trusted,
+        trusted_documents_only=trusted_only,
+        automatic_persisted_queries=env.switch("APQ", True),
         max_concurrent_requests=env.integer("MAX_CONCURRENT_REQUESTS", 256, 1, 100_000),
         default_page_size=min(
             env.integer("DEFAULT_PAGE_SIZE", 20, 1, HARD_MAX_PAGE_SIZE), max_page

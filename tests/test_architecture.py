@@ -32,6 +32,7 @@ LAYERS = [
             "gateway.guards",
             "gateway.idempotency",
             "gateway.health",
+            "gateway.persisted",
         ],
     ),
     ("schema", ["gateway.schema"]),
