@@ -164,17 +164,20 @@ def _sentence(reason: str) -> str:
 
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
-    def __init__(self, runtime: Runtime) -> None:
-        # Multipart (file uploads) is on; create_app puts the CSRF guard in front of it.
+    def __init__(self, runtime: Runtime, *, subgraph: bool = False) -> None:
+        """The product's schema with GraphiQL, or (`subgraph`) the federation subgraph's,
+        for the supergraph router. Multipart (file uploads) is on; create_app puts the CSRF
+        guard in front of it."""
         settings = runtime.settings
         super().__init__(
             build_schema(
-                introspection=settings.introspection,
+                introspection=settings.introspection or subgraph,
                 max_cost=settings.max_query_cost,
                 default_page=settings.default_page_size,
                 max_page=settings.max_page_size,
+                subgraph=subgraph,
             ),
-            graphql_ide="graphiql",
+            graphql_ide=None if subgraph else "graphiql",
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
@@ -345,32 +348,43 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         body = {"status": "ready" if ready else "not ready", **body}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    graphql = ConcurrencyLimit(
-        CallerGate(
-            JsonObjectGuard(
-                BodyLimit(
-                    IdempotentWrites(
-                        MultipartCsrfGuard(GatewayGraphQL(runtime)),
-                        runtime.state,
-                        ttl_s=settings.idempotency_ttl_s,
-                        running_s=settings.request_deadline_s + 5.0,
-                    ),
-                    limit=MAX_QUERY_BYTES,
-                    # room for the multipart framing and the operations/map fields beside the file
-                    multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
-                )
+    authenticator = Authenticator(settings.tenants)
+    limiter = RateLimiter(settings.rate_limit, shared.rate_storage)
+
+    def guarded(endpoint: GatewayGraphQL) -> ConcurrencyLimit:
+        """The HTTP defences, the caller gate and idempotency in front of a GraphQL face."""
+        return ConcurrencyLimit(
+            CallerGate(
+                JsonObjectGuard(
+                    BodyLimit(
+                        IdempotentWrites(
+                            MultipartCsrfGuard(endpoint),
+                            runtime.state,
+                            ttl_s=settings.idempotency_ttl_s,
+                            running_s=settings.request_deadline_s + 5.0,
+                        ),
+                        limit=MAX_QUERY_BYTES,
+                        # room for the multipart framing and the fields beside the file
+                        multipart_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+                    )
+                ),
+                authenticator,
+                limiter,
+                anonymous=settings.anonymous,
+                page_tenant=settings.tenants[0].name,
             ),
-            Authenticator(settings.tenants),
-            RateLimiter(settings.rate_limit, shared.rate_storage),
-            anonymous=settings.anonymous,
-            page_tenant=settings.tenants[0].name,
-        ),
-        limit=settings.max_concurrent_requests,
-    )
+            limit=settings.max_concurrent_requests,
+        )
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", guarded(GatewayGraphQL(runtime)), methods=["GET", "POST"]),
+        # the federation subgraph, for the supergraph router (introspection always on here:
+        # the router reads `_service { sdl }`; callers still need credentials)
+        Route(
+            "/subgraph", guarded(GatewayGraphQL(runtime, subgraph=True)), methods=["GET", "POST"]
+        ),
     ]
     routes.extend(extra_routes)
     # large answers (pages of seals) compressed for clients that accept it

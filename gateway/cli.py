@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import socket
@@ -204,9 +205,12 @@ def cmd_key_new(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from gateway.schema import schema_sdl
+    from gateway.schema import possible_types, schema_sdl, subgraph_sdl
 
-    sys.stdout.write(schema_sdl())
+    if args.possible_types:
+        sys.stdout.write(json.dumps(possible_types(), indent=2) + "\n")
+    else:
+        sys.stdout.write(subgraph_sdl() if args.subgraph else schema_sdl())
     return 0
 
 
@@ -241,6 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.set_defaults(run=cmd_sandbox)
 
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
+    face = schema.add_mutually_exclusive_group()
+    face.add_argument(
+        "--subgraph", action="store_true", help="the federation subgraph's SDL (for a router)"
+    )
+    face.add_argument(
+        "--possible-types",
+        action="store_true",
+        help="each interface's implementing types, as JSON (Apollo Client's possibleTypes)",
+    )
     schema.set_defaults(run=cmd_schema)
 
     key = commands.add_parser("key", help="API keys for callers")

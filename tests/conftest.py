@@ -355,10 +355,15 @@ class TenantsGateway:
     ec_key: Any
 
     def post(
-        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        path: str = "/graphql",
+        **headers: str,
     ) -> httpx.Response:
         return self.client.post(
-            f"{self.url}/graphql",
+            f"{self.url}{path}",
             json={"query": query, "variables": variables or {}},
             headers=headers,
         )

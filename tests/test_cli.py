@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -115,6 +116,18 @@ def test_schema_file_is_in_sync() -> None:
     assert result.stdout == (ROOT / "schema.graphql").read_text(encoding="utf-8"), (
         "schema.graphql is stale: run `seal-gateway schema > schema.graphql`"
     )
+    assert "_entities" not in result.stdout
+    assert "@key" not in result.stdout
+
+
+def test_possible_types_file_is_in_sync() -> None:
+    result = run_cli("schema", "--possible-types")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "docs" / "possible-types.json").read_text(), (
+        "docs/possible-types.json is stale: run "
+        "`seal-gateway schema --possible-types > docs/possible-types.json`"
+    )
+    assert json.loads(result.stdout) == {"Node": ["Authorization", "Seal"]}
 
 
 def test_serve_without_vendors_runs_on_the_sandbox(

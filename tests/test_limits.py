@@ -14,7 +14,8 @@ from gateway.schema.cost import CostModel
 from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
-MODEL = CostModel(build_schema()._schema, default_page=20, max_page=100)
+# the subgraph face: the product's fields and federation's _entities
+MODEL = CostModel(build_schema(subgraph=True)._schema, default_page=20, max_page=100)
 
 
 def cost(query: str, **variables: object) -> int:

@@ -4,14 +4,25 @@ types."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import (
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLUnionType,
+    NoSchemaIntrospectionCustomRule,
+    print_schema,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
@@ -23,8 +34,10 @@ from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
 from gateway.schema.writes import Mutation
 
-__all__ = ["GatewayContext", "build_schema", "schema_sdl"]
+__all__ = ["GatewayContext", "build_schema", "possible_types", "schema_sdl", "subgraph_sdl"]
 
+FEDERATION_DIRECTIVES = frozenset({"key", "shareable", "link", "external", "requires"})
+FEDERATION_TYPES = frozenset({"_FieldSet", "_Any", "_Entity", "_Service", "link__Import"})
 MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 5000
@@ -41,7 +54,30 @@ LIMIT_RULES = [
 LIMIT_RULES_NO_INTROSPECTION = [*LIMIT_RULES, NoSchemaIntrospectionCustomRule]
 
 
-class GatewaySchema(strawberry.federation.Schema):
+class SubgraphSchema(strawberry.federation.Schema):
+    """The schema as a federation subgraph: the product's types plus `_service`, `_entities`
+    and the federation directives, for the supergraph router only."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected(errors)
+
+
+class ProductSchema(strawberry.Schema):
+    """The schema frontends and GraphiQL see: the product's types, no federation internals
+    (the types' @key/@shareable, kept for the subgraph face, are dropped with their
+    definitions)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        schema = self._schema
+        schema.directives = tuple(
+            d for d in schema.directives if d.name not in FEDERATION_DIRECTIVES
+        )
+        for name in [n for n in schema.type_map if n in FEDERATION_TYPES]:
+            del schema.type_map[name]
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -54,23 +90,49 @@ def build_schema(
     max_cost: int = DEFAULT_MAX_COST,
     default_page: int = 20,
     max_page: int = 100,
-) -> strawberry.federation.Schema:
+    subgraph: bool = False,
+) -> strawberry.Schema:
+    """The product's schema, or with `subgraph` the same types as a federation subgraph."""
     rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
-    return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
-        types=[Seal, Authorization],
-        extensions=[
-            # Factories: a fresh extension per request (the caches themselves are shared).
-            GatewayErrors,
-            lambda: AddValidationRules(rules),
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            lambda: CostLimit(maximum=max_cost, default_page=default_page, max_page=max_page),
-        ],
-    )
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        # Factories: a fresh extension per request (the caches themselves are shared).
+        GatewayErrors,
+        lambda: AddValidationRules(rules),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        lambda: CostLimit(maximum=max_cost, default_page=default_page, max_page=max_page),
+    ]
+    if subgraph:
+        return SubgraphSchema(
+            query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions
+        )
+    with warnings.catch_warnings():
+        # the types carry @key/@shareable for the subgraph face; this face leaves them out
+        warnings.filterwarnings("ignore", "Federation directive found", UserWarning)
+        return ProductSchema(
+            query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions
+        )
 
 
 def schema_sdl() -> str:
-    return build_schema().as_str() + "\n"
+    """The product's schema, as frontends and their tooling see it (`schema.graphql`)."""
+    return print_schema(build_schema()._schema) + "\n"
+
+
+def subgraph_sdl() -> str:
+    """The subgraph's SDL with its federation directives, as the router composes it."""
+    return build_schema(subgraph=True).as_str() + "\n"
+
+
+def possible_types() -> dict[str, list[str]]:
+    """Each interface and union with the types that implement it: what Apollo Client's
+    `possibleTypes` (and urql's and Relay's equivalents) need for fragments on `Node`."""
+    schema = build_schema()._schema
+    found: dict[str, list[str]] = {}
+    for name, graphql_type in sorted(schema.type_map.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(graphql_type, GraphQLInterfaceType | GraphQLUnionType):
+            found[name] = sorted(t.name for t in schema.get_possible_types(graphql_type))
+    return found
