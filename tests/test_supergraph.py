@@ -1,0 +1,172 @@
+"""Federation proved with a real router: Apollo Gateway (from npm) composes the gateway's
+subgraph with a second small subgraph that extends `Seal` through `@key(fields: "id")`, and
+queries through the supergraph fetch fields from both, in both directions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import strawberry
+from starlette.applications import Starlette
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from tests.conftest import SUITE_KEY, Gateway, ServerThread
+from tests.test_read_path import global_id
+
+ROUTER_PACKAGES = ["@apollo/gateway@2", "@apollo/server@4", "graphql@16"]
+NODE = shutil.which("node") or "node"
+
+ROUTER = """
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+
+const [sealsUrl, contractsUrl, key] = process.argv.slice(2);
+const gateway = new ApolloGateway({
+  supergraphSdl: new IntrospectAndCompose({
+    subgraphs: [{ name: 'seals', url: sealsUrl }, { name: 'contracts', url: contractsUrl }],
+  }),
+  buildService: ({ url }) => new RemoteGraphQLDataSource({
+    url,
+    willSendRequest({ request }) { request.http.headers.set('authorization', `Bearer ${key}`); },
+  }),
+});
+const server = new ApolloServer({ gateway });
+await server.start();
+const queries = JSON.parse(await new Promise((done) => {
+  let text = '';
+  process.stdin.on('data', (chunk) => { text += chunk; });
+  process.stdin.on('end', () => done(text));
+}));
+const answers = [];
+for (const query of queries) {
+  const response = await server.executeOperation({ query });
+  answers.push(response.body.singleResult);
+}
+console.log(JSON.stringify(answers));
+await server.stop();
+"""
+
+# --- the second subgraph: contracts, which knows seals only by id --------------------------
+
+CONTRACTS = {"50001": 3, "50003": 7}
+
+
+@strawberry.federation.type(keys=["id"])
+class Seal:
+    id: strawberry.ID
+
+    @strawberry.field(description="Contracts stamped with this seal (the other subgraph).")
+    def contract_count(self) -> int:
+        return next((n for vendor, n in CONTRACTS.items() if self.id == seal_id(vendor)), 0)
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Seal:
+        return Seal(id=id)
+
+
+@strawberry.type
+class ContractsQuery:
+    @strawberry.field(description="Seals this subgraph features: references resolved by ours.")
+    def featured_seals(self) -> list[Seal]:
+        return [Seal(id=strawberry.ID(seal_id(vendor))) for vendor in CONTRACTS]
+
+
+def seal_id(vendor: str) -> str:
+    return global_id("Seal", f"yunyin:{vendor}")
+
+
+@pytest.fixture(scope="module")
+def contracts_subgraph() -> Iterator[str]:
+    schema = strawberry.federation.Schema(query=ContractsQuery, types=[Seal])
+    app = Starlette(routes=[Route("/", GraphQL(schema), methods=["GET", "POST"])])
+    with ServerThread(app) as server:
+        yield f"{server.url}/"
+
+
+@pytest.fixture(scope="session")
+def router(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    npm = shutil.which("npm")
+    assert npm, "npm is needed for Apollo Gateway"
+    folder = tmp_path_factory.mktemp("router")
+    (folder / "package.json").write_text('{"type": "module", "private": true}')
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(folder),
+            *ROUTER_PACKAGES,
+        ],
+        check=True,
+        timeout=300,
+    )
+    script = folder / "router.mjs"
+    script.write_text(ROUTER)
+    return script
+
+
+def through_the_supergraph(
+    router: Path, gateway: Gateway, contracts: str, queries: list[str]
+) -> list[dict[str, Any]]:
+    run = subprocess.run(
+        [NODE, str(router), f"{gateway.url}/subgraph", contracts, SUITE_KEY],
+        input=json.dumps(queries),
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=True,
+        cwd=router.parent,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin"},
+    )
+    answers: list[dict[str, Any]] = json.loads(run.stdout.strip().splitlines()[-1])
+    return answers
+
+
+@pytest.mark.timeout(150)
+def test_a_supergraph_of_the_gateway_and_another_subgraph(
+    router: Path, gateway: Gateway, contracts_subgraph: str
+) -> None:
+    our_list, their_list = through_the_supergraph(
+        router,
+        gateway,
+        contracts_subgraph,
+        [
+            # the list from us, a field from them
+            "{ seals(first: 20, filter: {providers: [YUNYIN]}) "
+            "{ edges { node { id name contractCount } } } }",
+            # the list from them, fields from us (through our _entities)
+            "{ featuredSeals { id name bizType contractCount } }",
+        ],
+    )
+    assert "errors" not in our_list, our_list
+    counts = {
+        e["node"]["name"]: e["node"]["contractCount"] for e in our_list["data"]["seals"]["edges"]
+    }
+    assert counts["市场部合同专用章"] == 3
+    assert counts["示例有限公司公章"] == 7
+    assert sum(counts.values()) == 10
+    assert "errors" not in their_list, their_list
+    assert their_list["data"]["featuredSeals"] == [
+        {
+            "id": seal_id("50001"),
+            "name": "市场部合同专用章",
+            "bizType": "CONTRACT",
+            "contractCount": 3,
+        },
+        {
+            "id": seal_id("50003"),
+            "name": "示例有限公司公章",
+            "bizType": "PUBLIC",
+            "contractCount": 7,
+        },
+    ]
