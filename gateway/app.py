@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -37,6 +38,7 @@ from gateway.health import Readiness
 from gateway.health import Target as ReadyTarget
 from gateway.idempotency import IdempotentWrites
 from gateway.logs import redact
+from gateway.metrics import CONTENT_TYPE_LATEST, exposition
 from gateway.persisted import DocumentRefused, PersistedDocuments
 from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
@@ -176,6 +178,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                 default_page=settings.default_page_size,
                 max_page=settings.max_page_size,
                 subgraph=subgraph,
+                tracing=settings.otlp_endpoint is not None,
             ),
             graphql_ide=None if subgraph else "graphiql",
             multipart_uploads_enabled=True,
@@ -376,8 +379,13 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             limit=settings.max_concurrent_requests,
         )
 
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (every worker's, with several)."""
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         Route("/readyz", readyz),
         Route("/graphql", guarded(GatewayGraphQL(runtime)), methods=["GET", "POST"]),
         # the federation subgraph, for the supergraph router (introspection always on here:
@@ -414,15 +422,44 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 
 def app_from_environment() -> Starlette:
     """The app a worker process builds for itself (`seal-gateway serve --workers N`): settings
-    from the environment, as the parent read them, and the same logging."""
+    from the environment, as the parent read them, and the same logging and tracing."""
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.otlp_endpoint)
     return create_app(settings)
 
 
-def configure_logging(level: str) -> None:
+def configure_tracing(endpoint: str | None) -> None:
+    """OpenTelemetry traces to an OTLP/HTTP collector: a span per operation (strawberry's
+    extension) and one per vendor call beneath it. Nothing without an endpoint."""
+    if endpoint is None:
+        return
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "seal-gateway"}))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    )
+    trace.set_tracer_provider(provider)
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Text for people, or one JSON object per line (python-json-logger) for collectors: the
+    extra fields of an event (the request events of gateway/schema/observe.py) become keys."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

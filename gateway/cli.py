@@ -9,12 +9,13 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 from urllib.parse import urlsplit
 
 import redis
 import uvicorn
 
-from gateway.app import configure_logging, create_app
+from gateway.app import configure_logging, configure_tracing, create_app
 from gateway.callers import new_key
 from gateway.config import ConfigError, load_settings
 from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes, standalone_sandbox
@@ -98,7 +99,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.otlp_endpoint)
     host = args.host or settings.host
     workers = (
         args.workers
@@ -162,6 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve_app(create_app(settings, extra_routes), sock, settings.log_level)
     else:
         os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
+        # every worker writes its metrics here; /metrics adds them up
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
         serve_workers(workers, sock, settings.log_level)
     return 0
 

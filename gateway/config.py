@@ -67,6 +67,10 @@ class Settings:
     max_upload_bytes: int = 2 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
+    # `json` (one object per line) or `text`; by default text in the sandbox demo only.
+    log_format: str = "json"
+    # OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318).
+    otlp_endpoint: str | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
@@ -296,6 +300,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}."
         )
+    log_format = (env.get("LOG_FORMAT", "text" if sandbox else "json") or "json").lower()
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"{PREFIX}LOG_FORMAT must be 'json' or 'text', not {log_format!r}.")
     return Settings(
         host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
         port=env.integer("PORT", 8000, 0, 65535),
@@ -320,5 +327,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_upload_bytes=env.integer("MAX_UPLOAD_BYTES", 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()) if origins else (),
         log_level=log_level,
+        log_format=log_format,
+        otlp_endpoint=env.url("OTLP_ENDPOINT"),
         http=http,
     )

@@ -26,6 +26,7 @@ from gateway.domain import (
     SealKey,
     UpstreamError,
 )
+from gateway.metrics import LOADER_BATCH
 from gateway.providers.base import SealProvider, read_all
 
 # A batch function's answer: a value per key, or the Exception that failed that key alone.
@@ -121,14 +122,17 @@ class Loaders:
         return [found[key] for key in keys]
 
     async def _load_details(self, keys: list[SealKey]) -> Results:
+        LOADER_BATCH.labels("seal_detail").observe(len(keys))
         return await self._by_provider(keys, "detail")
 
     async def _load_listings(self, keys: list[SealKey]) -> Results:
+        LOADER_BATCH.labels("seal_listing").observe(len(keys))
         return await self._by_provider(keys, "listing")
 
     async def _load_summaries(self, keys: list[SealKey]) -> Results:
         """A seal whose detail this request asked for too is taken from that detail (it carries
         every summary attribute), so the summary call is not made for it in vain."""
+        LOADER_BATCH.labels("seal_summary").observe(len(keys))
         asked = [k for k in keys if k in self._details]
         rest = [k for k in keys if k not in self._details]
         summaries = await self._by_provider(rest, "summary") if rest else []
@@ -137,6 +141,7 @@ class Loaders:
         return [found[k] for k in keys]
 
     async def _load_pages(self, keys: list[PageKey]) -> Results:
+        LOADER_BATCH.labels("seal_page").observe(len(keys))
         return await settle(
             *(
                 self.adapters[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
@@ -145,6 +150,7 @@ class Loaders:
         )
 
     async def _load_scans(self, keys: list[tuple[ProviderName, SealFilter]]) -> Results:
+        LOADER_BATCH.labels("seal_scan").observe(len(keys))
         return await settle(*(self.adapters[p].scan(self.scope, f) for p, f in keys))
 
     async def seal_page(
@@ -168,6 +174,7 @@ class Loaders:
     # --- authorisations -------------------------------------------------------------------
 
     async def _load_authorization_pages(self, keys: list[AuthorizationPageKey]) -> Results:
+        LOADER_BATCH.labels("authorization_page").observe(len(keys))
         return await settle(
             *(
                 self.adapters[k.provider].list_authorizations(
@@ -194,6 +201,7 @@ class Loaders:
 
     async def _load_authorizations(self, keys: list[AuthorizationKey]) -> Results:
         """Authorisations by id: the vendor has no such lookup, so each seal's list is read once."""
+        LOADER_BATCH.labels("authorization").observe(len(keys))
         seals = sorted({(k.provider, k.seal_id) for k in keys})
         lists = await settle(*(self.all_authorizations(p, s) for p, s in seals))
         by_seal = dict(zip(seals, lists, strict=True))

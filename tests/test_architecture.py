@@ -39,7 +39,7 @@ LAYERS = [
     ("service", ["gateway.service"]),
     ("loaders", ["gateway.loaders"]),
     ("providers", ["gateway.providers"]),
-    ("domain", ["gateway.domain", "gateway.logs", "gateway.shared"]),
+    ("domain", ["gateway.domain", "gateway.logs", "gateway.shared", "gateway.metrics"]),
 ]
 
 

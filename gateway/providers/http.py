@@ -17,6 +17,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.logs import redact
+from gateway.metrics import TOKEN_FETCHES
 from gateway.providers.resilience import REQUEST_BUDGET, ResilienceSettings
 from gateway.shared import SharedState, wait_while_held
 
@@ -182,6 +183,7 @@ class TokenCache:
 
     async def _fetch_counted(self) -> Token:
         self.fetches += 1
+        TOKEN_FETCHES.labels(self._key.split(":")[1] if ":" in self._key else "vendor").inc()
         return await self._fetch()
 
     @staticmethod

@@ -27,11 +27,16 @@ import stamina
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
+from gateway.metrics import VENDOR_CALLS, VENDOR_SECONDS
 from gateway.shared import LocalState, RedisState, SharedState
 
 log = logging.getLogger("gateway.upstream")
+# A no-op unless an OpenTelemetry SDK is configured (SEALGW_OTLP_ENDPOINT).
+TRACER = trace.get_tracer("seal-gateway")
 T = TypeVar("T")
 
 
@@ -262,17 +267,19 @@ class Upstream:
         send: Callable[[], Awaitable[T]],
         *,
         is_write: bool,
+        endpoint: str,
         share_as: Hashable | None = None,
     ) -> T:
         """`send()`'s result, within the request's deadline. A read with `share_as` shares
-        the call with identical reads in flight (same tenant: this object is the tenant's)."""
+        the call with identical reads in flight (same tenant: this object is the tenant's).
+        `endpoint` names the call in metrics and traces (a path without ids)."""
         if is_write or share_as is None or not self.settings.coalesce_reads:
-            return await self._guarded(send, is_write=is_write)
+            return await self._observed(send, is_write=is_write, endpoint=endpoint)
         shared = self._in_flight.get(share_as)
         if shared is None:
             # The call runs as a task of its own (in the first request's context: its budget
             # and deadline), so that a caller that leaves does not cancel it for the others.
-            shared = asyncio.ensure_future(self._guarded(send, is_write=False))
+            shared = asyncio.ensure_future(self._observed(send, is_write=False, endpoint=endpoint))
             self._in_flight[share_as] = shared
             shared.add_done_callback(lambda done: self._forget(share_as, done))
         try:
@@ -286,6 +293,28 @@ class Upstream:
             del self._in_flight[key]
         if not done.cancelled():
             done.exception()  # retrieved here: every waiter may have left
+
+    async def _observed(
+        self, send: Callable[[], Awaitable[T]], *, is_write: bool, endpoint: str
+    ) -> T:
+        """One span and one count per call (retries included), with its outcome."""
+        vendor = self.provider.value
+        started = time.perf_counter()
+        outcome = "ok"
+        with TRACER.start_as_current_span(f"{vendor} {endpoint}", kind=SpanKind.CLIENT) as span:
+            span.set_attribute("sealgw.vendor", vendor)
+            span.set_attribute("sealgw.endpoint", endpoint)
+            span.set_attribute("sealgw.write", is_write)
+            try:
+                return await self._guarded(send, is_write=is_write)
+            except UpstreamError as error:
+                outcome = error.code.value
+                span.set_status(Status(StatusCode.ERROR, outcome))
+                span.set_attribute("sealgw.outcome", outcome)
+                raise
+            finally:
+                VENDOR_CALLS.labels(vendor, endpoint, outcome).inc()
+                VENDOR_SECONDS.labels(vendor, endpoint).observe(time.perf_counter() - started)
 
     async def _guarded(self, send: Callable[[], Awaitable[T]], *, is_write: bool) -> T:
         settings = self.settings

@@ -25,11 +25,13 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
 from gateway.schema.context import GatewayContext
 from gateway.schema.cost import CostLimit
 from gateway.schema.errors import GatewayErrors, log_unexpected
+from gateway.schema.observe import Observe
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
 from gateway.schema.writes import Mutation
@@ -91,11 +93,14 @@ def build_schema(
     default_page: int = 20,
     max_page: int = 100,
     subgraph: bool = False,
+    tracing: bool = False,
 ) -> strawberry.Schema:
     """The product's schema, or with `subgraph` the same types as a federation subgraph."""
     rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         # Factories: a fresh extension per request (the caches themselves are shared).
+        # Observe first: it sees the answer last, errors rewritten by GatewayErrors.
+        Observe,
         GatewayErrors,
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -103,6 +108,9 @@ def build_schema(
         lambda: ValidationCache(maxsize=256),
         lambda: CostLimit(maximum=max_cost, default_page=default_page, max_page=max_page),
     ]
+    if tracing:
+        # a span per operation and its phases; vendor calls add theirs beneath
+        extensions.append(OpenTelemetryExtension)
     if subgraph:
         return SubgraphSchema(
             query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -42,6 +43,13 @@ CODES = VendorCodes(
     auth_failed=frozenset({"1499000"}),
     retryable=frozenset({"10000001"}),
 )
+
+
+def endpoint_name(method: str, path: str) -> str:
+    """The endpoint without the ids in its path: a bounded name for metrics and traces."""
+    path = re.sub(r"/organizations/[^/]+", "/organizations/{orgId}", path)
+    path = re.sub(r"/seals/(?!org-)[^/]+/setDefault", "/seals/{sealId}/setDefault", path)
+    return f"{method} {path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,4 +190,6 @@ class EsignClient:
         if auth is NO_AUTH:
             return await send()
         share_as = None if is_write else (path, tuple(sorted((params or {}).items())))
-        return await self.upstream.call(send, is_write=is_write, share_as=share_as)
+        return await self.upstream.call(
+            send, is_write=is_write, endpoint=endpoint_name(method, path), share_as=share_as
+        )

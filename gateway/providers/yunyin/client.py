@@ -159,4 +159,6 @@ class YunyinClient:
         if not is_write and "files" not in kwargs:
             operator = kwargs.get("headers", {}).get("userId")
             share_as = (path, operator, msgspec.json.encode(kwargs.get("json"), order="sorted"))
-        return await self.upstream.call(send, is_write=is_write, share_as=share_as)
+        return await self.upstream.call(
+            send, is_write=is_write, endpoint=f"POST {path}", share_as=share_as
+        )

@@ -1,0 +1,124 @@
+"""Observability: Prometheus /metrics, one JSON log event per request, OpenTelemetry spans
+(one per operation, one per vendor call beneath it), `X-Request-Id` throughout."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from gateway.sandbox import Sandbox
+from gateway.sandbox.state import Fault
+from tests.conftest import AUTH, Gateway, SandboxServer, StartGateway
+from tests.test_cli import start_serving
+
+SEALS = "query Seals { seals(first: 3) { edges { node { id name bizType } } } }"
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the exposition text (0 when absent)."""
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        labels_text, value = line[len(name) :].rsplit(" ", 1)
+        found = dict(re.findall(r'(\w+)="([^"]*)"', labels_text))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_operations_vendor_calls_batches_tokens_and_errors(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    before = gateway.client.get(f"{gateway.url}/metrics").text
+    assert gateway.data(SEALS)["seals"]["edges"]
+    sandbox.faults.append(Fault("esign", "v1.list", status=200, code="1435002", times=1))
+    gateway.query("query Failing { seals(first: 3) { edges { node { id } } } }")
+    response = gateway.client.get(f"{gateway.url}/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    after = response.text
+
+    def grew(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("sealgw_operations_total", operation="Seals", type="query", outcome="ok") == 1
+    # e签宝 failed, 云银签's seals came: data and an error
+    assert grew("sealgw_operations_total", operation="Failing", outcome="partial") == 1
+    listing = "GET /v1/organizations/{orgId}/seals"
+    assert grew("sealgw_vendor_calls_total", vendor="esign", endpoint=listing, outcome="ok") == 1
+    assert (
+        grew(
+            "sealgw_vendor_calls_total", vendor="esign", endpoint=listing, outcome="UPSTREAM_ERROR"
+        )
+        == 1
+    )
+    assert grew("sealgw_vendor_call_duration_seconds_count", vendor="esign", endpoint=listing) == 2
+    assert grew("sealgw_loader_batch_size_count", loader="seal_page") >= 1
+    assert grew("sealgw_errors_total", code="UPSTREAM_ERROR") == 1
+    assert grew("sealgw_operation_duration_seconds_count", type="query") == 2
+    assert "sealgw_token_fetches_total" in after
+
+
+def test_one_json_log_event_per_request(sandbox_server: SandboxServer, sandbox: Sandbox) -> None:
+    url, process, _ = start_serving(**sandbox_server.env(SEALGW_LOG_FORMAT="json"))
+    try:
+        response = httpx.post(
+            f"{url}/graphql",
+            json={"query": SEALS},
+            headers={**AUTH, "X-Request-Id": "req-0042"},
+        )
+        assert response.headers["x-request-id"] == "req-0042"
+        assert response.json()["data"]["seals"]["edges"]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert events, output
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in events)
+    (event,) = [e for e in events if e.get("event") == "request"]
+    assert event["requestId"] == "req-0042"
+    assert event["operation"] == "Seals"
+    assert event["type"] == "query"
+    assert event["outcome"] == "ok"
+    assert event["tenant"] == "default"
+    assert event["vendorCalls"] == sandbox.count("esign") + sandbox.count("yunyin")
+    assert event["durationMs"] > 0
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The SDK with an in-memory exporter, as the process's tracer provider (set once)."""
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    assert isinstance(provider, TracerProvider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # later tests' spans are no longer kept
+
+
+def test_a_span_per_operation_and_per_vendor_call(
+    start_gateway: StartGateway, sandbox: Sandbox, spans: InMemorySpanExporter
+) -> None:
+    gateway = start_gateway(SEALGW_OTLP_ENDPOINT="http://127.0.0.1:4318")
+    assert gateway.data(SEALS)["seals"]["edges"]
+    finished = spans.get_finished_spans()
+    vendor = [s for s in finished if s.name.startswith(("esign ", "yunyin "))]
+    # the v1 list, and the v3 list for the business types: one span each, as many as calls
+    assert sorted(s.name for s in vendor) == [
+        "esign GET /v1/organizations/{orgId}/seals",
+        "esign GET /v3/seals/org-own-seal-list",
+    ]
+    assert len(vendor) == sandbox.count("esign") + sandbox.count("yunyin")
+    assert all(s.attributes and s.attributes["sealgw.vendor"] == "esign" for s in vendor)
+    (operation,) = [s for s in finished if s.name == "GraphQL Query: Seals"]
+    # the vendor calls are part of the operation's trace, beneath it
+    assert {s.context.trace_id for s in vendor} == {operation.context.trace_id}
