@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from pythonjsonlogger.json import JsonFormatter
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -24,6 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from gateway import graphiql
 from gateway.callers import Authenticator, CallerGate, RateLimiter
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
@@ -93,6 +95,11 @@ class Runtime:
     state: SharedState
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
     readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
+
+    @property
+    def graphiql_assets(self) -> Path:
+        configured = self.settings.graphiql_assets
+        return Path(configured) if configured else graphiql.default_dir()
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -237,6 +244,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await refuse(send, status, _sentence(refusal.reason), headers=allow)
             return
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from the gateway's own files (gateway/graphiql.py), never a CDN."""
+        return graphiql.page_response(
+            self.runtime.graphiql_assets, needs_credentials=not self.runtime.settings.anonymous
+        )
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -383,7 +396,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         """Prometheus metrics (every worker's, with several)."""
         return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    async def graphiql_asset(request: Request) -> Response:
+        return graphiql.asset_response(runtime.graphiql_assets, request)
+
     routes: list[BaseRoute] = [
+        Route(graphiql.ASSETS_PATH + "/{path:path}", graphiql_asset),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/readyz", readyz),

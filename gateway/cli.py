@@ -7,14 +7,18 @@ import errno
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
+import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
 import uvicorn
 
+from gateway import graphiql
 from gateway.app import configure_logging, configure_tracing, create_app
 from gateway.callers import new_key
 from gateway.config import ConfigError, load_settings
@@ -160,6 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "" if workers == 1 else "s",
         base,
     )
+    if os.environ.get("SEALGW_GRAPHIQL_FETCH", "on").lower() != "off":
+        fetch_graphiql_in_background(settings.graphiql_assets)
     if workers == 1:
         serve_app(create_app(settings, extra_routes), sock, settings.log_level)
     else:
@@ -191,6 +197,39 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base, args.public_url)
     serve_app(app, sock, "warning")
     return 0
+
+
+def cmd_graphiql_fetch(args: argparse.Namespace) -> int:
+    """Installs GraphiQL's files with npm (checked against their integrity hashes)."""
+    folder = Path(args.dir or os.environ.get("SEALGW_GRAPHIQL_ASSETS") or graphiql.default_dir())
+    try:
+        graphiql.fetch(folder)
+    except graphiql.FetchError as error:
+        print(f"seal-gateway: {error}", file=sys.stderr)
+        return 2
+    print(f"GraphiQL's files are in {folder}")
+    return 0
+
+
+def fetch_graphiql_in_background(configured: str | None) -> None:
+    """At first start, when the files are missing and npm is at hand: fetched beside serving
+    (the page says how to get them until they are there)."""
+    folder = Path(configured) if configured else graphiql.default_dir()
+    if graphiql.installed(folder) or shutil.which("npm") is None:
+        if not graphiql.installed(folder):
+            log.warning("GraphiQL's files are missing and npm is not installed: see /graphql")
+        return
+
+    def run() -> None:
+        log.info("fetching GraphiQL's files with npm into %s (once)", folder)
+        try:
+            graphiql.fetch(folder)
+        except graphiql.FetchError as error:
+            log.warning("GraphiQL's files could not be fetched: %s", error)
+        else:
+            log.info("GraphiQL's files are in place")
+
+    threading.Thread(target=run, name="graphiql-fetch", daemon=True).start()
 
 
 def cmd_key_new(args: argparse.Namespace) -> int:
@@ -259,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         help="each interface's implementing types, as JSON (Apollo Client's possibleTypes)",
     )
     schema.set_defaults(run=cmd_schema)
+
+    ide = commands.add_parser("graphiql", help="GraphiQL's files (served by the gateway)")
+    ide_commands = ide.add_subparsers(dest="graphiql_command", required=True)
+    ide_fetch = ide_commands.add_parser("fetch", help="install them with npm, hash-checked")
+    ide_fetch.add_argument("--dir", help="where (default SEALGW_GRAPHIQL_ASSETS or the cache)")
+    ide_fetch.set_defaults(run=cmd_graphiql_fetch)
 
     key = commands.add_parser("key", help="API keys for callers")
     key_commands = key.add_subparsers(dest="key_command", required=True)

@@ -71,6 +71,8 @@ class Settings:
     log_format: str = "json"
     # OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318).
     otlp_endpoint: str | None = None
+    # Where GraphiQL's files are installed (None: the user's cache, gateway/graphiql.py).
+    graphiql_assets: str | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
@@ -329,5 +331,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         log_format=log_format,
         otlp_endpoint=env.url("OTLP_ENDPOINT"),
+        graphiql_assets=env.get("GRAPHIQL_ASSETS"),
         http=http,
     )

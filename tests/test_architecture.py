@@ -33,6 +33,7 @@ LAYERS = [
             "gateway.idempotency",
             "gateway.health",
             "gateway.persisted",
+            "gateway.graphiql",
         ],
     ),
     ("schema", ["gateway.schema"]),

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEALGW_")}
-    env.update(extra, PYTHONUNBUFFERED="1")
+    # no npm run for GraphiQL's files at each start (tests/test_graphiql.py fetches them)
+    env.update({"SEALGW_GRAPHIQL_FETCH": "off", **extra}, PYTHONUNBUFFERED="1")
     return env
 
 
