@@ -237,11 +237,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await refuse(send, refusal.status, refusal.message, refusal.code)
             return
         except HTTPException as refusal:
-            status = refusal.status_code
+            status, allow = refusal.status_code, b"GET, POST"
             if "when using GET" in refusal.reason:
-                status = 405  # a mutation sent with GET (GraphQL over HTTP says 405)
-            allow = [(b"allow", b"POST")] if status == 405 else []
-            await refuse(send, status, _sentence(refusal.reason), headers=allow)
+                # a mutation sent with GET (GraphQL over HTTP says 405)
+                status, allow = 405, b"POST"
+            allow_header = [(b"allow", allow)] if status == 405 else []
+            await refuse(send, status, _sentence(refusal.reason), headers=allow_header)
             return
         await response(scope, receive, send)
 
@@ -404,12 +405,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/readyz", readyz),
-        Route("/graphql", guarded(GatewayGraphQL(runtime)), methods=["GET", "POST"]),
+        # every method reaches GraphQL, which refuses all but GET and POST in GraphQL JSON
+        Route("/graphql", guarded(GatewayGraphQL(runtime))),
         # the federation subgraph, for the supergraph router (introspection always on here:
         # the router reads `_service { sdl }`; callers still need credentials)
-        Route(
-            "/subgraph", guarded(GatewayGraphQL(runtime, subgraph=True)), methods=["GET", "POST"]
-        ),
+        Route("/subgraph", guarded(GatewayGraphQL(runtime, subgraph=True))),
     ]
     routes.extend(extra_routes)
     # large answers (pages of seals) compressed for clients that accept it

@@ -105,6 +105,14 @@ def test_transport_refusals_are_graphql_errors_with_a_code(
     assert error["message"].endswith(".")
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_in_graphql_json(gateway: Gateway, method: str) -> None:
+    response = gateway.client.request(method, f"{gateway.url}/graphql", json={"query": "{ a }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 def test_a_mutation_over_get_is_405(gateway: Gateway) -> None:
     response = gateway.client.get(
         f"{gateway.url}/graphql",
