@@ -11,6 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -65,32 +66,46 @@ class Loaders:
         self.scope = scope
         # Detail requests of this request, by seal: the summary batch consults it (below).
         self._details: dict[SealKey, Any] = {}
-        self.seal_detail = DataLoader[SealKey, Seal](
-            self._load_details, max_batch_size=MAX_BATCH, cache_map=self._details
-        )
-        self.seal_listing = DataLoader[SealKey, Seal](self._load_listings, max_batch_size=MAX_BATCH)
-        self.seal_summary = DataLoader[SealKey, Seal](
-            self._load_summaries, max_batch_size=MAX_BATCH
-        )
-        self._pages = DataLoader[PageKey, Page[Seal]](self._load_pages)
-        self._scans = DataLoader[tuple[ProviderName, SealFilter], list[Seal]](self._load_scans)
-        self._authorization_pages = DataLoader[AuthorizationPageKey, Page[Authorization]](
-            self._load_authorization_pages
-        )
-        self.authorization = DataLoader[AuthorizationKey, Authorization](self._load_authorizations)
         self._totals: dict[tuple[ProviderName, SealFilter], int] = {}
+        # Each loader is made when a request first needs it: most requests need one or two.
+        self._made: list[DataLoader[Any, Any]] = []
+
+    def _loader(self, batch: Any, **options: Any) -> DataLoader[Any, Any]:
+        loader: DataLoader[Any, Any] = DataLoader(batch, **options)
+        self._made.append(loader)
+        return loader
+
+    @cached_property
+    def seal_detail(self) -> DataLoader[SealKey, Seal]:
+        return self._loader(self._load_details, max_batch_size=MAX_BATCH, cache_map=self._details)
+
+    @cached_property
+    def seal_listing(self) -> DataLoader[SealKey, Seal]:
+        return self._loader(self._load_listings, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def seal_summary(self) -> DataLoader[SealKey, Seal]:
+        return self._loader(self._load_summaries, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def _pages(self) -> DataLoader[PageKey, Page[Seal]]:
+        return self._loader(self._load_pages)
+
+    @cached_property
+    def _scans(self) -> DataLoader[tuple[ProviderName, SealFilter], list[Seal]]:
+        return self._loader(self._load_scans)
+
+    @cached_property
+    def _authorization_pages(self) -> DataLoader[AuthorizationPageKey, Page[Authorization]]:
+        return self._loader(self._load_authorization_pages)
+
+    @cached_property
+    def authorization(self) -> DataLoader[AuthorizationKey, Authorization]:
+        return self._loader(self._load_authorizations)
 
     def forget(self) -> None:
         """Drop everything this request has read: after a write, reads must see its effect."""
-        for loader in (
-            self.seal_detail,
-            self.seal_listing,
-            self.seal_summary,
-            self._pages,
-            self._scans,
-            self._authorization_pages,
-            self.authorization,
-        ):
+        for loader in self._made:
             loader.clear_all()
         self._totals.clear()
 
