@@ -188,6 +188,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                 max_page=settings.max_page_size,
                 subgraph=subgraph,
                 tracing=settings.otlp_endpoint is not None,
+                lean=settings.lean_resolvers,
             ),
             graphql_ide=None if subgraph else "graphiql",
             multipart_uploads_enabled=True,

@@ -73,6 +73,8 @@ class Settings:
     otlp_endpoint: str | None = None
     # Where GraphiQL's files are installed (None: the user's cache, gateway/graphiql.py).
     graphiql_assets: str | None = None
+    # Direct field resolvers where strawberry's wrappers add nothing (gateway/schema/lean.py).
+    lean_resolvers: bool = True
     http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
@@ -332,5 +334,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format=log_format,
         otlp_endpoint=env.url("OTLP_ENDPOINT"),
         graphiql_assets=env.get("GRAPHIQL_ASSETS"),
+        lean_resolvers=env.switch("LEAN_RESOLVERS", True),
         http=http,
     )

@@ -31,6 +31,7 @@ from strawberry.types import ExecutionContext
 from gateway.schema.context import GatewayContext
 from gateway.schema.cost import CostLimit
 from gateway.schema.errors import GatewayErrors, log_unexpected
+from gateway.schema.lean import lean_resolvers
 from gateway.schema.observe import Observe
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
@@ -94,6 +95,7 @@ def build_schema(
     max_page: int = 100,
     subgraph: bool = False,
     tracing: bool = False,
+    lean: bool = True,
 ) -> strawberry.Schema:
     """The product's schema, or with `subgraph` the same types as a federation subgraph."""
     rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
@@ -111,16 +113,21 @@ def build_schema(
     if tracing:
         # a span per operation and its phases; vendor calls add theirs beneath
         extensions.append(OpenTelemetryExtension)
+    schema: strawberry.Schema
     if subgraph:
-        return SubgraphSchema(
+        schema = SubgraphSchema(
             query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions
         )
-    with warnings.catch_warnings():
-        # the types carry @key/@shareable for the subgraph face; this face leaves them out
-        warnings.filterwarnings("ignore", "Federation directive found", UserWarning)
-        return ProductSchema(
-            query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions
-        )
+    else:
+        with warnings.catch_warnings():
+            # the types carry @key/@shareable for the subgraph face; this face leaves them out
+            warnings.filterwarnings("ignore", "Federation directive found", UserWarning)
+            schema = ProductSchema(
+                query=Query, mutation=Mutation, types=[Seal, Authorization], extensions=extensions
+            )
+    if lean:
+        lean_resolvers(schema)
+    return schema
 
 
 def schema_sdl() -> str:
