@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -236,6 +236,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             return
         try:
             response = await self.run(Request(scope, receive))
+        except ClientDisconnect:
+            return  # the client left before its request was read: nobody to answer
         except DocumentRefused as refusal:
             await refuse(send, refusal.status, refusal.message, refusal.code)
             return

@@ -5,7 +5,9 @@ with `extensions.code`, GET answers never shared by caches, large answers compre
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,18 @@ def test_get_answers_are_private_and_large_answers_compressed(gateway: Gateway) 
     body = response.json()
     assert "errors" not in body, body.get("errors")
     assert len(body["data"]["seals"]["edges"]) == 13  # every seal of the tenant
+
+
+def test_a_client_leaving_mid_body_is_no_error(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + SUITE_KEY.encode() + b"\r\n"
+            b'Content-Length: 1000\r\n\r\n{"query": "{ __typ'
+        )
+    # the next request is served, and nothing was logged as an error for the one that left
+    assert gateway.data("{ __typename }") == {"__typename": "Query"}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
