@@ -42,7 +42,8 @@ def image_link(
     if not url:
         return None
     expires_at: datetime | None = None
-    expires = parse_qs(urlsplit(url).query).get("Expires")
+    # most links carry no Expires: not parsed then (a page maps many of them)
+    expires = parse_qs(urlsplit(url).query).get("Expires") if "Expires=" in url else None
     if expires and expires[0].isdigit():
         expires_at = datetime.fromtimestamp(int(expires[0]), tz=UTC)
     elif valid_for_s is not None:
