@@ -4,20 +4,17 @@ with `extensions.code`, GET answers never shared by caches, large answers compre
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import node
 from tests.conftest import SUITE_KEY, Gateway, StartGateway
 
 GRAPHQL_HTTP = "graphql-http@1.23.1"
-NODE = shutil.which("node") or "node"
 AUDIT = """
 import { auditServer } from 'graphql-http';
 const headers = { authorization: `Bearer ${process.env.AUDIT_KEY}` };
@@ -34,28 +31,7 @@ console.log(JSON.stringify(results.map((r) => ({ id: r.id, name: r.name, status:
 
 @pytest.fixture(scope="session")
 def audit_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """graphql-http from npm, in a temporary folder (Node.js is on every machine we use)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node, "Node.js is needed for graphql-http's audit"
-    assert npm, "npm is needed for graphql-http's audit"
-    folder = tmp_path_factory.mktemp("graphql-http")
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(folder),
-            GRAPHQL_HTTP,
-        ],
-        check=True,
-        timeout=300,
-    )
-    script = folder / "audit.mjs"
-    script.write_text(AUDIT)
-    return script
+    return node.install(tmp_path_factory, "graphql-http", [GRAPHQL_HTTP], AUDIT)
 
 
 @pytest.mark.timeout(120)
@@ -65,16 +41,7 @@ def test_the_graphql_http_audit_passes_whole(
     """Four of the audits query `__type`: they need introspection, off by default outside
     the demo (with it off they see the introspection refusal, by design)."""
     gateway = start_gateway(SEALGW_INTROSPECTION="on")
-    run = subprocess.run(
-        [NODE, str(audit_script), f"{gateway.url}/graphql"],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=True,
-        cwd=audit_script.parent,
-        env={"AUDIT_KEY": SUITE_KEY, "PATH": "/usr/bin:/bin:/usr/local/bin"},
-    )
-    results: list[dict[str, Any]] = json.loads(run.stdout)
+    results: list[dict[str, Any]] = node.run(audit_script, f"{gateway.url}/graphql")
     failing = [(r["name"], r["reason"]) for r in results if r["status"] != "ok"]
     print(f"graphql-http audit: {len(results)} audits, {len(failing)} not ok")
     assert len(results) >= 60

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import SUITE_KEY, Gateway, StartGateway
+from tests import node
+from tests.conftest import Gateway, StartGateway
 
 APOLLO = ["@apollo/client@4", "graphql@16", "rxjs@7"]
-NODE = shutil.which("node") or "node"
 SEALS = "query Seals { seals(first: 2) { edges { node { id name } } } }"
 
 CLIENT = """
@@ -51,34 +49,14 @@ console.log(JSON.stringify({ sent, answers }));
 
 @pytest.fixture(scope="session")
 def apollo_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    npm = shutil.which("npm")
-    assert npm, "npm is needed to drive Apollo Client"
-    folder = tmp_path_factory.mktemp("apollo")
-    (folder / "package.json").write_text('{"type": "module", "private": true}')
-    subprocess.run(
-        [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder), *APOLLO],
-        check=True,
-        timeout=300,
-    )
-    script = folder / "client.mjs"
-    script.write_text(CLIENT)
-    return script
+    return node.install(tmp_path_factory, "apollo", APOLLO, CLIENT)
 
 
 @pytest.mark.timeout(120)
 def test_apollos_persisted_query_link_works_unchanged(
     apollo_client: Path, gateway: Gateway
 ) -> None:
-    run = subprocess.run(
-        [NODE, str(apollo_client), f"{gateway.url}/graphql", SEALS],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=True,
-        cwd=apollo_client.parent,
-        env={"AUDIT_KEY": SUITE_KEY, "PATH": "/usr/bin:/bin:/usr/local/bin"},
-    )
-    result = json.loads(run.stdout)
+    result = node.run(apollo_client, f"{gateway.url}/graphql", SEALS)
     sent = result["sent"]
     # the hash alone (not found), then the text with it, then the hash alone each time
     assert [s["query"] for s in sent] == [False, True, False, False]

@@ -5,8 +5,6 @@ queries through the supergraph fetch fields from both, in both directions."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +15,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from tests import node
 from tests.conftest import SUITE_KEY, Gateway, ServerThread
 from tests.test_read_path import global_id
 
 ROUTER_PACKAGES = ["@apollo/gateway@2", "@apollo/server@4", "graphql@16"]
-NODE = shutil.which("node") or "node"
 
 ROUTER = """
 import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
@@ -92,43 +90,15 @@ def contracts_subgraph() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def router(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    npm = shutil.which("npm")
-    assert npm, "npm is needed for Apollo Gateway"
-    folder = tmp_path_factory.mktemp("router")
-    (folder / "package.json").write_text('{"type": "module", "private": true}')
-    subprocess.run(
-        [
-            npm,
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(folder),
-            *ROUTER_PACKAGES,
-        ],
-        check=True,
-        timeout=300,
-    )
-    script = folder / "router.mjs"
-    script.write_text(ROUTER)
-    return script
+    return node.install(tmp_path_factory, "router", ROUTER_PACKAGES, ROUTER)
 
 
 def through_the_supergraph(
     router: Path, gateway: Gateway, contracts: str, queries: list[str]
 ) -> list[dict[str, Any]]:
-    run = subprocess.run(
-        [NODE, str(router), f"{gateway.url}/subgraph", contracts, SUITE_KEY],
-        input=json.dumps(queries),
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=True,
-        cwd=router.parent,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin"},
+    answers: list[dict[str, Any]] = node.run(
+        router, f"{gateway.url}/subgraph", contracts, SUITE_KEY, stdin=json.dumps(queries)
     )
-    answers: list[dict[str, Any]] = json.loads(run.stdout.strip().splitlines()[-1])
     return answers
 
 
