@@ -448,7 +448,10 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 def tune_garbage_collection() -> None:
     """A request makes many short-lived objects (a page of seals: thousands) and few cycles.
     The start-up heap is frozen out of every collection, and the youngest generation is
-    collected after 50,000 allocations instead of 700 (bench/RESULTS.md has the figures)."""
+    collected after 50,000 allocations instead of 700 (bench/RESULTS.md has the figures).
+    Once per process: a second app in the same process (tests) must not freeze its garbage."""
+    if gc.get_freeze_count():
+        return
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
