@@ -454,7 +454,7 @@ def tune_garbage_collection() -> None:
         return
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(50_000, 20, 10)
 
 
 def app_from_environment() -> Starlette:
