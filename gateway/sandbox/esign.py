@@ -161,6 +161,9 @@ TEMPLATE_SIZES: dict[str, tuple[str, ...] | None] = {
     "COMMON_TWO_OVAL": None,
 }
 AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
+# expireReason in the page's vocabulary (NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED), by
+# authorizeStatus: in force, lapsed, awaiting its start.
+AUTH_EXPIRE_REASONS = {0: "EXPIRED", 1: "NOT_EXPIRE", 3: "WAIT_EFFECTIVE"}
 MAX_V3_PAGE = 20
 
 
@@ -410,7 +413,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
                         "sealRole": a.role,
                         "authorizeStatus": a.status,
                         "statusDescription": AUTH_STATUS_LABELS[a.status],
-                        "expireReason": "NOT_EXPIRE" if a.status == 1 else "NOT_SIGN",
+                        "expireReason": AUTH_EXPIRE_REASONS[a.status],
                     }
                     for a in chunk
                 ],
