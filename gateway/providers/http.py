@@ -125,7 +125,8 @@ class TokenCache:
         margin_s: float = 300.0,
         clock: Callable[[], float] = time.time,
         state: SharedState | None = None,
-        key: str = "token",
+        vendor: str = "vendor",
+        app_id: str = "",
     ) -> None:
         self._fetch = fetch
         self._margin_s = margin_s
@@ -133,7 +134,9 @@ class TokenCache:
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self._state = state if state is not None and state.shared else None
-        self._key = key
+        # one token per vendor app, whichever tenant or process uses it
+        self._vendor = vendor
+        self._key = f"token:{vendor}:{app_id}"
         self.fetches = 0
 
     def _usable(self, token: Token | None) -> Token | None:
@@ -183,7 +186,7 @@ class TokenCache:
 
     async def _fetch_counted(self) -> Token:
         self.fetches += 1
-        TOKEN_FETCHES.labels(self._key.split(":")[1] if ":" in self._key else "vendor").inc()
+        TOKEN_FETCHES.labels(self._vendor).inc()
         return await self._fetch()
 
     @staticmethod

@@ -88,8 +88,6 @@ class ResilienceSettings:
     # wait for its turn before failing with VENDOR_RATE_LIMITED.
     rate_per_second: int | None = None
     rate_queue_s: float = 1.0
-    # Identical reads in flight at the same moment share one call.
-    coalesce_reads: bool = True
 
 
 @dataclass
@@ -273,7 +271,7 @@ class Upstream:
         """`send()`'s result, within the request's deadline. A read with `share_as` shares
         the call with identical reads in flight (same tenant: this object is the tenant's).
         `endpoint` names the call in metrics and traces (a path without ids)."""
-        if is_write or share_as is None or not self.settings.coalesce_reads:
+        if is_write or share_as is None:
             return await self._observed(send, is_write=is_write, endpoint=endpoint)
         shared = self._in_flight.get(share_as)
         if shared is None:

@@ -81,7 +81,7 @@ class EsignClient:
         resilience = replace(settings.http.resilience, rate_per_second=settings.rate_per_second)
         self.upstream = Upstream(PROVIDER, tenant, settings.app_id, resilience, shared)
         self.tokens = TokenCache(
-            self._fetch_token, state=shared.state, key=f"token:esign:{settings.app_id}"
+            self._fetch_token, state=shared.state, vendor=PROVIDER.value, app_id=settings.app_id
         )
         if settings.auth_mode == "signature":
             self._http.auth = SignatureAuth(

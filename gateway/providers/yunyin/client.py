@@ -76,7 +76,7 @@ class YunyinClient:
         resilience = replace(settings.http.resilience, rate_per_second=settings.rate_per_second)
         self.upstream = Upstream(PROVIDER, tenant, settings.app_id, resilience, shared)
         self.tokens = TokenCache(
-            self._fetch_token, state=shared.state, key=f"token:yunyin:{settings.app_id}"
+            self._fetch_token, state=shared.state, vendor=PROVIDER.value, app_id=settings.app_id
         )
 
         def apply(request: httpx.Request, token: str) -> None:
