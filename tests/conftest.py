@@ -449,6 +449,8 @@ def tenants_gateway_session(
                 "SEALGW_UPSTREAM_TIMEOUT": "3",
                 # the fuzz run alone sends some hundreds of requests in a minute
                 "SEALGW_RATE_LIMIT": "6000/minute",
+                # no background readiness calls: the isolation tests count every vendor call
+                "SEALGW_READY_INTERVAL": "0",
                 **TENANT_SECRETS,
             }
         )
