@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.types import ExecutionResult
 
 from gateway import graphiql
@@ -36,7 +36,9 @@ from gateway.guards import (
     ConcurrencyLimit,
     JsonObjectGuard,
     MultipartCsrfGuard,
+    read_body,
     refuse,
+    replaying,
 )
 from gateway.health import Readiness
 from gateway.health import Target as ReadyTarget
@@ -48,7 +50,7 @@ from gateway.providers.base import SealProvider
 from gateway.providers.esign.provider import EsignProvider
 from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUpstream
 from gateway.providers.yunyin.provider import YunyinProvider
-from gateway.schema import GatewayContext, build_schema
+from gateway.schema import GatewayContext, build_schema, planned_queries
 from gateway.schema.errors import public_error
 from gateway.service import Limits, SealService
 from gateway.shared import RedisState, SharedState, state_from_url
@@ -174,6 +176,55 @@ def _sentence(reason: str) -> str:
     return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
 
 
+def client_answer(result: ExecutionResult) -> tuple[GraphQLHTTPResponse, bool]:
+    """The answer's JSON, every error with its code, and whether it is a request error
+    (nothing ran): that has no `data` entry."""
+    if result.errors:
+        result.errors = [public_error(error) for error in result.errors]
+    answer = process_result(result)
+    request_error = bool(
+        result.data is None and result.errors and all(not e.path for e in result.errors)
+    )
+    if request_error:
+        answer.pop("data", None)
+    return answer, request_error
+
+
+PLANNED_MEMBERS = frozenset({"query", "variables", "operationName", "extensions"})
+JSON_TYPE = b"application/json; charset=utf-8"
+GRAPHQL_RESPONSE_TYPE = GRAPHQL_RESPONSE.encode() + b"; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanHeaders:
+    graphql_response: bool
+    show_cost: bool
+
+
+def _plan_headers(scope: Scope) -> _PlanHeaders | None:
+    """What a planned answer needs of a POST's headers; None when the request is not plain
+    JSON in and JSON out (uploads, streamed answers: the standard path's)."""
+    content_type = accept = None
+    show_cost = False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"accept":
+            accept = value
+        elif name == b"x-query-cost":
+            show_cost = True
+    if content_type is None or content_type.split(b";", 1)[0].strip().lower() != (
+        b"application/json"
+    ):
+        return None
+    if accept is not None and (b"multipart/" in accept or b"text/event-stream" in accept):
+        return None
+    return _PlanHeaders(
+        accepts_graphql_response(accept.decode("latin-1") if accept is not None else None),
+        show_cost,
+    )
+
+
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def __init__(self, runtime: Runtime, *, subgraph: bool = False) -> None:
         """The product's schema with GraphiQL, or (`subgraph`) the federation subgraph's,
@@ -200,6 +251,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             only_trusted=settings.trusted_documents_only,
             automatic=settings.automatic_persisted_queries,
         )
+        # queries with a compiled plan skip the generic executor (gateway/schema/plan.py)
+        self.planned = planned_queries(self.schema) if settings.query_plans else None
         self.limits = Limits(
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
@@ -209,9 +262,13 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GatewayContext:
+        return self._context(request.scope, show_cost="x-query-cost" in request.headers)
+
+    def _context(self, scope: Scope, *, show_cost: bool) -> GatewayContext:
         # The gate in front established the caller; a service per request: its loaders'
         # caches must not outlive it.
-        caller: Caller = request.state.caller
+        state = scope["state"]
+        caller: Caller = state["caller"]
         tenant = self.runtime.tenants[caller.tenant]
         settings = self.runtime.settings
         REQUEST_BUDGET.set(RequestBudget(settings.vendor_call_budget, settings.request_deadline_s))
@@ -222,19 +279,29 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
                 self.limits,
                 caller,
                 # a retry of a write whose outcome was unknown (see gateway/idempotency.py)
-                reconcile=getattr(request.state, "reconcile", False),
+                reconcile=state.get("reconcile", False),
             ),
-            sandbox=self.runtime.settings.sandbox,
-            show_cost="x-query-cost" in request.headers,
+            sandbox=settings.sandbox,
+            show_cost=show_cost,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry answers a malformed HTTP request in plain text; here it is a GraphQL
-        JSON error like every other refusal (GraphQL over HTTP)."""
+        JSON error like every other refusal (GraphQL over HTTP). A query whose document has
+        a compiled plan runs through it (`_answer_planned`)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
+            if self.planned is not None and scope["method"] == "POST":
+                headers = _plan_headers(scope)
+                if headers is not None:
+                    message = await read_body(receive)
+                    if message["type"] != "http.request":
+                        return  # the client left before its request was read
+                    if await self._answer_planned(scope, message["body"], headers, send):
+                        return
+                    receive = replaying(message, receive)
             response = await self.run(Request(scope, receive))
         except ClientDisconnect:
             return  # the client left before its request was read: nobody to answer
@@ -250,6 +317,64 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await refuse(send, status, _sentence(refusal.reason), headers=allow_header)
             return
         await response(scope, receive, send)
+
+    async def _answer_planned(
+        self, scope: Scope, body: bytes, headers: _PlanHeaders, send: Send
+    ) -> bool:
+        """Answers a JSON query through its compiled plan, byte for byte as the standard
+        path would (tests/test_plan.py); False, with nothing run and nothing sent, for a
+        request the standard path must take."""
+        assert self.planned is not None
+        try:
+            given = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False
+        if type(given) is not dict or not given.keys() <= PLANNED_MEMBERS:
+            return False
+        query = given.get("query")
+        variables = given.get("variables")
+        operation_name = given.get("operationName")
+        extensions = given.get("extensions")
+        if (
+            type(query) is not str
+            or (variables is not None and type(variables) is not dict)
+            or (operation_name is not None and type(operation_name) is not str)
+            or (extensions is not None and type(extensions) is not dict)
+        ):
+            return False
+        if extensions or self.documents.only_trusted:
+            request_data = GraphQLRequestData(
+                query=query,
+                variables=variables,
+                operation_name=operation_name,
+                extensions=extensions,
+            )
+            await self.documents.resolve(request_data)
+            if request_data.query is None:
+                return False
+            query = request_data.query
+        plan = self.planned.plan(query, operation_name)
+        if plan is None:
+            return False
+        context = self._context(scope, show_cost=headers.show_cost)
+        result = await self.planned.execute(plan, variables, context)
+        if result is None:
+            return False
+        answer, request_error = client_answer(result)
+        content = self.encode_json(answer)
+        content_type = GRAPHQL_RESPONSE_TYPE if headers.graphql_response else JSON_TYPE
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400 if request_error and headers.graphql_response else 200,
+                "headers": [
+                    (b"content-length", b"%d" % len(content)),
+                    (b"content-type", content_type),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+        return True
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from the gateway's own files (gateway/graphiql.py), never a CDN."""
@@ -281,11 +406,8 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """Every error with its code; a request error (nothing ran) has no `data` entry."""
-        if result.errors:
-            result.errors = [public_error(error) for error in result.errors]
-        answer = await super().process_result(request, result)
-        if result.data is None and result.errors and all(not e.path for e in result.errors):
-            answer.pop("data", None)
+        answer, request_error = client_answer(result)
+        if request_error:
             request.state.answer.request_error = True
         return answer
 

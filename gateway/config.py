@@ -75,6 +75,8 @@ class Settings:
     graphiql_assets: str | None = None
     # Direct field resolvers where strawberry's wrappers add nothing (gateway/schema/lean.py).
     lean_resolvers: bool = True
+    # Queries run through a plan compiled once per document (gateway/schema/plan.py).
+    query_plans: bool = True
     http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
@@ -335,5 +337,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         otlp_endpoint=env.url("OTLP_ENDPOINT"),
         graphiql_assets=env.get("GRAPHIQL_ASSETS"),
         lean_resolvers=env.switch("LEAN_RESOLVERS", True),
+        query_plans=env.switch("QUERY_PLANS", True),
         http=http,
     )

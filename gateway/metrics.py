@@ -49,6 +49,10 @@ LOADER_BATCH = Histogram(
     ["loader"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200),
 )
+PLANNED = Counter(
+    "sealgw_planned_operations_total",
+    "Queries answered through a compiled plan; the rest ran on the standard executor.",
+)
 TOKEN_FETCHES = Counter(
     "sealgw_token_fetches_total", "Access tokens fetched from a vendor.", ["vendor"]
 )

@@ -29,15 +29,25 @@ from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
 from gateway.schema.context import GatewayContext
-from gateway.schema.cost import CostLimit
+from gateway.schema.cost import CostLimit, CostModel
 from gateway.schema.errors import GatewayErrors, log_unexpected
 from gateway.schema.lean import lean_resolvers
 from gateway.schema.observe import Observe
+from gateway.schema.plan import Plans
+from gateway.schema.planned import PlannedQueries
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
 from gateway.schema.writes import Mutation
 
-__all__ = ["GatewayContext", "build_schema", "possible_types", "schema_sdl", "subgraph_sdl"]
+__all__ = [
+    "GatewayContext",
+    "PlannedQueries",
+    "build_schema",
+    "planned_queries",
+    "possible_types",
+    "schema_sdl",
+    "subgraph_sdl",
+]
 
 FEDERATION_DIRECTIVES = frozenset({"key", "shareable", "link", "external", "requires"})
 FEDERATION_TYPES = frozenset({"_FieldSet", "_Any", "_Entity", "_Service", "link__Import"})
@@ -61,6 +71,8 @@ class SubgraphSchema(strawberry.federation.Schema):
     """The schema as a federation subgraph: the product's types plus `_service`, `_entities`
     and the federation directives, for the supergraph router only."""
 
+    planned: PlannedQueries | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -71,6 +83,8 @@ class ProductSchema(strawberry.Schema):
     """The schema frontends and GraphiQL see: the product's types, no federation internals
     (the types' @key/@shareable, kept for the subgraph face, are dropped with their
     definitions)."""
+
+    planned: PlannedQueries | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -96,6 +110,7 @@ def build_schema(
     subgraph: bool = False,
     tracing: bool = False,
     lean: bool = True,
+    plans: bool = True,
 ) -> strawberry.Schema:
     """The product's schema, or with `subgraph` the same types as a federation subgraph."""
     rules = LIMIT_RULES if introspection else LIMIT_RULES_NO_INTROSPECTION
@@ -127,7 +142,20 @@ def build_schema(
             )
     if lean:
         lean_resolvers(schema)
+    if plans and not tracing:
+        # the tracing extension wraps every resolver: only the standard path does that
+        schema.planned = PlannedQueries(
+            Plans(schema._schema, rules, max_tokens=MAX_TOKENS),
+            CostModel(schema._schema, default_page, max_page),
+            max_cost,
+        )
     return schema
+
+
+def planned_queries(schema: object) -> PlannedQueries | None:
+    """The compiled-plan path (gateway/schema/planned.py) of a schema build_schema made with
+    `plans`, or None."""
+    return getattr(schema, "planned", None)
 
 
 def schema_sdl() -> str:

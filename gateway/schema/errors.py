@@ -108,11 +108,15 @@ class GatewayErrors(SchemaExtension):
         result = self.execution_context.result
         if result is None:
             return
-        errors = [public_error(e) for e in result.errors or []]
-        context = self.execution_context.context
-        if isinstance(context, GatewayContext):
-            errors.extend(reported_error(path, error) for path, error in context.reported)
-        result.errors = errors or None
+        result.errors = client_errors(result.errors or [], self.execution_context.context)
+
+
+def client_errors(errors: list[GraphQLError], context: object) -> list[GraphQLError] | None:
+    """An operation's errors as clients see them, with those its resolvers reported."""
+    found = [public_error(e) for e in errors]
+    if isinstance(context, GatewayContext):
+        found.extend(reported_error(path, error) for path, error in context.reported)
+    return found or None
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:

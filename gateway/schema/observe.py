@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from gateway.metrics import ERRORS, OPERATION_SECONDS, OPERATIONS, operation_label
@@ -19,45 +20,37 @@ from gateway.schema.errors import request_error_code
 log = logging.getLogger("gateway.request")
 
 
-class Observe(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        seconds = time.perf_counter() - started
-        context = self.execution_context
-        result = context.result
-        errors = list((result.errors if result is not None else None) or [])
-        errors += context.pre_execution_errors or []
-        codes = sorted(
-            {str((e.extensions or {}).get("code") or request_error_code(e).value) for e in errors}
-        )
-        data = result.data if result is not None else None
-        outcome = "ok" if not errors else ("partial" if data else "error")
-        kind = "unknown"
-        if context.graphql_document is not None:
-            try:
-                kind = context.operation_type.value
-            except RuntimeError:  # the document names no such operation
-                kind = "unknown"
-        name = context.operation_name
-        OPERATIONS.labels(operation_label(name), kind, outcome).inc()
-        OPERATION_SECONDS.labels(kind).observe(seconds)
-        for code in codes:
-            ERRORS.labels(code).inc()
-        budget = REQUEST_BUDGET.get()
-        event: dict[str, Any] = {
-            "event": "request",
-            "operation": name,
-            "type": kind,
-            "outcome": outcome,
-            "durationMs": round(seconds * 1000, 1),
-            "vendorCalls": budget.spent if budget is not None else 0,
-            "errorCodes": codes,
-        }
-        gateway_context = context.context
-        if isinstance(gateway_context, GatewayContext):
-            caller = gateway_context.service.caller
-            event.update(requestId=caller.request_id, tenant=caller.tenant, caller=caller.subject)
+def record_operation(
+    name: str | None,
+    kind: str,
+    errors: list[GraphQLError],
+    answered_data: bool,
+    seconds: float,
+    gateway_context: object,
+) -> None:
+    """The request event and the operation metrics, for any path that ran an operation."""
+    codes = sorted(
+        {str((e.extensions or {}).get("code") or request_error_code(e).value) for e in errors}
+    )
+    outcome = "ok" if not errors else ("partial" if answered_data else "error")
+    OPERATIONS.labels(operation_label(name), kind, outcome).inc()
+    OPERATION_SECONDS.labels(kind).observe(seconds)
+    for code in codes:
+        ERRORS.labels(code).inc()
+    budget = REQUEST_BUDGET.get()
+    event: dict[str, Any] = {
+        "event": "request",
+        "operation": name,
+        "type": kind,
+        "outcome": outcome,
+        "durationMs": round(seconds * 1000, 1),
+        "vendorCalls": budget.spent if budget is not None else 0,
+        "errorCodes": codes,
+    }
+    if isinstance(gateway_context, GatewayContext):
+        caller = gateway_context.service.caller
+        event.update(requestId=caller.request_id, tenant=caller.tenant, caller=caller.subject)
+    if log.isEnabledFor(logging.INFO):
         log.info(
             "%s %s %s in %.1f ms, %d vendor calls",
             kind,
@@ -66,4 +59,33 @@ class Observe(SchemaExtension):
             event["durationMs"],
             event["vendorCalls"],
             extra=event,
+        )
+
+
+class Observe(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        context = self.execution_context
+        result = context.result
+        # The result's errors as clients see them (GatewayErrors has rewritten them); an
+        # operation that ended with no result has only its request errors.
+        if result is not None:
+            errors = list(result.errors or [])
+        else:
+            errors = list(context.pre_execution_errors or [])
+        kind = "unknown"
+        if context.graphql_document is not None:
+            try:
+                kind = context.operation_type.value
+            except RuntimeError:  # the document names no such operation
+                kind = "unknown"
+        record_operation(
+            context.operation_name,
+            kind,
+            errors,
+            bool(result is not None and result.data),
+            seconds,
+            context.context,
         )

@@ -1,0 +1,674 @@
+"""Compiled query plans: a query document is parsed, validated and walked once; each later run
+of it executes a plan instead of graphql-core's generic executor.
+
+graphql-core, for every field of every object, looks the field up in the schema, collects the
+sub-selection, coerces arguments, and completes the value through a chain of type checks (is
+it non-null, a list, a leaf, abstract, an object). A page of 20 seals is some 200 fields, and
+that generic walk was the largest share of a page's CPU (bench/RESULTS.md). Here, all of it
+that depends only on the document is done once, when the plan is made: each selection becomes
+a tuple of fields with their resolver, their precomputed arguments, and a completion function
+made for their exact type. What remains per run is calling resolvers and building the answer.
+
+Same results, same errors: the plan calls the same resolvers with the same `info`, completes
+values by graphql-core's rules (non-null, lists, leaf coercion, `is_type_of`), locates errors
+and nulls their nearest nullable parent the way graphql-core does, and awaits in the same
+order, so dataloaders batch the same. `tests/test_plan.py` holds every query the tests use,
+over the whole sandbox, to the same bytes as the standard path.
+
+What a plan does not cover is never compiled, and those documents take the standard path:
+mutations and subscriptions, directives (`@skip`, `@include`, `@defer`, `@stream`), interfaces
+and unions in the selection, introspection (`__schema`, `__type`), fragment variables, and
+documents that do not parse or validate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import CoroutineType, GeneratorType
+from typing import Any, TypeGuard
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    located_error,
+    parse,
+)
+from graphql.execution import default_field_resolver, get_argument_values, get_variable_values
+from graphql.execution.collect_fields import (
+    FieldDetails,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
+from graphql.language import Visitor, visit
+from graphql.pyutils import Path, inspect, is_iterable
+from graphql.pyutils.gather_with_cancel import gather_with_cancel
+from graphql.type import (
+    GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.validation import ASTValidationRule, specified_rules
+from strawberry.schema.schema import validate_document
+
+__all__ = ["Plan", "PlanResult", "Plans"]
+
+Info = GraphQLResolveInfo[Any]
+
+# Types whose values are never awaitable: the common answer of a field, checked first.
+_PLAIN = frozenset({str, int, float, bool, type(None), list, dict, tuple})
+
+
+def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    """graphql-core's test, with the plain types answered first (most fields are strings)."""
+    if type(value) in _PLAIN:
+        return False
+    return (
+        isinstance(value, CoroutineType)
+        or (
+            isinstance(value, GeneratorType) and bool(value.gi_code.co_flags & 0x100)
+        )  # a generator-based coroutine
+        or hasattr(value, "__await__")
+    )
+
+
+class NotCompiled(Exception):
+    """The document needs something a plan does not do; the standard path runs it."""
+
+
+# A completion: (run, info, path, value) -> the answer's value, or an awaitable of it.
+Complete = Callable[["_Run", Info, Path, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One response key of a selection on one object type."""
+
+    key: str
+    name: str
+    parent: GraphQLObjectType
+    definition: GraphQLField
+    nodes: list[FieldNode]
+    resolve: Callable[..., Any]
+    # The arguments when they depend on no variable, else None (coerced per run).
+    arguments: dict[str, Any] | None
+    non_null: bool
+    complete: Complete
+
+
+@dataclass(slots=True)
+class PlanResult:
+    data: dict[str, Any] | None
+    errors: list[GraphQLError]
+
+
+class _Run:
+    """One execution of a plan: the per-request values every resolver's `info` carries, and
+    the errors so far (graphql-core's rules: an error inside a nulled parent is dropped)."""
+
+    __slots__ = (
+        "context",
+        "error_positions",
+        "errors",
+        "helpers",
+        "plan",
+        "root_value",
+        "variables",
+    )
+
+    def __init__(self, plan: Plan, context: Any, variables: VariableValues) -> None:
+        self.plan = plan
+        self.context = context
+        self.variables = variables
+        self.root_value = None
+        self.errors: list[GraphQLError] = []
+        self.error_positions: set[Path | None] = set()
+        self.helpers = GraphQLResolveInfoHelpers(gather=self._gather, track=self._track)
+
+    @staticmethod
+    async def _gather(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
+        return await gather_with_cancel(*awaitables)
+
+    def _track(self, values: Sequence[Any]) -> None:
+        """Awaitables a resolver hands over to be settled (none of ours does)."""
+        self._settle([value for value in values if _is_awaitable(value)])
+
+    def info(self, field: _Field, path: Path) -> Info:
+        plan = self.plan
+        return GraphQLResolveInfo(
+            field.name,
+            field.nodes,
+            field.definition.type,
+            field.parent,
+            path,
+            plan.schema,
+            plan.fragment_definitions,
+            self.root_value,
+            plan.operation,
+            self.variables,
+            self.context,
+            _is_awaitable,
+            None,
+            self.helpers,
+        )
+
+    def field_error(
+        self, raw: Exception, field_nodes: list[FieldNode], non_null: bool, path: Path
+    ) -> None:
+        """graphql-core's handle_field_error: raise through a non-null field, else record."""
+        error = located_error(raw, field_nodes, path.as_list())
+        if non_null:
+            raise error
+        self.add_error(error, path)
+
+    def add_error(self, error: GraphQLError, path: Path | None) -> None:
+        positions = self.error_positions
+        at = path
+        while at is not None:
+            if at in positions:
+                return
+            at = at.prev
+        if None in positions:
+            return
+        positions.add(path)
+        self.errors.append(error)
+
+    def execute_fields(self, fields: tuple[_Field, ...], source: Any, path: Path | None) -> Any:
+        """graphql-core's execute_fields and execute_field, for a compiled selection."""
+        results: dict[str, Any] = {}
+        pending: list[str] | None = None
+        for field in fields:
+            field_path = Path(path, field.key, field.parent.name)
+            info = self.info(field, field_path)
+            try:
+                arguments = field.arguments
+                if arguments is None:
+                    arguments = get_argument_values(
+                        field.definition, field.nodes[0], self.variables
+                    )
+                result = field.resolve(source, info, **arguments)
+                if _is_awaitable(result):
+                    completed: Any = self._complete_awaitable(field, info, field_path, result)
+                else:
+                    completed = field.complete(self, info, field_path, result)
+                    if _is_awaitable(completed):
+                        completed = self._await_completed(field, field_path, completed)
+            except Exception as raw:
+                try:
+                    self.field_error(raw, field.nodes, field.non_null, field_path)
+                except GraphQLError:
+                    if pending:
+                        self._settle([results[key] for key in pending])
+                    raise
+                completed = None
+            results[field.key] = completed
+            if completed is not None and type(completed) not in _PLAIN and _is_awaitable(completed):
+                if pending is None:
+                    pending = []
+                pending.append(field.key)
+        if pending is None:
+            return results
+        return self._gather_fields(results, pending)
+
+    async def _gather_fields(self, results: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+        if len(pending) == 1:
+            key = pending[0]
+            results[key] = await results[key]
+        else:
+            values = await gather_with_cancel(*(results[key] for key in pending))
+            results.update(zip(pending, values, strict=True))
+        return results
+
+    async def _complete_awaitable(self, field: _Field, info: Info, path: Path, result: Any) -> Any:
+        try:
+            resolved = await result
+            completed = field.complete(self, info, path, resolved)
+            if _is_awaitable(completed):
+                completed = await completed
+        except Exception as raw:
+            self.field_error(raw, field.nodes, field.non_null, path)
+            completed = None
+        return completed
+
+    async def _await_completed(self, field: _Field, path: Path, completed: Any) -> Any:
+        try:
+            return await completed
+        except Exception as raw:
+            self.field_error(raw, field.nodes, field.non_null, path)
+            return None
+
+    def _settle(self, awaitables: list[Any]) -> None:
+        """Awaitables of fields beside one whose error bubbles up: run to their end in the
+        background, so that none is left never awaited (graphql-core does the same)."""
+        for awaitable in awaitables:
+            future = asyncio.ensure_future(awaitable)
+            _SETTLING.add(future)
+            future.add_done_callback(_settled)
+
+
+# Futures settling in the background, held until they end (the loop keeps weak references).
+_SETTLING: set[asyncio.Future[Any]] = set()
+
+
+def _settled(future: asyncio.Future[Any]) -> None:
+    _SETTLING.discard(future)
+    if not future.cancelled():
+        future.exception()  # retrieved: their errors are the bubbling error's consequences
+
+
+def _non_null_error(info: Info) -> TypeError:
+    return TypeError(
+        f"Cannot return null for non-nullable field {info.parent_type}.{info.field_name}."
+    )
+
+
+class _Compiler:
+    """Walks an operation once, making the plan's fields and completion functions."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = fragments
+        self.no_variables = VariableValues({}, {})
+
+    def selection(
+        self, parent: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
+    ) -> tuple[_Field, ...]:
+        fields: list[_Field] = []
+        for key, details in grouped.items():
+            first = details[0].node
+            name = first.name.value
+            if name in ("__schema", "__type"):
+                raise NotCompiled("introspection")
+            definition = self.schema.get_field(parent, name)
+            if definition is None:
+                continue  # graphql-core leaves the key out
+            if any(d.fragment_variable_values is not None for d in details):
+                raise NotCompiled("fragment variables")
+            arguments: dict[str, Any] | None = {}
+            if definition.args or first.arguments:
+                if _uses_variables(first):
+                    arguments = None
+                else:
+                    arguments = get_argument_values(definition, first, self.no_variables)
+            fields.append(
+                _Field(
+                    key=key,
+                    name=name,
+                    parent=parent,
+                    definition=definition,
+                    nodes=[d.node for d in details],
+                    resolve=definition.resolve or default_field_resolver,
+                    arguments=arguments,
+                    non_null=isinstance(definition.type, GraphQLNonNull),
+                    complete=self.completion(definition.type, details),
+                )
+            )
+        return tuple(fields)
+
+    def completion(self, return_type: GraphQLOutputType, details: list[FieldDetails]) -> Complete:
+        """A function completing values of `return_type`, as graphql-core's complete_value."""
+        if isinstance(return_type, GraphQLNonNull):
+            return self._non_null(self.completion(return_type.of_type, details))
+        if isinstance(return_type, GraphQLList):
+            item_type = return_type.of_type
+            return self._list(
+                self.completion(item_type, details), isinstance(item_type, GraphQLNonNull)
+            )
+        if is_leaf_type(return_type):
+            return self._leaf(return_type)
+        if is_object_type(return_type):
+            assert isinstance(return_type, GraphQLObjectType)
+            grouped, _defers, forbidden = collect_subfields(
+                self.schema,
+                self.fragments,
+                self.no_variables,
+                self.operation,
+                return_type,
+                details,
+            )
+            if forbidden:
+                raise NotCompiled("directives")
+            return self._object(return_type, self.selection(return_type, grouped), details)
+        raise NotCompiled(f"abstract type {return_type}")
+
+    @staticmethod
+    def _non_null(inner: Complete) -> Complete:
+        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+            if isinstance(value, Exception):
+                raise value
+            completed = inner(run, info, path, value)
+            if completed is None:
+                raise _non_null_error(info)
+            if _is_awaitable(completed):
+                return _awaited_non_null(completed, info)
+            return completed
+
+        return complete
+
+    @staticmethod
+    def _leaf(leaf_type: Any) -> Complete:
+        coerce = leaf_type.coerce_output_value
+
+        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if isinstance(value, Exception):
+                raise value
+            coerced = coerce(value)
+            if coerced is Undefined or coerced is None:
+                raise TypeError(
+                    f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                    f"{inspect(value)})` to return non-nullable value, returned:"
+                    f" {inspect(coerced)}"
+                )
+            return coerced
+
+        return complete
+
+    @staticmethod
+    def _object(
+        object_type: GraphQLObjectType,
+        fields: tuple[_Field, ...],
+        details: list[FieldDetails],
+    ) -> Complete:
+        is_type_of = object_type.is_type_of
+
+        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if isinstance(value, Exception):
+                raise value
+            if is_type_of is not None:
+                matches: Any = is_type_of(value, info)
+                if _is_awaitable(matches):
+                    return _checked_object(run, matches, object_type, fields, details, path, value)
+                if not matches:
+                    raise _invalid_return_type(object_type, value, details)
+            return run.execute_fields(fields, value, path)
+
+        return complete
+
+    @staticmethod
+    def _list(item: Complete, items_non_null: bool) -> Complete:
+        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+            if value is None or value is Undefined:
+                return None
+            if isinstance(value, Exception):
+                raise value
+            if not is_iterable(value):
+                raise GraphQLError(
+                    "Expected Iterable, but did not find one for field"
+                    f" '{info.parent_type}.{info.field_name}'."
+                )
+            completed: list[Any] = []
+            pending: list[int] | None = None
+            nodes = info.field_nodes
+            for index, element in enumerate(value):
+                item_path = Path(path, index, None)
+                try:
+                    if _is_awaitable(element):
+                        done: Any = _awaited_item(
+                            run, item, info, item_path, element, nodes, items_non_null
+                        )
+                    else:
+                        done = item(run, info, item_path, element)
+                        if _is_awaitable(done):
+                            done = _awaited_completed_item(
+                                run, done, item_path, nodes, items_non_null
+                            )
+                except Exception as raw:
+                    try:
+                        run.field_error(raw, nodes, items_non_null, item_path)
+                    except GraphQLError:
+                        if pending:
+                            run._settle([completed[i] for i in pending])
+                        raise
+                    done = None
+                completed.append(done)
+                if done is not None and type(done) not in _PLAIN and _is_awaitable(done):
+                    if pending is None:
+                        pending = []
+                    pending.append(index)
+            if pending is None:
+                return completed
+            return _gather_items(completed, pending)
+
+        return complete
+
+
+async def _awaited_non_null(completed: Awaitable[Any], info: Info) -> Any:
+    value = await completed
+    if value is None:
+        raise _non_null_error(info)
+    return value
+
+
+async def _checked_object(
+    run: _Run,
+    matches: Awaitable[Any],
+    object_type: GraphQLObjectType,
+    fields: tuple[_Field, ...],
+    details: list[FieldDetails],
+    path: Path,
+    value: Any,
+) -> Any:
+    if not await matches:
+        raise _invalid_return_type(object_type, value, details)
+    result = run.execute_fields(fields, value, path)
+    return await result if _is_awaitable(result) else result
+
+
+def _invalid_return_type(
+    object_type: GraphQLObjectType, value: Any, details: list[FieldDetails]
+) -> GraphQLError:
+    return GraphQLError(
+        f"Expected value of type '{object_type}' but got: {inspect(value)}.",
+        [d.node for d in details],
+    )
+
+
+async def _awaited_item(
+    run: _Run,
+    item: Complete,
+    info: Info,
+    path: Path,
+    element: Any,
+    nodes: list[FieldNode],
+    non_null: bool,
+) -> Any:
+    try:
+        resolved = await element
+        completed = item(run, info, path, resolved)
+        if _is_awaitable(completed):
+            completed = await completed
+    except Exception as raw:
+        run.field_error(raw, nodes, non_null, path)
+        return None
+    return completed
+
+
+async def _awaited_completed_item(
+    run: _Run, completed: Awaitable[Any], path: Path, nodes: list[FieldNode], non_null: bool
+) -> Any:
+    try:
+        return await completed
+    except Exception as raw:
+        run.field_error(raw, nodes, non_null, path)
+        return None
+
+
+async def _gather_items(completed: list[Any], pending: list[int]) -> list[Any]:
+    if len(pending) == 1:
+        index = pending[0]
+        completed[index] = await completed[index]
+    else:
+        values = await gather_with_cancel(*(completed[i] for i in pending))
+        for index, value in zip(pending, values, strict=True):
+            completed[index] = value
+    return completed
+
+
+class _FindsVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_variable(self, *_: Any) -> None:
+        self.found = True
+
+
+def _uses_variables(node: FieldNode) -> bool:
+    finder = _FindsVariables()
+    for argument in node.arguments or ():
+        visit(argument, finder)
+    return finder.found
+
+
+class _HasDirectives(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, *_: Any) -> None:
+        self.found = True
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """One query operation of one document, compiled."""
+
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    fragment_definitions: dict[str, FragmentDefinitionNode]
+    fields: tuple[_Field, ...]
+
+    @property
+    def name(self) -> str | None:
+        return self.operation.name.value if self.operation.name else None
+
+    def variables(self, given: dict[str, Any] | None) -> VariableValues | None:
+        """The request's variables coerced, or None when they do not fit (the standard path
+        then answers with graphql-core's own error)."""
+        coerced = get_variable_values(
+            self.schema, self.operation.variable_definitions or (), given or {}, max_errors=50
+        )
+        return coerced if isinstance(coerced, VariableValues) else None
+
+    async def run(self, context: Any, variables: VariableValues) -> PlanResult:
+        """The operation's data and errors, as graphql-core's execute gives them."""
+        run = _Run(self, context, variables)
+        try:
+            data = run.execute_fields(self.fields, None, None)
+            if _is_awaitable(data):
+                data = await data
+        except GraphQLError as error:
+            run.add_error(error, None)
+            return PlanResult(None, run.errors)
+        return PlanResult(data, run.errors)
+
+
+def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
+    """The plan for `operation_name` in a document that has been validated; NotCompiled
+    when the document needs the standard path."""
+    operation: OperationDefinitionNode | None = None
+    fragments: dict[str, FragmentDetails] = {}
+    definitions: dict[str, FragmentDefinitionNode] = {}
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            if operation_name is None:
+                if operation is not None:
+                    raise NotCompiled("several operations and no name")
+                operation = definition
+            elif definition.name and definition.name.value == operation_name:
+                operation = definition
+        elif isinstance(definition, FragmentDefinitionNode):
+            if definition.variable_definitions:
+                raise NotCompiled("fragment variables")
+            definitions[definition.name.value] = definition
+            fragments[definition.name.value] = FragmentDetails(definition, None)
+    if operation is None:
+        raise NotCompiled("no such operation")
+    if operation.operation != OperationType.QUERY:
+        raise NotCompiled(operation.operation.value)
+    directives = _HasDirectives()
+    visit(document, directives)
+    if directives.found:
+        raise NotCompiled("directives")
+    root = schema.query_type
+    if root is None:
+        raise NotCompiled("no query type")
+    compiler = _Compiler(schema, operation, fragments)
+    grouped, _defers, forbidden = collect_fields(
+        schema, fragments, compiler.no_variables, root, operation
+    )
+    if forbidden:
+        raise NotCompiled("directives")
+    return Plan(schema, document, operation, definitions, compiler.selection(root, grouped))
+
+
+class Plans:
+    """Plans by document text and operation name, made on first sight and kept for the most
+    recent `maxsize` documents; None for a document the standard path must run (it does not
+    parse or validate, or a plan does not cover it), remembered the same way."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        rules: Sequence[type[ASTValidationRule]],
+        *,
+        max_tokens: int,
+        maxsize: int = 256,
+    ) -> None:
+        self.schema = schema
+        self.rules = (*specified_rules, *rules)
+        self.max_tokens = max_tokens
+        self.maxsize = maxsize
+        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
+
+    def get(self, query: str, operation_name: str | None) -> Plan | None:
+        key = (query, operation_name)
+        plans = self._plans
+        try:
+            plan = plans[key]
+        except KeyError:
+            plan = self._compile(query, operation_name)
+            plans[key] = plan
+            if len(plans) > self.maxsize:
+                plans.popitem(last=False)
+            return plan
+        plans.move_to_end(key)
+        return plan
+
+    def _compile(self, query: str, operation_name: str | None) -> Plan | None:
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLError:
+            return None
+        if validate_document(self.schema, document, self.rules):
+            return None
+        try:
+            return compile_plan(self.schema, document, operation_name)
+        except NotCompiled:
+            return None
