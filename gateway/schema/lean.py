@@ -2,9 +2,9 @@
 strawberry `Info` per call, field-extension chains) that a field without arguments, field
 extensions or permissions does not need. For those fields, this pass hands graphql-core a
 direct resolver instead: an attribute read for plain fields, a direct call for methods that
-take `(self)` or `(self, info)` (our resolvers read only `info.context`, which graphql-core's
-info carries too). A page of 20 seals resolves some 200 fields; the wrappers were a fifth of
-its CPU (bench/RESULTS.md).
+take `(self)`, `(root)` or `(self, info)` (our resolvers read only `info.context`, which
+graphql-core's info carries too). A page of 20 seals resolves some 200 fields; the wrappers
+were a fifth of its CPU (bench/RESULTS.md).
 
 `tests/test_lean.py` answers every query the tests use, over the whole sandbox, with and
 without this pass, and holds the two to the same bytes."""
@@ -40,7 +40,7 @@ def _lean(field: StrawberryField) -> Resolver | None:
     if not inspect.isfunction(function):
         return None  # classmethods, staticmethods, partials: strawberry's path
     parameters = [p.name for p in inspect.signature(function).parameters.values()]
-    if parameters == ["self"]:
+    if parameters in (["self"], ["root"]):
 
         def method(source: Any, info: Any) -> Any:
             return function(source)

@@ -93,13 +93,13 @@ class Query:
         query = filter.to_query() if filter is not None else service.SealQuery()
         page = await info.context.service.seal_page(first, after, query)
         info.context.report_all(info, list(page.errors))
-        edges = [SealEdge(cursor=edge.cursor, node=Seal.of(edge.seal)) for edge in page.edges]
+        edges = [SealEdge(edge=edge, node=Seal.of(edge.seal)) for edge in page.edges]
         return SealConnection(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=page.has_previous,
-                start_cursor=edges[0].cursor if edges else None,
+                start_cursor=page.edges[0].cursor if page.edges else None,
                 end_cursor=page.end_cursor,
             ),
             unavailable_providers=[convert(Provider, p) for p in page.unavailable],

@@ -393,9 +393,16 @@ class AuthorizationConnection:
     total_count: int = strawberry.field(description="How many authorisations the seal has.")
 
 
+def _edge_cursor(root: SealEdge) -> str:
+    return root.edge.cursor  # made only for a query that selects it
+
+
 @strawberry.type(description="One seal in a page, with its cursor.")
 class SealEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to continue after this edge.")
+    edge: strawberry.Private[service.SealEdge]
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor, description="Pass as `after` to continue after this edge."
+    )
     node: Seal = strawberry.field(description="The seal.")
 
 

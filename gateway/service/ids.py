@@ -116,6 +116,31 @@ def _filter_tag(seal_filter: SealFilter, providers: tuple[ProviderName, ...]) ->
 
 
 @dataclass(frozen=True, slots=True)
+class SealCursors:
+    """The cursors of one walk over the providers' seals: what they share (the filter's tag,
+    a hash) worked out once, each cursor only when asked for (most queries of a page ask for
+    none but the last)."""
+
+    tag: str
+    providers: tuple[ProviderName, ...]
+    tenant: str
+
+    @classmethod
+    def of(
+        cls, seal_filter: SealFilter, providers: tuple[ProviderName, ...], tenant: str
+    ) -> SealCursors:
+        return cls(_filter_tag(seal_filter, providers), providers, tenant)
+
+    def cursor(self, offsets: tuple[int | None, ...]) -> str:
+        """The cursor at `offsets`, one per provider in the walk's order."""
+        parts = ",".join(
+            f"{p.value}={DONE if o is None else o}"
+            for p, o in zip(self.providers, offsets, strict=True)
+        )
+        return _encode(bind(self.tenant, f"{SEAL_CURSOR}:{self.tag}:{parts}"))
+
+
+@dataclass(frozen=True, slots=True)
 class SealPosition:
     """Where a walk over several providers' seals stands: for each provider, the offset of its
     next seal, or None once all of its seals were served. A provider that failed keeps its
@@ -130,11 +155,8 @@ class SealPosition:
     def cursor(
         self, seal_filter: SealFilter, providers: tuple[ProviderName, ...], tenant: str
     ) -> str:
-        parts = ",".join(
-            f"{p.value}={DONE if self.offsets[p] is None else self.offsets[p]}" for p in providers
-        )
-        text = f"{SEAL_CURSOR}:{_filter_tag(seal_filter, providers)}:{parts}"
-        return _encode(bind(tenant, text))
+        cursors = SealCursors.of(seal_filter, providers, tenant)
+        return cursors.cursor(tuple(self.offsets[p] for p in providers))
 
     @classmethod
     def parse(

@@ -55,7 +55,7 @@ from gateway.loaders import AuthorizationKey, Loaders
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest, SealQuery
-from gateway.service.ids import SealPosition
+from gateway.service.ids import SealCursors, SealPosition
 
 log = logging.getLogger("gateway.service")
 audit_log = logging.getLogger("gateway.audit")
@@ -82,8 +82,15 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class SealEdge:
-    cursor: str
     seal: Seal
+    # the walk's position after this seal, one offset per provider
+    position: tuple[int | None, ...]
+    cursors: SealCursors
+
+    @property
+    def cursor(self) -> str:
+        """Made when asked for: a page's edges' cursors are seldom all read."""
+        return self.cursors.cursor(self.position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +337,7 @@ class SealService:
         errors: list[GatewayError] = []
         unavailable: list[ProviderName] = []
         reached: set[ProviderName] = set()
+        cursors = SealCursors.of(seal_filter, providers, tenant)
 
         for provider in providers:
             offset = offsets[provider]
@@ -348,15 +356,14 @@ class SealService:
             for index, seal in enumerate(page.items):
                 position = offset + index + 1
                 offsets[provider] = None if position >= page.total else position
-                cursor = SealPosition(offsets).cursor(seal_filter, providers, tenant)
-                edges.append(SealEdge(cursor, seal))
+                edges.append(SealEdge(seal, tuple(offsets[p] for p in providers), cursors))
             if not page.items or offset + len(page.items) >= page.total:
                 offsets[provider] = None
 
         has_next = await self._more_follow(offsets, reached, unavailable, errors, seal_filter)
         end_cursor = edges[-1].cursor if edges else None
         if not edges and has_next:
-            end_cursor = SealPosition(offsets).cursor(seal_filter, providers, tenant)
+            end_cursor = cursors.cursor(tuple(offsets[p] for p in providers))
         return SealPage(
             edges=edges,
             has_next=has_next,
