@@ -24,6 +24,16 @@ from strawberry.types.field import StrawberryField
 Resolver = Callable[..., Any]
 
 
+IGNORES_INFO = "ignores_info"
+
+
+def ignores_info(resolver: Resolver) -> Resolver:
+    """Marks a resolver that never reads its `info`: a compiled plan (gateway/schema/plan.py)
+    then makes none for it."""
+    setattr(resolver, IGNORES_INFO, True)
+    return resolver
+
+
 def _lean(field: StrawberryField) -> Resolver | None:
     """A direct resolver for `field`, or None when strawberry's own is needed."""
     if field.arguments or field.extensions or field.permission_classes:
@@ -35,7 +45,7 @@ def _lean(field: StrawberryField) -> Resolver | None:
         def attribute(source: Any, info: Any) -> Any:
             return getattr(source, name)
 
-        return attribute
+        return ignores_info(attribute)
     function = resolver.wrapped_func
     if not inspect.isfunction(function):
         return None  # classmethods, staticmethods, partials: strawberry's path
@@ -45,7 +55,7 @@ def _lean(field: StrawberryField) -> Resolver | None:
         def method(source: Any, info: Any) -> Any:
             return function(source)
 
-        return method
+        return ignores_info(method)
     if parameters == ["self", "info"]:
 
         def method_with_info(source: Any, info: Any) -> Any:

@@ -66,6 +66,8 @@ from graphql.type import (
 from graphql.validation import ASTValidationRule, specified_rules
 from strawberry.schema.schema import validate_document
 
+from gateway.schema.lean import IGNORES_INFO
+
 __all__ = ["Plan", "PlanResult", "Plans"]
 
 Info = GraphQLResolveInfo[Any]
@@ -85,6 +87,15 @@ def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
         )  # a generator-based coroutine
         or hasattr(value, "__await__")
     )
+
+
+_new_tuple = tuple.__new__
+
+
+def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
+    """`Path(prev, key, typename)`, without the NamedTuple's Python-level __new__."""
+    path: Path = _new_tuple(Path, (prev, key, typename))
+    return path
 
 
 class NotCompiled(Exception):
@@ -109,6 +120,10 @@ class _Field:
     arguments: dict[str, Any] | None
     non_null: bool
     complete: Complete
+    # The resolver never reads its `info` (gateway/schema/lean.py marks those): none is made.
+    info_free: bool
+    # For a leaf field (scalar or enum, nullable or not): its completion, needing no `info`.
+    leaf: Callable[[Any], Any] | None
 
 
 @dataclass(slots=True)
@@ -150,22 +165,27 @@ class _Run:
 
     def info(self, field: _Field, path: Path) -> Info:
         plan = self.plan
-        return GraphQLResolveInfo(
-            field.name,
-            field.nodes,
-            field.definition.type,
-            field.parent,
-            path,
-            plan.schema,
-            plan.fragment_definitions,
-            self.root_value,
-            plan.operation,
-            self.variables,
-            self.context,
-            _is_awaitable,
-            None,
-            self.helpers,
+        # tuple.__new__ directly: the NamedTuple's own __new__ is a Python call per field
+        info: Info = _new_tuple(
+            GraphQLResolveInfo,
+            (
+                field.name,
+                field.nodes,
+                field.definition.type,
+                field.parent,
+                path,
+                plan.schema,
+                plan.fragment_definitions,
+                self.root_value,
+                plan.operation,
+                self.variables,
+                self.context,
+                _is_awaitable,
+                None,
+                self.helpers,
+            ),
         )
+        return info
 
     def field_error(
         self, raw: Exception, field_nodes: list[FieldNode], non_null: bool, path: Path
@@ -189,19 +209,33 @@ class _Run:
         self.errors.append(error)
 
     def execute_fields(self, fields: tuple[_Field, ...], source: Any, path: Path | None) -> Any:
-        """graphql-core's execute_fields and execute_field, for a compiled selection."""
+        """graphql-core's execute_fields and execute_field, for a compiled selection. A leaf
+        whose resolver reads no `info` gets no `info` and no path (made only for an error)."""
         results: dict[str, Any] = {}
         pending: list[str] | None = None
         for field in fields:
-            field_path = Path(path, field.key, field.parent.name)
-            info = self.info(field, field_path)
+            field_path: Path | None = None
             try:
                 arguments = field.arguments
                 if arguments is None:
                     arguments = get_argument_values(
                         field.definition, field.nodes[0], self.variables
                     )
-                result = field.resolve(source, info, **arguments)
+                if field.info_free:
+                    info = None
+                    result = field.resolve(source, None, **arguments)
+                else:
+                    field_path = _path(path, field.key, field.parent.name)
+                    info = self.info(field, field_path)
+                    result = field.resolve(source, info, **arguments)
+                leaf = field.leaf
+                if leaf is not None and not _is_awaitable(result):
+                    results[field.key] = leaf(result)
+                    continue
+                if field_path is None:
+                    field_path = _path(path, field.key, field.parent.name)
+                if info is None:
+                    info = self.info(field, field_path)
                 if _is_awaitable(result):
                     completed: Any = self._complete_awaitable(field, info, field_path, result)
                 else:
@@ -209,6 +243,8 @@ class _Run:
                     if _is_awaitable(completed):
                         completed = self._await_completed(field, field_path, completed)
             except Exception as raw:
+                if field_path is None:
+                    field_path = _path(path, field.key, field.parent.name)
                 try:
                     self.field_error(raw, field.nodes, field.non_null, field_path)
                 except GraphQLError:
@@ -311,6 +347,7 @@ class _Compiler:
                     arguments = None
                 else:
                     arguments = get_argument_values(definition, first, self.no_variables)
+            resolve = definition.resolve or default_field_resolver
             fields.append(
                 _Field(
                     key=key,
@@ -318,10 +355,12 @@ class _Compiler:
                     parent=parent,
                     definition=definition,
                     nodes=[d.node for d in details],
-                    resolve=definition.resolve or default_field_resolver,
+                    resolve=resolve,
                     arguments=arguments,
                     non_null=isinstance(definition.type, GraphQLNonNull),
                     complete=self.completion(definition.type, details),
+                    info_free=bool(getattr(resolve, IGNORES_INFO, False)),
+                    leaf=_leaf_completion(parent, name, definition.type),
                 )
             )
         return tuple(fields)
@@ -425,7 +464,7 @@ class _Compiler:
             pending: list[int] | None = None
             nodes = info.field_nodes
             for index, element in enumerate(value):
-                item_path = Path(path, index, None)
+                item_path = _path(path, index, None)
                 try:
                     if _is_awaitable(element):
                         done: Any = _awaited_item(
@@ -455,6 +494,43 @@ class _Compiler:
             return _gather_items(completed, pending)
 
         return complete
+
+
+def _leaf_completion(
+    parent: GraphQLObjectType, name: str, field_type: GraphQLOutputType
+) -> Callable[[Any], Any] | None:
+    """graphql-core's completion of a scalar or enum field (nullable or not), as a function of
+    the value alone; None for other types."""
+    non_null = isinstance(field_type, GraphQLNonNull)
+    leaf_type: Any = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if not is_leaf_type(leaf_type):
+        return None
+    coerce = leaf_type.coerce_output_value
+    null_message = f"Cannot return null for non-nullable field {parent}.{name}."
+
+    def complete(value: Any) -> Any:
+        if type(value) in _PLAIN_LEAVES:
+            coerced = coerce(value)
+        elif value is None or value is Undefined:
+            if non_null:
+                raise TypeError(null_message)
+            return None
+        elif isinstance(value, Exception):
+            raise value
+        else:
+            coerced = coerce(value)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(leaf_type)}.coerce_output_value("
+                f"{inspect(value)})` to return non-nullable value, returned:"
+                f" {inspect(coerced)}"
+            )
+        return coerced
+
+    return complete
+
+
+_PLAIN_LEAVES = frozenset({str, int, float, bool})
 
 
 async def _awaited_non_null(completed: Awaitable[Any], info: Info) -> Any:

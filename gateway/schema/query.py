@@ -62,9 +62,11 @@ class SealFilter:
         )
 
 
-def as_node(found: domain.Seal | domain.Authorization) -> relay.Node:
+def as_node(
+    found: domain.Seal | domain.Authorization, request_service: service.SealService
+) -> relay.Node:
     if isinstance(found, domain.Seal):
-        return Seal.of(found)
+        return Seal.of(found, request_service)
     return Authorization.of(found)
 
 
@@ -93,7 +95,10 @@ class Query:
         query = filter.to_query() if filter is not None else service.SealQuery()
         page = await info.context.service.seal_page(first, after, query)
         info.context.report_all(info, list(page.errors))
-        edges = [SealEdge(edge=edge, node=Seal.of(edge.seal)) for edge in page.edges]
+        request_service = info.context.service
+        edges = [
+            SealEdge(edge=edge, node=Seal.of(edge.seal, request_service)) for edge in page.edges
+        ]
         return SealConnection(
             edges=edges,
             page_info=PageInfo(
@@ -112,7 +117,8 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A seal's `id`.")],
     ) -> Seal | None:
-        return Seal.of(await info.context.service.seal_by_id(id))
+        request_service = info.context.service
+        return Seal.of(await request_service.seal_by_id(id), request_service)
 
     @strawberry.field(description="Any object by its global id (Relay).")
     async def node(
@@ -120,7 +126,7 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> relay.Node | None:
-        return as_node(await info.context.service.node(id))
+        return as_node(await info.context.service.node(id), info.context.service)
 
     @strawberry.field(
         description="Objects by their global ids, in the same order; null (with an error) for an "
@@ -139,7 +145,7 @@ class Query:
                 info.context.report(info, item, index)
                 found.append(None)
             else:
-                found.append(as_node(item))
+                found.append(as_node(item, info.context.service))
         return found
 
     preview_template_seal: SealPreviewPayload = strawberry.field(

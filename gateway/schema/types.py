@@ -93,10 +93,13 @@ def operations(provider: ProviderName, info: Info) -> list[SealOperation]:
 class Seal(relay.Node):
     node_key: relay.NodeID[str]
     record: strawberry.Private[domain.Seal]
+    # The request's service, which loads the fields this view of the seal lacks: the fields
+    # need no `info` then, and resolve as plain method calls (gateway/schema/lean.py).
+    request_service: strawberry.Private[service.SealService]
 
     @classmethod
-    def of(cls, seal: domain.Seal) -> Seal:
-        return cls(node_key=seal.key.node_id(), record=seal)
+    def of(cls, seal: domain.Seal, request_service: service.SealService) -> Seal:
+        return cls(node_key=seal.key.node_id(), record=seal, request_service=request_service)
 
     @classmethod
     def resolve_id(cls, root: Seal, *, info: Info) -> str:
@@ -107,13 +110,12 @@ class Seal(relay.Node):
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:
         """Federation entry point: a supergraph asks for seals by their id."""
         try:
-            return cls.of(await info.context.service.seal_by_id(id))
+            request_service = info.context.service
+            return cls.of(await request_service.seal_by_id(id), request_service)
         except domain.BadInput as error:
             raise NotFound(error.message) from None
 
-    def _value(
-        self, info: Info, attr: SealAttr, convert_value: Callable[[Any], Any] | None = None
-    ) -> Any:
+    def _value(self, attr: SealAttr, convert_value: Callable[[Any], Any] | None = None) -> Any:
         """The attribute now, when this view of the seal carries it; else an awaitable of it,
         which the service loads through the vendor call that has it.
 
@@ -123,12 +125,10 @@ class Seal(relay.Node):
         if attr in record.known:
             value = record.value(attr)
             return value if convert_value is None or value is None else convert_value(value)
-        return self._load(info, attr, convert_value)
+        return self._load(attr, convert_value)
 
-    async def _load(
-        self, info: Info, attr: SealAttr, convert_value: Callable[[Any], Any] | None
-    ) -> Any:
-        value = await info.context.service.load_attribute(self.record, attr)
+    async def _load(self, attr: SealAttr, convert_value: Callable[[Any], Any] | None) -> Any:
+        value = await self.request_service.load_attribute(self.record, attr)
         return value if convert_value is None or value is None else convert_value(value)
 
     @strawberry.field(description="The vendor the seal lives at.")
@@ -145,115 +145,115 @@ class Seal(relay.Node):
         description="The seal's name: e签宝 v1 `alias`, or v3 `sealName` where v1 gives none "
         "(then a v3 detail call); 云银签 `sealName`."
     )
-    def name(self, info: Info) -> str | None:
-        return self._value(info, A.NAME)
+    def name(self) -> str | None:
+        return self._value(A.NAME)
 
     @strawberry.field(
         description="What the seal is for (公章, 合同专用章, ...). e签宝: v3 `sealBizType`, from "
         "the v3 seal list (20 seals a call) or a v3 detail per seal, whichever costs fewer "
         "calls; v1's own `sealBizType` does not say it. 云银签: `categoryType`, from the list."
     )
-    def biz_type(self, info: Info) -> SealBizType | None:
-        return self._value(info, A.BIZ_TYPE, lambda v: convert(SealBizType, v))
+    def biz_type(self) -> SealBizType | None:
+        return self._value(A.BIZ_TYPE, lambda v: convert(SealBizType, v))
 
     @strawberry.field(
         description="The vendor's own label for the biz type (e签宝 v3 sealBizTypeDescription: "
         "the v3 list or a v3 detail, as for `bizType`)."
     )
-    def biz_type_label(self, info: Info) -> str | None:
-        return self._value(info, A.BIZ_TYPE_LABEL)
+    def biz_type_label(self) -> str | None:
+        return self._value(A.BIZ_TYPE_LABEL)
 
     @strawberry.field(
         description="Where the seal stands: enabled, awaiting review, ... e签宝: v3 `sealStatus` "
         "(the v3 list or a v3 detail, as for `bizType`); 云银签: `status`, from the list."
     )
-    def status(self, info: Info) -> SealStatus | None:
-        return self._value(info, A.STATUS, lambda v: convert(SealStatus, v))
+    def status(self) -> SealStatus | None:
+        return self._value(A.STATUS, lambda v: convert(SealStatus, v))
 
     @strawberry.field(
         description="The vendor's own label for the status (e签宝 v3 statusDescription: a v3 "
         "detail per seal)."
     )
-    def status_label(self, info: Info) -> str | None:
-        return self._value(info, A.STATUS_LABEL)
+    def status_label(self) -> str | None:
+        return self._value(A.STATUS_LABEL)
 
     @strawberry.field(
         description="Why review rejected an uploaded image seal (e签宝 v3 rejectReason: a v3 "
         "detail call per seal)."
     )
-    def reject_reason(self, info: Info) -> str | None:
-        return self._value(info, A.REJECT_REASON)
+    def reject_reason(self) -> str | None:
+        return self._value(A.REJECT_REASON)
 
     @strawberry.field(description="Whether the seal was drawn from a template or uploaded.")
-    def style(self, info: Info) -> SealStyle | None:
-        return self._value(info, A.STYLE, lambda v: convert(SealStyle, v))
+    def style(self) -> SealStyle | None:
+        return self._value(A.STYLE, lambda v: convert(SealStyle, v))
 
     @strawberry.field(description="Whether this is the organisation's default seal (默认印章).")
-    def is_default(self, info: Info) -> bool | None:
-        return self._value(info, A.IS_DEFAULT)
+    def is_default(self) -> bool | None:
+        return self._value(A.IS_DEFAULT)
 
     @strawberry.field(
         description="The image's size in pixels (e签宝 v1 width/height, 云银签 sealWidth/Height)."
     )
-    def image_size(self, info: Info) -> Size | None:
-        return self._value(info, A.IMAGE_SIZE, Size.of)
+    def image_size(self) -> Size | None:
+        return self._value(A.IMAGE_SIZE, Size.of)
 
     @strawberry.field(
         description="The seal's size on paper in millimetres (e签宝 only: the v3 list or a v3 "
         "detail, as for `bizType`)."
     )
-    def physical_size(self, info: Info) -> Size | None:
-        return self._value(info, A.PHYSICAL_SIZE, Size.of)
+    def physical_size(self) -> Size | None:
+        return self._value(A.PHYSICAL_SIZE, Size.of)
 
     @strawberry.field(
         description="The seal's image (e签宝 v1 url, valid 1 hour; 云银签 sealImageUrl)."
     )
-    def image(self, info: Info) -> SealImage | None:
-        return self._value(info, A.IMAGE, SealImage.of)
+    def image(self) -> SealImage | None:
+        return self._value(A.IMAGE, SealImage.of)
 
     @strawberry.field(
         description="The watermarked image (e签宝 v3 sealImageDownloadUrl, valid 60 minutes: a "
         "v3 detail per seal)."
     )
-    def watermarked_image(self, info: Info) -> SealImage | None:
-        return self._value(info, A.WATERMARKED_IMAGE, SealImage.of)
+    def watermarked_image(self) -> SealImage | None:
+        return self._value(A.WATERMARKED_IMAGE, SealImage.of)
 
     @strawberry.field(description="When the seal was made.")
-    def created_at(self, info: Info) -> datetime | None:
-        return self._value(info, A.CREATED_AT)
+    def created_at(self) -> datetime | None:
+        return self._value(A.CREATED_AT)
 
     @strawberry.field(description="The vendor's seal code, 印章编号 (云银签 sealCode).")
-    def code(self, info: Info) -> str | None:
-        return self._value(info, A.CODE)
+    def code(self) -> str | None:
+        return self._value(A.CODE)
 
     @strawberry.field(description="Horizontal text across the seal, 横排文字 (云银签).")
-    def horizontal_text(self, info: Info) -> str | None:
-        return self._value(info, A.HORIZONTAL_TEXT)
+    def horizontal_text(self) -> str | None:
+        return self._value(A.HORIZONTAL_TEXT)
 
     @strawberry.field(description="Text along the bottom arc, 下弦文 / 防伪码 (云银签).")
-    def bottom_text(self, info: Info) -> str | None:
-        return self._value(info, A.BOTTOM_TEXT)
+    def bottom_text(self) -> str | None:
+        return self._value(A.BOTTOM_TEXT)
 
     @strawberry.field(description="The company the seal belongs to (云银签 corpName).")
-    def owner_name(self, info: Info) -> str | None:
-        return self._value(info, A.OWNER_NAME)
+    def owner_name(self) -> str | None:
+        return self._value(A.OWNER_NAME)
 
     @strawberry.field(
         description="Where the seal was made, as the vendor records it (云银签 source)."
     )
-    def origin(self, info: Info) -> str | None:
-        return self._value(info, A.ORIGIN)
+    def origin(self) -> str | None:
+        return self._value(A.ORIGIN)
 
     @strawberry.field(description="How many authorisations the seal has (云银签 authorNum).")
-    def authorization_count(self, info: Info) -> int | None:
-        return self._value(info, A.AUTHORIZATION_COUNT)
+    def authorization_count(self) -> int | None:
+        return self._value(A.AUTHORIZATION_COUNT)
 
     @strawberry.field(
         description="Whether it is a seal for voiding contracts, 作废章 (e签宝 v1 `sealBizType` "
         "CANCELLATION; no extra call on a listed seal). Null where the vendor does not say."
     )
-    def is_cancellation_seal(self, info: Info) -> bool | None:
-        return self._value(info, A.IS_CANCELLATION)
+    def is_cancellation_seal(self) -> bool | None:
+        return self._value(A.IS_CANCELLATION)
 
     @strawberry.field(
         description="Who may use or approve this seal, a page at a time. Null where the provider "
@@ -291,8 +291,11 @@ class Seal(relay.Node):
         description="What this seal's provider supports, so a client can tell without trying. "
         + UNSUPPORTED_WHY
     )
-    def supported_operations(self, info: Info) -> list[SealOperation]:
-        return operations(self.record.key.provider, info)
+    def supported_operations(self) -> list[SealOperation]:
+        return [
+            convert(SealOperation, c)
+            for c in self.request_service.operations(self.record.key.provider)
+        ]
 
 
 @strawberry.type(description="A contract template an authorisation is limited to.")
@@ -329,7 +332,8 @@ class Authorization(relay.Node):
     @strawberry.field(description="The seal this authorisation is for.")
     async def seal(self, info: Info) -> Seal | None:
         key = SealKey(self.record.provider, self.record.seal_id)
-        return Seal.of(await info.context.service.seal(key))
+        request_service = info.context.service
+        return Seal.of(await request_service.seal(key), request_service)
 
     @strawberry.field(description="The authorised person's user id at the vendor.")
     def user_id(self) -> str:

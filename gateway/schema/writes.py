@@ -334,8 +334,8 @@ def payload(
     return make(result.value, errors)
 
 
-def seal_of(found: domain.Seal | None) -> Seal | None:
-    return None if found is None else Seal.of(found)
+def seal_of(found: domain.Seal | None, request_service: service.SealService) -> Seal | None:
+    return None if found is None else Seal.of(found, request_service)
 
 
 def preview_payload(
@@ -421,7 +421,9 @@ class Mutation:
         return payload(
             info,
             result,
-            lambda seal, errors: CreateSealPayload(seal=seal_of(seal), user_errors=errors),
+            lambda seal, errors: CreateSealPayload(
+                seal=seal_of(seal, info.context.service), user_errors=errors
+            ),
             at="seal",
         )
 
@@ -441,7 +443,9 @@ class Mutation:
         return payload(
             info,
             result,
-            lambda seal, errors: CreateSealPayload(seal=seal_of(seal), user_errors=errors),
+            lambda seal, errors: CreateSealPayload(
+                seal=seal_of(seal, info.context.service), user_errors=errors
+            ),
             at="seal",
         )
 
@@ -453,7 +457,9 @@ class Mutation:
         return payload(
             info,
             result,
-            lambda seal, errors: RenameSealPayload(seal=seal_of(seal), user_errors=errors),
+            lambda seal, errors: RenameSealPayload(
+                seal=seal_of(seal, info.context.service), user_errors=errors
+            ),
             at="seal",
         )
 
@@ -468,8 +474,10 @@ class Mutation:
             info,
             result,
             lambda change, errors: SetDefaultSealPayload(
-                seal=None if change is None else seal_of(change.seal),
-                previous_default=None if change is None else seal_of(change.previous),
+                seal=None if change is None else seal_of(change.seal, info.context.service),
+                previous_default=None
+                if change is None
+                else seal_of(change.previous, info.context.service),
                 user_errors=errors,
             ),
             at="seal",
@@ -508,7 +516,7 @@ class Mutation:
             info,
             result,
             lambda done, errors: AuthorizeSealPayload(
-                seal=None if done is None else seal_of(done.seal),
+                seal=None if done is None else seal_of(done.seal, info.context.service),
                 authorizations=(
                     []
                     if done is None
