@@ -4,12 +4,14 @@ operation metrics."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from prometheus_client import Counter, Histogram
 from strawberry.extensions import SchemaExtension
 
 from gateway.metrics import ERRORS, OPERATION_SECONDS, OPERATIONS, operation_label
@@ -18,6 +20,18 @@ from gateway.schema.context import GatewayContext
 from gateway.schema.errors import request_error_code
 
 log = logging.getLogger("gateway.request")
+
+
+@functools.lru_cache(maxsize=1024)
+def _operations(name: str | None, kind: str, outcome: str) -> Counter:
+    """The labelled counter, looked up once (prometheus_client's `labels` takes a lock and
+    checks the labels on every call)."""
+    return OPERATIONS.labels(operation_label(name), kind, outcome)
+
+
+@functools.lru_cache(maxsize=16)
+def _operation_seconds(kind: str) -> Histogram:
+    return OPERATION_SECONDS.labels(kind)
 
 
 def record_operation(
@@ -33,8 +47,8 @@ def record_operation(
         {str((e.extensions or {}).get("code") or request_error_code(e).value) for e in errors}
     )
     outcome = "ok" if not errors else ("partial" if answered_data else "error")
-    OPERATIONS.labels(operation_label(name), kind, outcome).inc()
-    OPERATION_SECONDS.labels(kind).observe(seconds)
+    _operations(name, kind, outcome).inc()
+    _operation_seconds(kind).observe(seconds)
     for code in codes:
         ERRORS.labels(code).inc()
     budget = REQUEST_BUDGET.get()

@@ -23,6 +23,7 @@ documents that do not parse or validate."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -223,11 +224,19 @@ class _Run:
                     )
                 if field.info_free:
                     info = None
-                    result = field.resolve(source, None, **arguments)
+                    result = (
+                        field.resolve(source, None, **arguments)
+                        if arguments
+                        else field.resolve(source, None)
+                    )
                 else:
                     field_path = _path(path, field.key, field.parent.name)
                     info = self.info(field, field_path)
-                    result = field.resolve(source, info, **arguments)
+                    result = (
+                        field.resolve(source, info, **arguments)
+                        if arguments
+                        else field.resolve(source, info)
+                    )
                 leaf = field.leaf
                 if leaf is not None and not _is_awaitable(result):
                     results[field.key] = leaf(result)
@@ -366,13 +375,22 @@ class _Compiler:
         return tuple(fields)
 
     def completion(self, return_type: GraphQLOutputType, details: list[FieldDetails]) -> Complete:
-        """A function completing values of `return_type`, as graphql-core's complete_value."""
-        if isinstance(return_type, GraphQLNonNull):
-            return self._non_null(self.completion(return_type.of_type, details))
+        """A function completing values of `return_type`, as graphql-core's complete_value.
+        A non-null list or object is one function: its completion is never null but for a
+        null value, which it refuses itself."""
+        non_null = isinstance(return_type, GraphQLNonNull)
+        if non_null:
+            assert isinstance(return_type, GraphQLNonNull)
+            inner = return_type.of_type
+            if not isinstance(inner, GraphQLList) and not is_object_type(inner):
+                return self._non_null(self.completion(inner, details))
+            return_type = inner
         if isinstance(return_type, GraphQLList):
             item_type = return_type.of_type
             return self._list(
-                self.completion(item_type, details), isinstance(item_type, GraphQLNonNull)
+                self.completion(item_type, details),
+                isinstance(item_type, GraphQLNonNull),
+                non_null,
             )
         if is_leaf_type(return_type):
             return self._leaf(return_type)
@@ -388,7 +406,9 @@ class _Compiler:
             )
             if forbidden:
                 raise NotCompiled("directives")
-            return self._object(return_type, self.selection(return_type, grouped), details)
+            return self._object(
+                return_type, self.selection(return_type, grouped), details, non_null
+            )
         raise NotCompiled(f"abstract type {return_type}")
 
     @staticmethod
@@ -430,11 +450,14 @@ class _Compiler:
         object_type: GraphQLObjectType,
         fields: tuple[_Field, ...],
         details: list[FieldDetails],
+        non_null: bool,
     ) -> Complete:
         is_type_of = object_type.is_type_of
 
         def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
             if value is None or value is Undefined:
+                if non_null:
+                    raise _non_null_error(info)
                 return None
             if isinstance(value, Exception):
                 raise value
@@ -449,9 +472,11 @@ class _Compiler:
         return complete
 
     @staticmethod
-    def _list(item: Complete, items_non_null: bool) -> Complete:
+    def _list(item: Complete, items_non_null: bool, non_null: bool) -> Complete:
         def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
             if value is None or value is Undefined:
+                if non_null:
+                    raise _non_null_error(info)
                 return None
             if isinstance(value, Exception):
                 raise value
@@ -639,6 +664,9 @@ class Plan:
     operation: OperationDefinitionNode
     fragment_definitions: dict[str, FragmentDefinitionNode]
     fields: tuple[_Field, ...]
+    # What the layers above work out once per plan (gateway/schema/planned.py: the cost of an
+    # operation that declares no variables).
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str | None:

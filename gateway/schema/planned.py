@@ -35,6 +35,18 @@ class PlannedQueries:
     def plan(self, query: str, operation_name: str | None) -> Plan | None:
         return self.plans.get(query, operation_name)
 
+    def _cost(self, plan: Plan, variables: dict[str, Any] | None) -> int:
+        """The operation's cost (gateway/schema/cost.py); worked out once for an operation
+        without variables, whose cost never changes."""
+        if plan.operation.variable_definitions:
+            return self.cost_model.operation_cost(plan.document, plan.name, variables)
+        cost = plan.notes.get("cost")
+        if cost is None:
+            cost = plan.notes["cost"] = self.cost_model.operation_cost(
+                plan.document, plan.name, None
+            )
+        return int(cost)
+
     async def execute(
         self,
         plan: Plan,
@@ -45,7 +57,7 @@ class PlannedQueries:
         coerced = plan.variables(variables)
         if coerced is None:
             return None
-        cost = self.cost_model.operation_cost(plan.document, plan.name, variables)
+        cost = self._cost(plan, variables)
         if cost > self.max_cost:
             return None
         started = time.perf_counter()
