@@ -27,6 +27,8 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from inspect import signature
 from types import CoroutineType, GeneratorType
 from typing import Any, TypeGuard
 
@@ -34,6 +36,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
     GraphQLList,
@@ -103,8 +106,10 @@ class NotCompiled(Exception):
     """The document needs something a plan does not do; the standard path runs it."""
 
 
-# A completion: (run, info, path, value) -> the answer's value, or an awaitable of it.
-Complete = Callable[["_Run", Info, Path, Any], Any]
+# A completion: (run, field, field_path, path, value) -> the answer's value, or an awaitable
+# of it. `field` at `field_path` is the field being completed (its `info`, made from them only
+# where needed); `path` is where the value sits: the field's own, or an item's below it.
+Complete = Callable[["_Run", "_Field", Path, Path, Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +228,6 @@ class _Run:
                         field.definition, field.nodes[0], self.variables
                     )
                 if field.info_free:
-                    info = None
                     result = (
                         field.resolve(source, None, **arguments)
                         if arguments
@@ -243,12 +247,10 @@ class _Run:
                     continue
                 if field_path is None:
                     field_path = _path(path, field.key, field.parent.name)
-                if info is None:
-                    info = self.info(field, field_path)
                 if _is_awaitable(result):
-                    completed: Any = self._complete_awaitable(field, info, field_path, result)
+                    completed: Any = self._complete_awaitable(field, field_path, result)
                 else:
-                    completed = field.complete(self, info, field_path, result)
+                    completed = field.complete(self, field, field_path, field_path, result)
                     if _is_awaitable(completed):
                         completed = self._await_completed(field, field_path, completed)
             except Exception as raw:
@@ -279,10 +281,10 @@ class _Run:
             results.update(zip(pending, values, strict=True))
         return results
 
-    async def _complete_awaitable(self, field: _Field, info: Info, path: Path, result: Any) -> Any:
+    async def _complete_awaitable(self, field: _Field, path: Path, result: Any) -> Any:
         try:
             resolved = await result
-            completed = field.complete(self, info, path, resolved)
+            completed = field.complete(self, field, path, path, resolved)
             if _is_awaitable(completed):
                 completed = await completed
         except Exception as raw:
@@ -316,10 +318,8 @@ def _settled(future: asyncio.Future[Any]) -> None:
         future.exception()  # retrieved: their errors are the bubbling error's consequences
 
 
-def _non_null_error(info: Info) -> TypeError:
-    return TypeError(
-        f"Cannot return null for non-nullable field {info.parent_type}.{info.field_name}."
-    )
+def _non_null_error(field: _Field) -> TypeError:
+    return TypeError(f"Cannot return null for non-nullable field {field.parent}.{field.name}.")
 
 
 class _Compiler:
@@ -413,23 +413,23 @@ class _Compiler:
 
     @staticmethod
     def _non_null(inner: Complete) -> Complete:
-        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+        def complete(run: _Run, field: _Field, field_path: Path, path: Path, value: Any) -> Any:
             if isinstance(value, Exception):
                 raise value
-            completed = inner(run, info, path, value)
+            completed = inner(run, field, field_path, path, value)
             if completed is None:
-                raise _non_null_error(info)
+                raise _non_null_error(field)
             if _is_awaitable(completed):
-                return _awaited_non_null(completed, info)
+                return _awaited_non_null(completed, field)
             return completed
 
         return complete
 
     @staticmethod
     def _leaf(leaf_type: Any) -> Complete:
-        coerce = leaf_type.coerce_output_value
+        coerce = _output_coercion(leaf_type)
 
-        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+        def complete(run: _Run, field: _Field, field_path: Path, path: Path, value: Any) -> Any:
             if value is None or value is Undefined:
                 return None
             if isinstance(value, Exception):
@@ -453,15 +453,17 @@ class _Compiler:
         non_null: bool,
     ) -> Complete:
         is_type_of = object_type.is_type_of
+        type_of_reads_info = is_type_of is not None and not _reads_no_info(is_type_of)
 
-        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+        def complete(run: _Run, field: _Field, field_path: Path, path: Path, value: Any) -> Any:
             if value is None or value is Undefined:
                 if non_null:
-                    raise _non_null_error(info)
+                    raise _non_null_error(field)
                 return None
             if isinstance(value, Exception):
                 raise value
             if is_type_of is not None:
+                info: Any = run.info(field, field_path) if type_of_reads_info else None
                 matches: Any = is_type_of(value, info)
                 if _is_awaitable(matches):
                     return _checked_object(run, matches, object_type, fields, details, path, value)
@@ -473,30 +475,30 @@ class _Compiler:
 
     @staticmethod
     def _list(item: Complete, items_non_null: bool, non_null: bool) -> Complete:
-        def complete(run: _Run, info: Info, path: Path, value: Any) -> Any:
+        def complete(run: _Run, field: _Field, field_path: Path, path: Path, value: Any) -> Any:
             if value is None or value is Undefined:
                 if non_null:
-                    raise _non_null_error(info)
+                    raise _non_null_error(field)
                 return None
             if isinstance(value, Exception):
                 raise value
             if not is_iterable(value):
                 raise GraphQLError(
                     "Expected Iterable, but did not find one for field"
-                    f" '{info.parent_type}.{info.field_name}'."
+                    f" '{field.parent}.{field.name}'."
                 )
             completed: list[Any] = []
             pending: list[int] | None = None
-            nodes = info.field_nodes
+            nodes = field.nodes
             for index, element in enumerate(value):
                 item_path = _path(path, index, None)
                 try:
                     if _is_awaitable(element):
                         done: Any = _awaited_item(
-                            run, item, info, item_path, element, nodes, items_non_null
+                            run, item, field, field_path, item_path, element, items_non_null
                         )
                     else:
-                        done = item(run, info, item_path, element)
+                        done = item(run, field, field_path, item_path, element)
                         if _is_awaitable(done):
                             done = _awaited_completed_item(
                                 run, done, item_path, nodes, items_non_null
@@ -530,7 +532,7 @@ def _leaf_completion(
     leaf_type: Any = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
     if not is_leaf_type(leaf_type):
         return None
-    coerce = leaf_type.coerce_output_value
+    coerce = _output_coercion(leaf_type)
     null_message = f"Cannot return null for non-nullable field {parent}.{name}."
 
     def complete(value: Any) -> Any:
@@ -558,10 +560,36 @@ def _leaf_completion(
 _PLAIN_LEAVES = frozenset({str, int, float, bool})
 
 
-async def _awaited_non_null(completed: Awaitable[Any], info: Info) -> Any:
+def _output_coercion(leaf_type: Any) -> Callable[[Any], Any]:
+    """The type's `coerce_output_value`; for strawberry's enum types, which look a member's
+    name up by walking every value, the same answer from a table made once."""
+    coerce: Callable[[Any], Any] = leaf_type.coerce_output_value
+    members = getattr(leaf_type, "wrapped_cls", None)
+    if not (
+        isinstance(leaf_type, GraphQLEnumType)
+        and isinstance(members, type)
+        and issubclass(members, Enum)
+    ):
+        return coerce
+    names: dict[Any, str] = {}
+    for member in members:
+        for name, value in leaf_type.values.items():
+            if member.value == value.value:
+                names[member] = name
+                break
+
+    def coerce_member(value: Any) -> Any:
+        if type(value) is members and value in names:
+            return names[value]
+        return coerce(value)  # not a member, or one without a name: strawberry's answer
+
+    return coerce_member
+
+
+async def _awaited_non_null(completed: Awaitable[Any], field: _Field) -> Any:
     value = await completed
     if value is None:
-        raise _non_null_error(info)
+        raise _non_null_error(field)
     return value
 
 
@@ -580,6 +608,18 @@ async def _checked_object(
     return await result if _is_awaitable(result) else result
 
 
+def _reads_no_info(function: Callable[..., Any]) -> bool:
+    """Whether a resolver or `is_type_of` never reads its `info`: marked so (gateway/schema/
+    lean.py), or naming it `_info` (strawberry's own `is_type_of` does)."""
+    if getattr(function, IGNORES_INFO, False):
+        return True
+    try:
+        parameters = list(signature(function).parameters)
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) == 2 and parameters[1].startswith("_")
+
+
 def _invalid_return_type(
     object_type: GraphQLObjectType, value: Any, details: list[FieldDetails]
 ) -> GraphQLError:
@@ -592,19 +632,19 @@ def _invalid_return_type(
 async def _awaited_item(
     run: _Run,
     item: Complete,
-    info: Info,
+    field: _Field,
+    field_path: Path,
     path: Path,
     element: Any,
-    nodes: list[FieldNode],
     non_null: bool,
 ) -> Any:
     try:
         resolved = await element
-        completed = item(run, info, path, resolved)
+        completed = item(run, field, field_path, path, resolved)
         if _is_awaitable(completed):
             completed = await completed
     except Exception as raw:
-        run.field_error(raw, nodes, non_null, path)
+        run.field_error(raw, field.nodes, non_null, path)
         return None
     return completed
 
