@@ -109,3 +109,29 @@ def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch) ->
 
     assert asyncio.run(go()) == 200
     assert len(attempts) == 2
+
+
+def test_vendor_clients_keep_no_cookies_and_join_endpoints_as_httpx() -> None:
+    """A cookie a vendor (or its load balancer) sets is not sent back; an endpoint's URL is the
+    one httpx itself makes from the base URL and the path."""
+    seen: list[httpx.Request] = []
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"code": "0"}, headers={"set-cookie": "lb=node-7; Path=/"})
+
+    async def go() -> None:
+        async with make_client("http://vendor.test/api/", HttpSettings()) as client:
+            client._transport = httpx.MockTransport(vendor)
+            plain = httpx.AsyncClient(base_url="http://vendor.test/api/")
+            for path in ("/seal/getSealInfo", "seal/list", "/v3/seals?x=1"):
+                assert client.endpoint(path) == plain.build_request("GET", path).url
+            assert client.endpoint("/seal/list") is client.endpoint("/seal/list")
+            await client.post(client.endpoint("/seal/list"), json={})
+            await client.post(client.endpoint("/seal/list"), json={})
+            await plain.aclose()
+            assert not client.cookies
+
+    asyncio.run(go())
+    assert len(seen) == 2
+    assert "cookie" not in seen[1].headers

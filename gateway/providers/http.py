@@ -79,9 +79,51 @@ class UpstreamTransport(AiohttpTransport):
             raise
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class VendorClient(httpx.AsyncClient):
+    """httpx's client as the vendor clients use it: without a cookie jar (both vendors
+    authenticate by header and document no cookie, and reading every answer's cookies into a
+    jar was a quarter of httpx's own time per call), and with each endpoint's absolute URL
+    made once rather than joined to the base URL on every call (another quarter)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._endpoints: dict[str, httpx.URL] = {}
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        """Cookies are not kept (see the class)."""
+
+    def endpoint(self, path: str) -> httpx.URL:
+        """The absolute URL of `path` under the base URL, joined as httpx joins them."""
+        url = self._endpoints.get(path)
+        if url is None:
+            relative = httpx.URL(path)
+            base = self.base_url
+            url = self._endpoints[path] = (
+                base.copy_with(raw_path=base.raw_path + relative.raw_path.lstrip(b"/"))
+                if relative.is_relative_url
+                else relative
+            )
+        return url
+
+
+_NO_COOKIES = _NoCookies()
+
+
 def make_client(
     base_url: str, settings: HttpSettings, provider: ProviderName | None = None
-) -> httpx.AsyncClient:
+) -> VendorClient:
     """A pooled client: at most `max_connections` requests in flight to the vendor."""
     limits = httpx.Limits(
         max_connections=settings.max_connections,
@@ -91,7 +133,7 @@ def make_client(
         keepalive_expiry=4.0,
     )
     timeout = httpx.Timeout(settings.timeout_s, pool=max(settings.timeout_s * 3, 30.0))
-    return httpx.AsyncClient(
+    return VendorClient(
         base_url=base_url,
         timeout=timeout,
         transport=UpstreamTransport(provider, limits=limits),

@@ -12,6 +12,7 @@ without this pass, and holds the two to the same bytes."""
 from __future__ import annotations
 
 import inspect
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -24,13 +25,14 @@ from strawberry.types.field import StrawberryField
 Resolver = Callable[..., Any]
 
 
-IGNORES_INFO = "ignores_info"
+SOURCE_ONLY = "source_only"
 
 
-def ignores_info(resolver: Resolver) -> Resolver:
-    """Marks a resolver that never reads its `info`: a compiled plan (gateway/schema/plan.py)
-    then makes none for it."""
-    setattr(resolver, IGNORES_INFO, True)
+def of_source(resolver: Resolver, source_only: Callable[[Any], Any]) -> Resolver:
+    """Marks a resolver that never reads its `info` with the same resolver as a function of
+    the source alone: a compiled plan (gateway/schema/plan.py) calls that, with no `info` made
+    and one call fewer per field."""
+    setattr(resolver, SOURCE_ONLY, source_only)
     return resolver
 
 
@@ -45,7 +47,7 @@ def _lean(field: StrawberryField) -> Resolver | None:
         def attribute(source: Any, info: Any) -> Any:
             return getattr(source, name)
 
-        return ignores_info(attribute)
+        return of_source(attribute, operator.attrgetter(name))
     function = resolver.wrapped_func
     if not inspect.isfunction(function):
         return None  # classmethods, staticmethods, partials: strawberry's path
@@ -55,7 +57,7 @@ def _lean(field: StrawberryField) -> Resolver | None:
         def method(source: Any, info: Any) -> Any:
             return function(source)
 
-        return ignores_info(method)
+        return of_source(method, function)
     if parameters == ["self", "info"]:
 
         def method_with_info(source: Any, info: Any) -> Any:

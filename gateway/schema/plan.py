@@ -39,11 +39,13 @@ from graphql import (
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -70,7 +72,7 @@ from graphql.type import (
 from graphql.validation import ASTValidationRule, specified_rules
 from strawberry.schema.schema import validate_document
 
-from gateway.schema.lean import IGNORES_INFO
+from gateway.schema.lean import SOURCE_ONLY
 
 __all__ = ["Plan", "PlanResult", "Plans"]
 
@@ -126,8 +128,9 @@ class _Field:
     arguments: dict[str, Any] | None
     non_null: bool
     complete: Complete
-    # The resolver never reads its `info` (gateway/schema/lean.py marks those): none is made.
-    info_free: bool
+    # The resolver as a function of the source alone, for one that reads no `info` and takes
+    # no arguments (gateway/schema/lean.py marks those): no `info` is made for it.
+    of_source: Callable[[Any], Any] | None
     # For a leaf field (scalar or enum, nullable or not): its completion, needing no `info`.
     leaf: Callable[[Any], Any] | None
 
@@ -227,12 +230,9 @@ class _Run:
                     arguments = get_argument_values(
                         field.definition, field.nodes[0], self.variables
                     )
-                if field.info_free:
-                    result = (
-                        field.resolve(source, None, **arguments)
-                        if arguments
-                        else field.resolve(source, None)
-                    )
+                of_source = field.of_source
+                if of_source is not None:
+                    result = of_source(source)
                 else:
                     field_path = _path(path, field.key, field.parent.name)
                     info = self.info(field, field_path)
@@ -242,7 +242,7 @@ class _Run:
                         else field.resolve(source, info)
                     )
                 leaf = field.leaf
-                if leaf is not None and not _is_awaitable(result):
+                if leaf is not None and (type(result) in _PLAIN or not _is_awaitable(result)):
                     results[field.key] = leaf(result)
                     continue
                 if field_path is None:
@@ -368,7 +368,7 @@ class _Compiler:
                     arguments=arguments,
                     non_null=isinstance(definition.type, GraphQLNonNull),
                     complete=self.completion(definition.type, details),
-                    info_free=bool(getattr(resolve, IGNORES_INFO, False)),
+                    of_source=getattr(resolve, SOURCE_ONLY, None) if arguments == {} else None,
                     leaf=_leaf_completion(parent, name, definition.type),
                 )
             )
@@ -533,9 +533,12 @@ def _leaf_completion(
     if not is_leaf_type(leaf_type):
         return None
     coerce = _output_coercion(leaf_type)
+    text = leaf_type is GraphQLString or leaf_type is GraphQLID
     null_message = f"Cannot return null for non-nullable field {parent}.{name}."
 
     def complete(value: Any) -> Any:
+        if type(value) is str and text:
+            return value  # String and ID give a string back as it is
         if type(value) in _PLAIN_LEAVES:
             coerced = coerce(value)
         elif value is None or value is Undefined:
@@ -611,7 +614,7 @@ async def _checked_object(
 def _reads_no_info(function: Callable[..., Any]) -> bool:
     """Whether a resolver or `is_type_of` never reads its `info`: marked so (gateway/schema/
     lean.py), or naming it `_info` (strawberry's own `is_type_of` does)."""
-    if getattr(function, IGNORES_INFO, False):
+    if getattr(function, SOURCE_ONLY, None) is not None:
         return True
     try:
         parameters = list(signature(function).parameters)

@@ -123,7 +123,7 @@ class Seal(relay.Node):
         costs a task per field of every seal."""
         record = self.record
         if attr in record.known:
-            value = record.value(attr)
+            value = getattr(record, attr)
             return value if convert_value is None or value is None else convert_value(value)
         return self._load(attr, convert_value)
 

@@ -178,7 +178,7 @@ class EsignClient:
             try:
                 response = await self._http.request(
                     method,
-                    path,
+                    self._http.endpoint(path),
                     params=params,
                     json=json,
                     auth=auth or httpx.USE_CLIENT_DEFAULT,

@@ -147,7 +147,7 @@ class YunyinClient:
         async def send() -> dict[str, Any]:
             try:
                 response = await self._http.post(
-                    path, auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs
+                    self._http.endpoint(path), auth=auth or httpx.USE_CLIENT_DEFAULT, **kwargs
                 )
             except httpx.HTTPError as exc:
                 raise transport_failure(PROVIDER, exc, is_write=is_write) from None
