@@ -74,10 +74,11 @@ def _time(field: str, value: str | None) -> datetime | None:
 
 def to_seal(row: SealRecord) -> Seal:
     width, height = row.sealWidth, row.sealHeight
+    # `x or None` is `non_empty(x)` inline: a page maps many rows.
     return Seal(
         key=SealKey(PROVIDER, str(row.sealId)),
         known=FIELDS,
-        name=non_empty(row.sealName),
+        name=row.sealName or None,
         biz_type=CATEGORIES.get(row.categoryType or ""),
         status=STATUSES.get(row.status or 0),
         style=STYLES.get(row.sealStyle or 0),
@@ -89,12 +90,12 @@ def to_seal(row: SealRecord) -> Seal:
         ),
         # No documented expiry: one is read from the URL when it carries `Expires`.
         image=image_link(row.sealImageUrl, None),
-        created_at=_time("createTime", row.createTime),
-        code=non_empty(row.sealCode),
-        horizontal_text=non_empty(row.sealHorizontalText),
-        bottom_text=non_empty(row.sealBottomText),
-        owner_name=non_empty(row.corpName),
-        origin=non_empty(row.source),
+        created_at=from_iso(PROVIDER, "createTime", row.createTime, VENDOR_OFFSET),
+        code=row.sealCode or None,
+        horizontal_text=row.sealHorizontalText or None,
+        bottom_text=row.sealBottomText or None,
+        owner_name=row.corpName or None,
+        origin=row.source or None,
         authorization_count=row.authorNum,
     )
 
