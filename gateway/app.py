@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -43,7 +42,7 @@ from gateway.guards import (
 from gateway.health import Readiness
 from gateway.health import Target as ReadyTarget
 from gateway.idempotency import IdempotentWrites
-from gateway.logs import redact
+from gateway.logs import configure_logging
 from gateway.metrics import CONTENT_TYPE_LATEST, exposition
 from gateway.persisted import DocumentRefused, PersistedDocuments
 from gateway.providers.base import SealProvider
@@ -605,27 +604,3 @@ def configure_tracing(endpoint: str | None) -> None:
         BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
     )
     trace.set_tracer_provider(provider)
-
-
-def configure_logging(level: str, log_format: str = "text") -> None:
-    """Text for people, or one JSON object per line (python-json-logger) for collectors: the
-    extra fields of an event (the request events of gateway/schema/observe.py) become keys."""
-    handler = logging.StreamHandler()
-    if log_format == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # The access log prints query strings: the sandbox's token URL carries its demo secret.
-    redact("uvicorn.access")
-    # Write events: one JSON object per line after the logger's prefix.
-    logging.getLogger("gateway.audit").setLevel(logging.INFO)

@@ -19,10 +19,11 @@ import redis
 import uvicorn
 
 from gateway import graphiql
-from gateway.app import configure_logging, configure_tracing, create_app
-from gateway.callers import new_key
 from gateway.config import ConfigError, load_settings
-from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes, standalone_sandbox
+from gateway.logs import configure_logging
+
+# The app, the sandbox and the callers' keys are imported by the commands that use them: the
+# supervisor of `serve --workers N` never builds an app, and stays a small process.
 
 log = logging.getLogger("gateway")
 
@@ -104,7 +105,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    configure_tracing(settings.otlp_endpoint)
     host = args.host or settings.host
     workers = (
         args.workers
@@ -136,6 +136,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = loopback_url(host, port)
     extra_routes = []
     if settings.sandbox:
+        from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes
+
         extra_routes = sandbox_routes(os.environ.get("SEALGW_SANDBOX_PUBLIC_URL") or None)
         settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
@@ -167,6 +169,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if os.environ.get("SEALGW_GRAPHIQL_FETCH", "on").lower() != "off":
         fetch_graphiql_in_background(settings.graphiql_assets)
     if workers == 1:
+        from gateway.app import configure_tracing, create_app
+
+        configure_tracing(settings.otlp_endpoint)
         serve_app(create_app(settings, extra_routes), sock, settings.log_level)
     else:
         os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
@@ -194,6 +199,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         base,
         base,
     )
+    from gateway.demo import standalone_sandbox
+
     app = standalone_sandbox(args.latency_ms / 1000, args.esign_offset_base, args.public_url)
     serve_app(app, sock, "warning")
     return 0
@@ -234,6 +241,8 @@ def fetch_graphiql_in_background(configured: str | None) -> None:
 
 def cmd_key_new(args: argparse.Namespace) -> int:
     """Prints a fresh API key (once) and the lines the tenants file keeps of it."""
+    from gateway.callers import new_key
+
     key, digest = new_key()
     sys.stdout.write(
         f"# The key, for the caller (shown once; the gateway keeps only its digest):\n"
