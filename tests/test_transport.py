@@ -13,7 +13,12 @@ import httpx
 import pytest
 
 from gateway.domain import ProviderName
-from gateway.providers.http import HttpSettings, make_client, transport_failure
+from gateway.providers.http import (
+    HttpSettings,
+    UpstreamTransport,
+    make_client,
+    transport_failure,
+)
 
 
 def _closed_port() -> int:
@@ -90,18 +95,16 @@ def test_silent_vendor_times_out_and_may_have_received_it() -> None:
 
 
 def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
-    from httpx_aiohttp import AiohttpTransport
-
     attempts: list[int] = []
 
     async def flaky(self: object, request: httpx.Request) -> httpx.Response:
         attempts.append(1)
-        if len(attempts) == 1:  # as the adapter reports a refused connection
+        if len(attempts) == 1:  # as the adapter's table maps a refused connection
             cause = aiohttp.ClientConnectorError.__new__(aiohttp.ClientConnectorError)
             raise httpx.ConnectError("refused", request=request) from cause
         return httpx.Response(200, json={"code": "200"}, request=request)
 
-    monkeypatch.setattr(AiohttpTransport, "handle_async_request", flaky)
+    monkeypatch.setattr(UpstreamTransport, "_exchange", flaky)
 
     async def go() -> int:
         async with make_client("http://vendor.invalid", HttpSettings()) as client:

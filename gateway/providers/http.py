@@ -13,7 +13,10 @@ from typing import Any
 import aiohttp
 import httpx
 import msgspec
+from aiohttp import ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
+from yarl import URL
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.logs import redact
@@ -53,6 +56,8 @@ class UpstreamTransport(AiohttpTransport):
     def __init__(self, provider: ProviderName | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.provider = provider
+        self._targets: dict[str, URL] = {}
+        self._timeouts: dict[tuple[float | None, float | None, float | None], ClientTimeout] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         budget = REQUEST_BUDGET.get()
@@ -65,7 +70,9 @@ class UpstreamTransport(AiohttpTransport):
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await super().handle_async_request(request)
+            if isinstance(request.stream, httpx.ByteStream):
+                return await self._exchange(request)
+            return await super().handle_async_request(request)  # a streamed (multipart) body
         except httpx.TransportError as exc:
             cause = exc.__cause__
             if isinstance(cause, aiohttp.ClientConnectorError):
@@ -77,6 +84,49 @@ class UpstreamTransport(AiohttpTransport):
             if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                 raise httpx.RemoteProtocolError(str(exc), request=request) from cause
             raise
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """One request with a body already in memory, its answer read whole: what the adapter
+        does, without streaming the answer through httpx chunk by chunk (vendor answers are
+        small JSON documents), and with the URL and timeouts made once per distinct value.
+        Exceptions are the adapter's, mapped by its own table."""
+        if not isinstance(self.client, ClientSession):
+            self.client = self.get_client()
+        url = str(request.url)
+        target = self._targets.get(url)
+        if target is None:
+            if len(self._targets) >= 256:
+                self._targets.clear()
+            target = self._targets[url] = URL(url, encoded=True)
+        timeout = request.extensions.get("timeout", {})
+        limits = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        client_timeout = self._timeouts.get(limits)
+        if client_timeout is None:
+            client_timeout = self._timeouts[limits] = ClientTimeout(
+                sock_connect=limits[0], sock_read=limits[1], connect=limits[2]
+            )
+        with map_aiohttp_exceptions():
+            async with self.client.request(
+                request.method,
+                target,
+                headers=request.headers.multi_items(),
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=client_timeout,
+            ) as response:
+                body = await response.read()
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            content=body,
+            request=request,
+            extensions=extensions,
+        )
 
 
 class _NoCookies(httpx.Cookies):
