@@ -53,14 +53,22 @@ class YunyinSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
 
 
+class _Code(msgspec.Struct):
+    code: str | int | None = None
+
+
 def _is_token_rejected(response: httpx.Response) -> bool:
     if response.status_code == 401:
         return True
-    try:
-        body = response.json()
-    except ValueError:
+    content = response.content
+    # Every answer passes here: one that names no rejection code is not read as JSON at all.
+    if not any(code.encode() in content for code in TOKEN_REJECTED_CODES):
         return False
-    return isinstance(body, dict) and str(body.get("code")) in TOKEN_REJECTED_CODES
+    try:
+        code = msgspec.json.decode(content, type=_Code).code
+    except msgspec.DecodeError:  # not JSON, or not an object (ValidationError is one)
+        return False
+    return str(code) in TOKEN_REJECTED_CODES
 
 
 class YunyinClient:
