@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from types import MappingProxyType
+
+from msgspec.structs import replace
 
 from gateway.domain import (
     SEAL_ATTRS,
