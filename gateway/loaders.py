@@ -237,7 +237,13 @@ class Loaders:
 async def settle(*calls: Awaitable[Any]) -> list[Any]:
     """Each call's result or its Exception, in order: one failing key fails only itself
     (aiodataloader fails one key for an Exception). A BaseException, such as cancellation,
-    goes up."""
+    goes up. A single call is awaited where it stands (a task of its own would cost an extra
+    turn of the event loop)."""
+    if len(calls) == 1:
+        try:
+            return [await calls[0]]
+        except Exception as error:
+            return [error]
     results = await asyncio.gather(*calls, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, Exception):

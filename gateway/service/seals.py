@@ -51,7 +51,7 @@ from gateway.domain import (
     UpstreamError,
     WriteRejected,
 )
-from gateway.loaders import AuthorizationKey, Loaders
+from gateway.loaders import AuthorizationKey, Loaders, settle
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest, SealQuery
@@ -406,9 +406,8 @@ class SealService:
     async def total_count(self, page: SealPage) -> Counted:
         """How many seals match, over every provider of the page that answers."""
         asked = [p for p in page.providers if p not in page.unavailable]
-        totals = await asyncio.gather(
-            *(self._shielded(p, self._loaders.seal_total(p, page.seal_filter)) for p in asked),
-            return_exceptions=True,
+        totals = await settle(
+            *(self._shielded(p, self._loaders.seal_total(p, page.seal_filter)) for p in asked)
         )
         errors: list[GatewayError] = []
         for total in totals:

@@ -118,7 +118,10 @@ class YunyinProvider(SealProvider):
                 path, operator, {**body, "listPageNo": number, "listPageSize": size}, model
             )
 
-        answers = await asyncio.gather(*(fetch(n, s) for n, s in pages))
+        if len(pages) == 1:  # most pages: no task of its own
+            answers = [await fetch(*pages[0])]
+        else:
+            answers = await asyncio.gather(*(fetch(n, s) for n, s in pages))
         rows = [[convert(row) for row in answer.data or []] for answer in answers]
         return Page(slice_pages(pages, rows, offset, limit), answers[0].totalCount)
 
