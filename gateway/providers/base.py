@@ -77,7 +77,13 @@ class SealProvider(ABC):
         """One seal through the vendor's detail call."""
 
     async def get_seals(self, scope: OrgScope, vendor_ids: Sequence[str]) -> list[Seal | Exception]:
-        """Detail for several seals; the pool of the vendor's client bounds the concurrency."""
+        """Detail for several seals; the pool of the vendor's client bounds the concurrency.
+        One seal's detail is awaited where it stands (no task of its own)."""
+        if len(vendor_ids) == 1:
+            try:
+                return [await self.get_seal(scope, vendor_ids[0])]
+            except Exception as error:
+                return [error]
         results = await asyncio.gather(
             *(self.get_seal(scope, vendor_id) for vendor_id in vendor_ids), return_exceptions=True
         )
