@@ -1,7 +1,8 @@
 """Share of the gateway's CPU spent in cyclic garbage collection, serving pages of 20 seals
 from the peers' 云银签 stub, with the gateway's tuning (frozen start-up heap, a first
-generation of 50,000) and with Python's defaults. In one process: the gateway in a thread,
-a thread pool of clients; GC time from `gc.callbacks`, CPU from `time.process_time`.
+generation of 10,000: `tune_garbage_collection` in gateway/app.py) and with Python's
+defaults. In one process: the gateway in a thread, a thread pool of clients; GC time from
+`gc.callbacks`, CPU from `time.process_time`.
 
     python bench/gc_share.py --requests 3000   # needs the stub: see bench/compare.sh
 """

@@ -10,10 +10,12 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -129,6 +131,12 @@ def accepts_graphql_response(accept: str | None) -> bool:
     return ours > 0 and ours >= weights.get("application/json", 0.0)
 
 
+GET_ANSWER_HEADERS = [
+    (b"cache-control", b"private, no-cache"),
+    (b"vary", b"Authorization, X-Api-Key, Accept"),
+]
+
+
 class GraphQLAnswer(Response):
     """Strawberry's per-request response holder, knowing what the answer needs: the media type
     the client accepts, whether it is a request error (400 under graphql-response+json), and
@@ -152,8 +160,8 @@ class GraphQLAnswer(Response):
             response.headers["content-type"] = "application/json; charset=utf-8"
         if self.is_get:
             # answers depend on the caller's credentials: never in a shared cache
-            response.headers["cache-control"] = "private, no-cache"
-            response.headers["vary"] = "Authorization, X-Api-Key, Accept"
+            for name, value in GET_ANSWER_HEADERS:
+                response.headers[name.decode()] = value.decode()
 
 
 async def _document_id(request: AsyncHTTPRequestAdapter) -> str | None:
@@ -189,7 +197,7 @@ def client_answer(result: ExecutionResult) -> tuple[GraphQLHTTPResponse, bool]:
     return answer, request_error
 
 
-PLANNED_MEMBERS = frozenset({"query", "variables", "operationName", "extensions"})
+PLANNED_MEMBERS = frozenset({"query", "variables", "operationName", "extensions", "documentId"})
 JSON_TYPE = b"application/json; charset=utf-8"
 GRAPHQL_RESPONSE_TYPE = GRAPHQL_RESPONSE.encode() + b"; charset=utf-8"
 
@@ -198,11 +206,13 @@ GRAPHQL_RESPONSE_TYPE = GRAPHQL_RESPONSE.encode() + b"; charset=utf-8"
 class _PlanHeaders:
     graphql_response: bool
     show_cost: bool
+    is_get: bool
 
 
 def _plan_headers(scope: Scope) -> _PlanHeaders | None:
-    """What a planned answer needs of a POST's headers; None when the request is not plain
-    JSON in and JSON out (uploads, streamed answers: the standard path's)."""
+    """What a planned answer needs of the request's headers; None for a request that is not
+    plain JSON out (or, with POST, in): uploads, streamed answers, the GraphiQL page (a GET
+    with no `query` that accepts HTML), which are the standard path's."""
     content_type = accept = None
     show_cost = False
     for name, value in scope["headers"]:
@@ -212,7 +222,13 @@ def _plan_headers(scope: Scope) -> _PlanHeaders | None:
             accept = value
         elif name == b"x-query-cost":
             show_cost = True
-    if content_type is None or content_type.split(b";", 1)[0].strip().lower() != (
+    is_get = scope["method"] == "GET"
+    if is_get:
+        if b"query=" not in scope.get("query_string", b"") and (
+            accept is None or b"text/html" in accept or b"*/*" in accept
+        ):
+            return None  # maybe the GraphiQL page: strawberry decides
+    elif content_type is None or content_type.split(b";", 1)[0].strip().lower() != (
         b"application/json"
     ):
         return None
@@ -221,7 +237,22 @@ def _plan_headers(scope: Scope) -> _PlanHeaders | None:
     return _PlanHeaders(
         accepts_graphql_response(accept.decode("latin-1") if accept is not None else None),
         show_cost,
+        is_get,
     )
+
+
+def _get_request(scope: Scope) -> dict[str, Any] | None:
+    """A GET's GraphQL request from its query string, as strawberry reads it (the last value
+    of a repeated parameter; `variables` and `extensions` as JSON); None when one is not
+    JSON."""
+    params: dict[str, Any] = dict(QueryParams(scope.get("query_string", b"")))
+    for member in ("variables", "extensions"):
+        if params.get(member):
+            try:
+                params[member] = orjson.loads(params[member])
+            except orjson.JSONDecodeError:
+                return None
+    return params
 
 
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
@@ -292,15 +323,24 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await super().__call__(scope, receive, send)
             return
         try:
-            if self.planned is not None and scope["method"] == "POST":
+            headers = None
+            if self.planned is not None and scope["method"] in ("GET", "POST"):
                 headers = _plan_headers(scope)
-                if headers is not None:
-                    message = await read_body(receive)
-                    if message["type"] != "http.request":
-                        return  # the client left before its request was read
-                    if await self._answer_planned(scope, message["body"], headers, send):
-                        return
-                    receive = replaying(message, receive)
+            if headers is not None and headers.is_get:
+                given = _get_request(scope)
+                if given is not None and await self._answer_planned(scope, given, headers, send):
+                    return
+            elif headers is not None:
+                message = await read_body(receive)
+                if message["type"] != "http.request":
+                    return  # the client left before its request was read
+                try:
+                    body = orjson.loads(message["body"])
+                except orjson.JSONDecodeError:
+                    body = None
+                if type(body) is dict and await self._answer_planned(scope, body, headers, send):
+                    return
+                receive = replaying(message, receive)
             response = await self.run(Request(scope, receive))
         except ClientDisconnect:
             return  # the client left before its request was read: nobody to answer
@@ -318,30 +358,31 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         await response(scope, receive, send)
 
     async def _answer_planned(
-        self, scope: Scope, body: bytes, headers: _PlanHeaders, send: Send
+        self, scope: Scope, given: dict[str, Any], headers: _PlanHeaders, send: Send
     ) -> bool:
-        """Answers a JSON query through its compiled plan, byte for byte as the standard
-        path would (tests/test_plan.py); False, with nothing run and nothing sent, for a
-        request the standard path must take."""
+        """Answers a query (its JSON body, or a GET's parameters) through its compiled plan,
+        byte for byte as the standard path would (tests/test_plan.py); False, with nothing run
+        and nothing sent, for a request the standard path must take. A persisted document
+        named by id (trusted, or registered with APQ) runs through the plan of its text."""
         assert self.planned is not None
-        try:
-            given = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return False
-        if type(given) is not dict or not given.keys() <= PLANNED_MEMBERS:
+        if not given.keys() <= PLANNED_MEMBERS:
             return False
         query = given.get("query")
         variables = given.get("variables")
         operation_name = given.get("operationName")
         extensions = given.get("extensions")
+        document_id = given.get("documentId")
         if (
-            type(query) is not str
+            (query is not None and type(query) is not str)
             or (variables is not None and type(variables) is not dict)
             or (operation_name is not None and type(operation_name) is not str)
             or (extensions is not None and type(extensions) is not dict)
         ):
             return False
-        if extensions or self.documents.only_trusted:
+        if query is None and type(document_id) is str:
+            # The Guild's `documentId` beside no text, as parse_http_body reads it
+            extensions = {**(extensions or {}), "documentId": document_id}
+        if query is None or extensions or self.documents.only_trusted:
             request_data = GraphQLRequestData(
                 query=query,
                 variables=variables,
@@ -362,14 +403,17 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         answer, request_error = client_answer(result)
         content = self.encode_json(answer)
         content_type = GRAPHQL_RESPONSE_TYPE if headers.graphql_response else JSON_TYPE
+        response_headers = [
+            (b"content-length", b"%d" % len(content)),
+            (b"content-type", content_type),
+        ]
+        if headers.is_get:
+            response_headers += GET_ANSWER_HEADERS
         await send(
             {
                 "type": "http.response.start",
                 "status": 400 if request_error and headers.graphql_response else 200,
-                "headers": [
-                    (b"content-length", b"%d" % len(content)),
-                    (b"content-type", content_type),
-                ],
+                "headers": response_headers,
             }
         )
         await send({"type": "http.response.body", "body": content})

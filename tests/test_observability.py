@@ -122,3 +122,33 @@ def test_a_span_per_operation_and_per_vendor_call(
     (operation,) = [s for s in finished if s.name == "GraphQL Query: Seals"]
     # the vendor calls are part of the operation's trace, beneath it
     assert {s.context.trace_id for s in vendor} == {operation.context.trace_id}
+
+
+@pytest.mark.parametrize("plans", ["on", "off"])
+def test_an_error_is_counted_once_by_its_own_code(
+    start_gateway: StartGateway, sandbox: Sandbox, plans: str
+) -> None:
+    """A resolver's error counts under the code clients see, once, whichever path ran the
+    query (a compiled plan or the standard executor); not also as a request error."""
+    gateway = start_gateway(SEALGW_QUERY_PLANS=plans)
+    before = gateway.client.get(f"{gateway.url}/metrics").text
+    body = gateway.query('query Wrong { seal(id: "not-an-id") { name } }')
+    (error,) = body["errors"]
+    code = error["extensions"]["code"]
+    after = gateway.client.get(f"{gateway.url}/metrics").text
+
+    def grew(name: str, **labels: str) -> float:
+        return metric(after, name, **labels) - metric(before, name, **labels)
+
+    assert grew("sealgw_errors_total", code=code) == 1
+    others = {
+        found
+        for found in re.findall(r'sealgw_errors_total\{code="(\w+)"\}', after)
+        if found != code
+    }
+    assert all(grew("sealgw_errors_total", code=other) == 0 for other in others)
+    assert (
+        grew("sealgw_operations_total", operation="Wrong", outcome="partial")
+        + grew("sealgw_operations_total", operation="Wrong", outcome="error")
+        == 1
+    )

@@ -9,6 +9,8 @@ fell back would pass the comparison and prove nothing)."""
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ import pytest
 from graphql import parse
 from prometheus_client import REGISTRY
 
+from gateway.persisted import sha256
 from gateway.sandbox import Sandbox
 from gateway.sandbox.state import Fault
 from gateway.schema import build_schema, planned_queries
@@ -193,3 +196,51 @@ def test_a_client_leaving_mid_plan_leaves_no_error(start_gateway: StartGateway) 
 
     asyncio.run(leave())
     assert gateway.data(document)["seals"]["edges"]
+
+
+def test_get_and_persisted_documents_run_through_plans_the_same(
+    start_gateway: StartGateway, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A GET, a trusted document named by `documentId` (in the body or the query string) and
+    an APQ hash all run through the plan of the document's text, with the standard path's
+    status, headers and bytes; the GraphiQL page is still the standard path's."""
+    plans = planned_queries(build_schema())
+    assert plans is not None
+    documents = [d for d in query_documents() if plans.plans.get(d, None) is not None][:8]
+    assert len(documents) == 8
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_text(json.dumps({sha256(d): d for d in documents}), encoding="utf-8")
+    settings = {"SEALGW_TRUSTED_DOCUMENTS": str(manifest)}
+    gateways = (start_gateway(**settings), start_gateway(SEALGW_QUERY_PLANS="off", **settings))
+    accept = {"Accept": "application/json", "X-Query-Cost": "1"}
+    variables = json.dumps(VARIABLES[1])
+    before = planned_count()
+    for document in documents:
+        digest = sha256(document)
+        apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        requests: list[tuple[str, dict[str, Any]]] = [
+            ("GET", {"params": {"query": document, "variables": variables}}),
+            ("GET", {"params": {"documentId": digest, "variables": variables}}),
+            ("POST", {"json": {"documentId": digest, "variables": VARIABLES[1]}}),
+            # APQ: the text with its hash registers it; then the hash alone
+            ("POST", {"json": {"query": document, "extensions": apq}}),
+            ("POST", {"json": {"extensions": apq, "variables": VARIABLES[1]}}),
+        ]
+        for method, arguments in requests:
+            planned, plain = (
+                g.client.request(method, f"{g.url}/graphql", headers=accept, **arguments)
+                for g in gateways
+            )
+            assert planned.status_code == plain.status_code, (method, arguments)
+            for name in ("content-type", "cache-control", "vary"):
+                assert planned.headers.get(name) == plain.headers.get(name), name
+            assert VOLATILE.sub(rb"\1~", planned.content) == VOLATILE.sub(rb"\1~", plain.content), (
+                method,
+                arguments,
+                planned.text[:300],
+            )
+    # most ran a plan: the rest are documents whose required variables a request left out
+    assert planned_count() - before >= len(documents) * 4
+    page = gateways[0].client.get(f"{gateways[0].url}/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
