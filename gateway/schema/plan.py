@@ -9,10 +9,10 @@ that depends only on the document is done once, when the plan is made: each sele
 a tuple of fields with their resolver, their precomputed arguments, and a completion function
 made for their exact type. What remains per run is calling resolvers and building the answer.
 
-Same results, same errors: the plan calls the same resolvers with the same `info`, completes
-values by graphql-core's rules (non-null, lists, leaf coercion, `is_type_of`), locates errors
-and nulls their nearest nullable parent the way graphql-core does, and awaits in the same
-order, so dataloaders batch the same. `tests/test_plan.py` holds every query the tests use,
+Same results, same errors: the plan calls the same resolvers with the same `info` (or none,
+for those marked as reading none), completes values by graphql-core's rules (non-null, lists,
+leaf coercion, `is_type_of`), locates errors and nulls their nearest nullable parent the way
+graphql-core does, and awaits in the same order, so dataloaders batch the same. `tests/test_plan.py` holds every query the tests use,
 over the whole sandbox, to the same bytes as the standard path.
 
 What a plan does not cover is never compiled, and those documents take the standard path:
@@ -427,21 +427,10 @@ class _Compiler:
 
     @staticmethod
     def _leaf(leaf_type: Any) -> Complete:
-        coerce = _output_coercion(leaf_type)
+        complete_value = _leaf_value(leaf_type, None)
 
         def complete(run: _Run, field: _Field, field_path: Path, path: Path, value: Any) -> Any:
-            if value is None or value is Undefined:
-                return None
-            if isinstance(value, Exception):
-                raise value
-            coerced = coerce(value)
-            if coerced is Undefined or coerced is None:
-                raise TypeError(
-                    f"Expected `{inspect(leaf_type)}.coerce_output_value("
-                    f"{inspect(value)})` to return non-nullable value, returned:"
-                    f" {inspect(coerced)}"
-                )
-            return coerced
+            return complete_value(value)
 
         return complete
 
@@ -532,9 +521,15 @@ def _leaf_completion(
     leaf_type: Any = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
     if not is_leaf_type(leaf_type):
         return None
+    null_message = f"Cannot return null for non-nullable field {parent}.{name}."
+    return _leaf_value(leaf_type, null_message if non_null else None)
+
+
+def _leaf_value(leaf_type: Any, null_message: str | None) -> Callable[[Any], Any]:
+    """A leaf value completed (coerced for output) as graphql-core does; a null refused with
+    `null_message` where the field is non-null, else kept."""
     coerce = _output_coercion(leaf_type)
     text = leaf_type is GraphQLString or leaf_type is GraphQLID
-    null_message = f"Cannot return null for non-nullable field {parent}.{name}."
 
     def complete(value: Any) -> Any:
         if type(value) is str and text:
@@ -542,7 +537,7 @@ def _leaf_completion(
         if type(value) in _PLAIN_LEAVES:
             coerced = coerce(value)
         elif value is None or value is Undefined:
-            if non_null:
+            if null_message is not None:
                 raise TypeError(null_message)
             return None
         elif isinstance(value, Exception):
