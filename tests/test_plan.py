@@ -2,9 +2,10 @@
 executor answers: every query document the tests use, the benchmark's, and one reading every
 field of every sandbox seal, with two sets of variables, sent to a gateway with plans and to
 one without, over the same sandbox; then the same with vendors failing (partial answers,
-reported errors, errors on non-null fields). Status and media type are held equal too, and
-the planned gateway must have answered most of them through a plan (a plan path that always
-fell back would pass the comparison and prove nothing)."""
+reported errors, errors on non-null fields), and by GET, `documentId` and APQ hash. Status,
+media type and cache headers are held equal too, and the planned gateway must have answered
+most of them through a plan (a plan path that always fell back would pass the comparison and
+prove nothing)."""
 
 from __future__ import annotations
 
