@@ -12,8 +12,9 @@ made for their exact type. What remains per run is calling resolvers and buildin
 Same results, same errors: the plan calls the same resolvers with the same `info` (or none,
 for those marked as reading none), completes values by graphql-core's rules (non-null, lists,
 leaf coercion, `is_type_of`), locates errors and nulls their nearest nullable parent the way
-graphql-core does, and awaits in the same order, so dataloaders batch the same. `tests/test_plan.py` holds every query the tests use,
-over the whole sandbox, to the same bytes as the standard path.
+graphql-core does, and awaits in the same order, so dataloaders batch the same.
+`tests/test_plan.py` holds every query the tests use, over the whole sandbox, to the same bytes
+as the standard path.
 
 What a plan does not cover is never compiled, and those documents take the standard path:
 mutations and subscriptions, directives (`@skip`, `@include`, `@defer`, `@stream`), interfaces
