@@ -50,7 +50,12 @@ def scanned_client(*, authorized: bool = True) -> httpx.Client:
     """A client whose every response body goes to the secrets scan; it carries the suite's
     admin key unless told not to."""
     return httpx.Client(
-        timeout=30, event_hooks={"response": [_keep_body]}, headers=AUTH if authorized else None
+        timeout=30,
+        event_hooks={"response": [_keep_body]},
+        headers=AUTH if authorized else None,
+        # below uvicorn's 5 s keep-alive: a connection idle that long is not reused at the
+        # moment the server closes it (the request would meet a closed socket)
+        limits=httpx.Limits(keepalive_expiry=4.0),
     )
 
 
