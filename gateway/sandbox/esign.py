@@ -161,8 +161,10 @@ TEMPLATE_SIZES: dict[str, tuple[str, ...] | None] = {
     "COMMON_TWO_OVAL": None,
 }
 AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
-# expireReason in the page's vocabulary (NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED), by
-# authorizeStatus: in force, lapsed, awaiting its start.
+# expireReason in the vendor page's vocabulary (NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED;
+# https://open.esign.cn/doc/opendoc/seal3/totfte, as docs/vendors.md records it), by
+# authorizeStatus: 0 lapsed (past its expireTime: EXPIRED), 1 in force, 3 awaiting its
+# effectiveTime. NOT_SIGN (a letter never signed) is a state the seeded records are not in.
 AUTH_EXPIRE_REASONS = {0: "EXPIRED", 1: "NOT_EXPIRE", 3: "WAIT_EFFECTIVE"}
 MAX_V3_PAGE = 20
 
