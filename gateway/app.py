@@ -241,20 +241,6 @@ def _plan_headers(scope: Scope) -> _PlanHeaders | None:
     )
 
 
-def _get_request(scope: Scope) -> dict[str, Any] | None:
-    """A GET's GraphQL request from its query string, as strawberry reads it (the last value
-    of a repeated parameter; `variables` and `extensions` as JSON); None when one is not
-    JSON."""
-    params: dict[str, Any] = dict(QueryParams(scope.get("query_string", b"")))
-    for member in ("variables", "extensions"):
-        if params.get(member):
-            try:
-                params[member] = orjson.loads(params[member])
-            except orjson.JSONDecodeError:
-                return None
-    return params
-
-
 class GatewayGraphQL(GraphQL[GatewayContext, None]):
     def __init__(self, runtime: Runtime, *, subgraph: bool = False) -> None:
         """The product's schema with GraphiQL, or (`subgraph`) the federation subgraph's,
@@ -327,7 +313,7 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             if self.planned is not None and scope["method"] in ("GET", "POST"):
                 headers = _plan_headers(scope)
             if headers is not None and headers.is_get:
-                given = _get_request(scope)
+                given = self._get_request(scope)
                 if given is not None and await self._answer_planned(scope, given, headers, send):
                     return
             elif headers is not None:
@@ -356,6 +342,15 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
             await refuse(send, status, _sentence(refusal.reason), headers=allow_header)
             return
         await response(scope, receive, send)
+
+    def _get_request(self, scope: Scope) -> dict[str, Any] | None:
+        """A GET's GraphQL request from its query string, read by strawberry's own
+        `parse_query_params`; None where it refuses one (`variables` or `extensions` not
+        JSON): the standard path then says so."""
+        try:
+            return self.parse_query_params(QueryParams(scope.get("query_string", b"")))
+        except HTTPException:
+            return None
 
     async def _answer_planned(
         self, scope: Scope, given: dict[str, Any], headers: _PlanHeaders, send: Send

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
 from gateway.metrics import PLANNED
@@ -73,7 +72,7 @@ class PlannedQueries:
         record_operation(
             plan.name,
             "query",
-            list[GraphQLError](errors or []),
+            errors or [],
             bool(ran.data),
             time.perf_counter() - started,
             context,
