@@ -1,6 +1,6 @@
 """Share of the gateway's CPU spent in cyclic garbage collection, serving pages of 20 seals
 from the peers' 云银签 stub, with the gateway's tuning (frozen start-up heap, a first
-generation of 10,000: `tune_garbage_collection` in gateway/app.py) and with Python's
+generation of 10,000: `tune_garbage_collection` in gateway/http/app.py) and with Python's
 defaults. In one process: the gateway in a thread, a thread pool of clients; GC time from
 `gc.callbacks`, CPU from `time.process_time`.
 
@@ -26,9 +26,9 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.app import create_app  # noqa: E402
-from gateway.callers import new_key  # noqa: E402
+from gateway.access.callers import new_key  # noqa: E402
 from gateway.config import load_settings  # noqa: E402
+from gateway.http.app import create_app  # noqa: E402
 
 PEERS = ROOT.parent / "shared" / "peers"
 STUB_PYTHON = Path(os.environ.get("PEERS_CACHE", "/tmp/seal-peers")) / "venv" / "bin" / "python"  # noqa: S108

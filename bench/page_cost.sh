@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=../shared/peers
 STUB_PY=${PEERS_CACHE:-${TMPDIR:-/tmp}/seal-peers}/venv/bin/python
-read -r KEY DIGEST < <(.venv/bin/python -c "from gateway.callers import new_key; print(*new_key())")
+read -r KEY DIGEST < <(.venv/bin/python -c "from gateway.access.callers import new_key; print(*new_key())")
 (cd "$PEERS" && exec "$STUB_PY" -m uvicorn upstream_stub:app --port 18090 --log-level warning) &
 STUB=$!
 SEALGW_YUNYIN_BASE_URL=http://127.0.0.1:18090 SEALGW_YUNYIN_APP_ID=bench-app \

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.callers import new_key  # noqa: E402
+from gateway.access.callers import new_key  # noqa: E402
 from gateway.domain import DEFAULT_TENANT, ProviderName, SealFilter  # noqa: E402
 from gateway.providers.esign.auth import SignatureAuth  # noqa: E402
 from gateway.sandbox import state as demo  # noqa: E402

@@ -38,7 +38,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.callers import new_key  # noqa: E402
+from gateway.access.callers import new_key  # noqa: E402
 from gateway.sandbox import state as demo  # noqa: E402
 
 KEY, KEY_DIGEST = new_key()

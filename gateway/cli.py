@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 import redis
 import uvicorn
 
-from gateway import graphiql
 from gateway.config import ConfigError, load_settings
-from gateway.logs import configure_logging
+from gateway.http import graphiql
+from gateway.http.server import uvicorn_config
+from gateway.ops.logs import configure_logging
+from gateway.settings import read_options
 
 # The app, the sandbox and the callers' keys are imported by the commands that use them: the
 # supervisor of `serve --workers N` never builds an app, and stays a small process.
@@ -77,23 +79,23 @@ def loopback_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve_app(app: object, sock: socket.socket, log_level: str) -> None:
-    config = uvicorn.Config(app, log_config=None, log_level=log_level.lower(), lifespan="on")  # type: ignore[arg-type]
+def serve_app(app: object, sock: socket.socket, log_level: str, **deadlines: float) -> None:
+    config = uvicorn_config(app, log_level=log_level.lower(), lifespan="on", **deadlines)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_workers(workers: int, sock: socket.socket, log_level: str) -> None:
+def serve_workers(workers: int, sock: socket.socket, log_level: str, **deadlines: float) -> None:
     """`workers` processes sharing the listening socket, each building its own app from the
     environment; uvicorn's supervisor restarts one that dies."""
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(
-        "gateway.app:app_from_environment",
+    config = uvicorn_config(
+        "gateway.http.app:app_from_environment",
         factory=True,
         workers=workers,
-        log_config=None,
         log_level=log_level.lower(),
         lifespan="on",
+        **deadlines,
     )
     Multiprocess(config, sockets=[sock]).run()
 
@@ -138,7 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.sandbox:
         from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes
 
-        extra_routes = sandbox_routes(os.environ.get("SEALGW_SANDBOX_PUBLIC_URL") or None)
+        extra_routes = sandbox_routes(settings.sandbox_public_url)
         settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
             "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "
@@ -166,18 +168,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "" if workers == 1 else "s",
         base,
     )
-    if os.environ.get("SEALGW_GRAPHIQL_FETCH", "on").lower() != "off":
+    if settings.graphiql_fetch:
         fetch_graphiql_in_background(settings.graphiql_assets)
+    deadlines = {
+        "head_timeout_s": settings.header_timeout_s,
+        "body_timeout_s": settings.body_timeout_s,
+    }
     if workers == 1:
-        from gateway.app import configure_tracing, create_app
+        from gateway.http.app import configure_tracing, create_app
 
         configure_tracing(settings.otlp_endpoint)
-        serve_app(create_app(settings, extra_routes), sock, settings.log_level)
+        serve_app(create_app(settings, extra_routes), sock, settings.log_level, **deadlines)
     else:
         os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
         # every worker writes its metrics here; /metrics adds them up
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
-        serve_workers(workers, sock, settings.log_level)
+        serve_workers(workers, sock, settings.log_level, **deadlines)
     return 0
 
 
@@ -208,7 +214,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_graphiql_fetch(args: argparse.Namespace) -> int:
     """Installs GraphiQL's files with npm (checked against their integrity hashes)."""
-    folder = Path(args.dir or os.environ.get("SEALGW_GRAPHIQL_ASSETS") or graphiql.default_dir())
+    try:
+        configured = read_options(os.environ).graphiql_assets
+    except ConfigError as error:
+        print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
+        return 2
+    folder = Path(args.dir or configured or graphiql.default_dir())
     try:
         graphiql.fetch(folder)
     except graphiql.FetchError as error:
@@ -241,7 +252,7 @@ def fetch_graphiql_in_background(configured: str | None) -> None:
 
 def cmd_key_new(args: argparse.Namespace) -> int:
     """Prints a fresh API key (once) and the lines the tenants file keeps of it."""
-    from gateway.callers import new_key
+    from gateway.access.callers import new_key
 
     key, digest = new_key()
     sys.stdout.write(

@@ -20,9 +20,10 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway.app import create_app
-from gateway.callers import new_key
-from gateway.config import load_settings
+from gateway.access.callers import new_key
+from gateway.config import Settings, load_settings
+from gateway.http.app import create_app
+from gateway.http.server import uvicorn_config
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from gateway.sandbox import state as demo
 from gateway.shared import LocalState, SharedState
@@ -112,13 +113,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 class ServerThread:
     """A uvicorn server for `app` on 127.0.0.1, port chosen by the OS, in its own thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, settings: Settings | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_config=None, lifespan="on", access_log=False)
+        deadlines = {}
+        if settings is not None:
+            deadlines = {
+                "head_timeout_s": settings.header_timeout_s,
+                "body_timeout_s": settings.body_timeout_s,
+            }
+        config = uvicorn_config(app, lifespan="on", access_log=False, **deadlines)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -240,7 +247,7 @@ def shared_gateway(shared_sandbox: SandboxServer) -> Iterator[Gateway]:
     what it keeps between requests (tokens, connections) is what a long-running gateway keeps."""
     settings = load_settings(shared_sandbox.env())
     app = create_app(settings)
-    with ServerThread(app) as server, scanned_client() as client:
+    with ServerThread(app, settings) as server, scanned_client() as client:
         yield Gateway(server.url, client, app.state.runtime.state)
 
 
@@ -261,7 +268,7 @@ def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
 
     def start(only: str | None = None, **overrides: str) -> Gateway:
         settings = load_settings(sandbox_server.env(only, **overrides))
-        server = ServerThread(create_app(settings)).__enter__()
+        server = ServerThread(create_app(settings), settings).__enter__()
         stack.append(server)
         return Gateway(server.url, client)
 

@@ -21,28 +21,51 @@ PACKAGE = ROOT / "gateway"
 
 # Top to bottom; a module may import its own layer and the layers below it.
 LAYERS = [
-    (
-        "assembly",
-        [
-            "gateway.cli",
-            "gateway.demo",
-            "gateway.app",
-            "gateway.callers",
-            "gateway.config",
-            "gateway.tenants",
-            "gateway.guards",
-            "gateway.idempotency",
-            "gateway.health",
-            "gateway.persisted",
-            "gateway.graphiql",
-        ],
-    ),
+    ("assembly", ["gateway.cli", "gateway.demo"]),
+    # the HTTP face: the app, the endpoint, GraphiQL, persisted documents, idempotency
+    ("http", ["gateway.http"]),
+    # settings read, with the files they name (tenants, trusted documents)
+    ("config", ["gateway.config"]),
+    # who may call: callers, tenants, admission
+    ("access", ["gateway.access"]),
+    # the one path of every operation: documents, cost, plans, errors, request events
+    ("execution", ["gateway.execution"]),
     ("schema", ["gateway.schema"]),
     ("service", ["gateway.service"]),
-    ("loaders", ["gateway.loaders"]),
+    ("health", ["gateway.ops.health"]),
     ("providers", ["gateway.providers"]),
-    ("domain", ["gateway.domain", "gateway.logs", "gateway.shared", "gateway.metrics"]),
+    (
+        "base",
+        [
+            "gateway.domain",
+            "gateway.settings",
+            "gateway.shared",
+            "gateway.ops.metrics",
+            "gateway.ops.logs",
+            "gateway.ops",
+        ],
+    ),
 ]
+# Rules between groups beyond the order of the layers: what each may import of the gateway.
+ALLOWED = {
+    # types and resolvers over the use cases, nothing of how requests arrive or are executed
+    "gateway.schema": ("gateway.schema", "gateway.service", "gateway.domain"),
+    # who is calling knows nothing of HTTP or of execution
+    "gateway.access": (
+        "gateway.access",
+        "gateway.providers",
+        "gateway.domain",
+        "gateway.settings",
+    ),
+    # an operation's path knows nothing of HTTP, of callers' credentials or of vendors
+    "gateway.execution": (
+        "gateway.execution",
+        "gateway.schema",
+        "gateway.domain",
+        "gateway.ops.metrics",
+        "gateway.providers.resilience",
+    ),
+}
 
 
 def module_name(path: Path) -> str:
@@ -90,6 +113,18 @@ def test_imports_point_only_downward(module: str) -> None:
         assert target >= own, (
             f"{module} ({LAYERS[own][0]}) imports {imported} ({LAYERS[target][0]})"
         )
+
+
+@pytest.mark.parametrize("group", sorted(ALLOWED))
+def test_groups_import_only_what_their_rules_allow(group: str) -> None:
+    for module, path in MODULES.items():
+        if module != group and not module.startswith(group + "."):
+            continue
+        for imported in gateway_imports(path):
+            allowed = ALLOWED[group]
+            assert any(imported == a or imported.startswith(a + ".") for a in allowed) or (
+                imported == "gateway"
+            ), f"{module} imports {imported}"
 
 
 def test_the_sandbox_imports_nothing_of_the_gateway() -> None:

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway.callers import KeySet, Unauthenticated
+from gateway.access.callers import KeySet, Unauthenticated
 from gateway.config import ConfigError, load_settings
 from gateway.sandbox import Fault
 from gateway.service import ids

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway import graphiql
+from gateway.http import graphiql
 from tests.conftest import StartGateway
 from tests.test_cli import start_serving
 

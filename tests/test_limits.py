@@ -6,11 +6,11 @@ from __future__ import annotations
 import concurrent.futures
 
 import pytest
-from graphql import parse
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
+from gateway.execution.cost import CostModel
 from gateway.sandbox import Sandbox
 from gateway.schema import build_schema
-from gateway.schema.cost import CostModel
 from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
@@ -19,7 +19,12 @@ MODEL = CostModel(build_schema(subgraph=True)._schema, default_page=20, max_page
 
 
 def cost(query: str, **variables: object) -> int:
-    return MODEL.operation_cost(parse(query), None, variables)
+    document = parse(query)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return MODEL.cost(fragments, operation, variables)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Compiled query plans (gateway/schema/plan.py) answer byte for byte what the standard
+"""Compiled query plans (gateway/execution/plan.py) answer byte for byte what the standard
 executor answers: every query document the tests use, the benchmark's, and one reading every
 field of every sandbox seal, with two sets of variables, sent to a gateway with plans and to
 one without, over the same sandbox; then the same with vendors failing (partial answers,
@@ -10,6 +10,7 @@ prove nothing)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ import pytest
 from graphql import parse
 from prometheus_client import REGISTRY
 
-from gateway.persisted import sha256
+from gateway.execution.documents import DocumentLimits, Documents, Operation
+from gateway.execution.plan import Plan, compile_plan, plan_or_none
+from gateway.http.persisted import sha256
 from gateway.sandbox import Sandbox
 from gateway.sandbox.state import Fault
-from gateway.schema import build_schema, planned_queries
-from gateway.schema.plan import Plans, compile_plan
+from gateway.schema import build_schema
+from gateway.settings import DEFAULTS
 from tests.conftest import Gateway, StartGateway
 from tests.test_lean import VARIABLES, VOLATILE, query_documents
 from tests.test_read_path import global_id
@@ -115,15 +118,32 @@ def test_bad_ids_and_non_null_errors_match(start_gateway: StartGateway, sandbox:
             compare(gateways, document, {})
 
 
-def test_what_a_plan_does_not_cover_takes_the_standard_path() -> None:
-    """Documents a plan does not cover are not compiled: they run as before."""
-    schema = build_schema()
-    planned = planned_queries(schema)
-    assert planned is not None
-    plans: Plans = planned.plans
+def documents(maxsize: int = 256) -> Documents:
+    """The product face's documents, compiled as the gateway compiles them."""
+    schema = build_schema()._schema
+    return Documents(
+        schema,
+        [],
+        DocumentLimits(DEFAULTS.max_tokens, DEFAULTS.max_selections, DEFAULTS.max_repeats),
+        functools.partial(plan_or_none, schema),
+        maxsize=maxsize,
+    )
+
+
+def plan_of(known: Documents, text: str, name: str | None = None) -> Plan | None:
+    document = asyncio.run(known.get(text))
+    operation = document.operation(name)
+    if document.errors or not isinstance(operation, Operation):
+        return None
+    return operation.plan
+
+
+def test_what_a_plan_does_not_cover_is_left_to_graphql_core() -> None:
+    """Documents a plan does not cover get no plan: graphql-core's executor runs them."""
+    known = documents()
     covered = "{ seals(first: 2) { edges { node { id name } } } }"
-    assert plans.get(covered, None) is not None
-    assert plans.get(covered, None) is plans.get(covered, None)  # compiled once
+    assert plan_of(known, covered) is not None
+    assert plan_of(known, covered) is plan_of(known, covered)  # compiled once
     not_covered = [
         '{ node(id: "x") { id } }',  # an interface
         "query Q($on: Boolean!) { seals { edges { node { id @include(if: $on) } } } }",
@@ -134,37 +154,40 @@ def test_what_a_plan_does_not_cover_takes_the_standard_path() -> None:
         "query A { providers { provider } } query B { providers { sandbox } }",  # no name given
     ]
     for document in not_covered:
-        assert plans.get(document, None) is None, document
+        assert plan_of(known, document) is None, document
     # a named operation of several is covered
-    two = "query A { providers { provider } } query B { providers { sandbox } }"
-    plan = plans.get(two, "B")
+    plan = plan_of(
+        known, "query A { providers { provider } } query B { providers { sandbox } }", "B"
+    )
     assert plan is not None
     assert plan.name == "B"
     # the cache is bounded
-    small = Plans(schema._schema, [], max_tokens=5000, maxsize=2)
+    small = documents(maxsize=2)
     for n in range(3):
-        small.get("{ providers { provider } }" + " " * n, None)
-    assert len(small._plans) == 2
+        asyncio.run(small.get("{ providers { provider } }" + " " * n))
+    assert len(small._documents) == 2
     # compile_plan alone refuses an unknown operation name
     with pytest.raises(Exception, match="no such operation"):
-        compile_plan(schema._schema, parse("query A { providers { provider } }"), "B")
+        compile_plan(build_schema()._schema, parse("query A { providers { provider } }"), "B")
 
 
-def test_an_uncovered_request_is_answered_by_the_standard_path(gateway: Gateway) -> None:
-    """Bad variables, bodies the plan path does not read: the standard path's answer."""
+def test_bad_variables_are_refused_before_any_executor(gateway: Gateway) -> None:
+    """Variables that do not coerce are refused on the one path, whichever executor would
+    have run; members of the body GraphQL over HTTP does not name are ignored."""
     document = "query S($first: Int) { seals(first: $first) { edges { node { name } } } }"
     url = f"{gateway.url}/graphql"
     before = planned_count()
     wrong = gateway.client.post(url, json={"query": document, "variables": {"first": "x"}})
     assert wrong.status_code == 200
     assert wrong.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in wrong.json()
+    assert planned_count() == before
     unknown_member = gateway.client.post(url, json={"query": document, "other": 1})
     assert unknown_member.status_code == 200
     assert "data" in unknown_member.json()
-    assert planned_count() == before
     good = gateway.client.post(url, json={"query": document, "variables": {"first": 2}})
     assert len(good.json()["data"]["seals"]["edges"]) == 2
-    assert planned_count() == before + 1
+    assert planned_count() == before + 2
 
 
 def test_plans_batch_detail_calls_like_the_executor(
@@ -205,18 +228,17 @@ def test_get_and_persisted_documents_run_through_plans_the_same(
     """A GET, a trusted document named by `documentId` (in the body or the query string) and
     an APQ hash all run through the plan of the document's text, with the standard path's
     status, headers and bytes; the GraphiQL page is still the standard path's."""
-    plans = planned_queries(build_schema())
-    assert plans is not None
-    documents = [d for d in query_documents() if plans.plans.get(d, None) is not None][:8]
-    assert len(documents) == 8
+    known = documents()
+    texts = [d for d in query_documents() if plan_of(known, d) is not None][:8]
+    assert len(texts) == 8
     manifest = tmp_path / "persisted-documents.json"
-    manifest.write_text(json.dumps({sha256(d): d for d in documents}), encoding="utf-8")
+    manifest.write_text(json.dumps({sha256(d): d for d in texts}), encoding="utf-8")
     settings = {"SEALGW_TRUSTED_DOCUMENTS": str(manifest)}
     gateways = (start_gateway(**settings), start_gateway(SEALGW_QUERY_PLANS="off", **settings))
     accept = {"Accept": "application/json", "X-Query-Cost": "1"}
     variables = json.dumps(VARIABLES[1])
     before = planned_count()
-    for document in documents:
+    for document in texts:
         digest = sha256(document)
         apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
         requests: list[tuple[str, dict[str, Any]]] = [
@@ -241,7 +263,7 @@ def test_get_and_persisted_documents_run_through_plans_the_same(
                 planned.text[:300],
             )
     # most ran a plan: the rest are documents whose required variables a request left out
-    assert planned_count() - before >= len(documents) * 4
+    assert planned_count() - before >= len(texts) * 4
     page = gateways[0].client.get(f"{gateways[0].url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]

@@ -193,7 +193,8 @@ def test_the_vendor_rate_limit_queues_briefly(
 def test_identical_reads_in_flight_share_one_vendor_call(
     start_gateway: StartGateway, sandbox: Sandbox
 ) -> None:
-    gateway = start_gateway(SEALGW_RATE_LIMIT="1000/minute")
+    # a burst of 100 from one caller: above its default share of the process (96 at once)
+    gateway = start_gateway(SEALGW_RATE_LIMIT="1000/minute", SEALGW_MAX_CONCURRENT_PER_CALLER="128")
     sandbox.config.latency_s = 0.3
     seal = ESIGN_A[2]
     answers = concurrently(gateway, [{"query": DETAIL % esign_id(seal.seal_id)}] * 100)

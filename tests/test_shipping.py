@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from gateway.access.tenants import load_tenants
 from gateway.providers.http import HttpSettings
-from gateway.tenants import load_tenants
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,9 +19,10 @@ from httpx_aiohttp.transport import map_aiohttp_exceptions
 from yarl import URL
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
-from gateway.logs import redact
-from gateway.metrics import TOKEN_FETCHES
+from gateway.ops.logs import redact
+from gateway.ops.metrics import TOKEN_FETCHES
 from gateway.providers.resilience import REQUEST_BUDGET, ResilienceSettings
+from gateway.settings import DEFAULTS
 from gateway.shared import SharedState, wait_while_held
 
 log = logging.getLogger("gateway.upstream")
@@ -36,9 +37,9 @@ NO_AUTH = httpx.Auth()
 class HttpSettings:
     """How the gateway talks to one vendor."""
 
-    timeout_s: float = 10.0
+    timeout_s: float = DEFAULTS.upstream_timeout_s
     # Upper bound on simultaneous requests to the vendor; further requests wait in the pool.
-    max_connections: int = 16
+    max_connections: int = DEFAULTS.upstream_max_connections
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
 
 

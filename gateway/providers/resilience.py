@@ -33,7 +33,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
-from gateway.metrics import VENDOR_CALLS, VENDOR_SECONDS
+from gateway.ops.metrics import VENDOR_CALLS, VENDOR_SECONDS
+from gateway.settings import DEFAULTS
 from gateway.shared import LocalState, RedisState, SharedState
 
 log = logging.getLogger("gateway.upstream")
@@ -79,17 +80,17 @@ class ResilienceSettings:
     """How hard the gateway tries, and how soon it stops trying, with one vendor."""
 
     # Attempts per read, the first included (1: no retries). Writes are sent once.
-    read_attempts: int = 3
+    read_attempts: int = DEFAULTS.upstream_read_attempts
     retry_wait_initial_s: float = 0.1
     retry_wait_max_s: float = 1.0
     # Failures within `breaker_window_s` that open the breaker, and how long it stays open.
-    breaker_failures: int = 5
+    breaker_failures: int = DEFAULTS.breaker_failures
     breaker_window_s: float = 30.0
-    breaker_cooldown_s: float = 15.0
+    breaker_cooldown_s: float = DEFAULTS.breaker_cooldown_s
     # Calls per second to the vendor app (None: no client-side limit) and how long a call may
     # wait for its turn before failing with VENDOR_RATE_LIMITED.
     rate_per_second: int | None = None
-    rate_queue_s: float = 1.0
+    rate_queue_s: float = DEFAULTS.vendor_rate_queue_s
 
 
 @dataclass

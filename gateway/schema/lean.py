@@ -30,7 +30,7 @@ SOURCE_ONLY = "source_only"
 
 def of_source(resolver: Resolver, source_only: Callable[[Any], Any]) -> Resolver:
     """Marks a resolver that never reads its `info` with the same resolver as a function of
-    the source alone: a compiled plan (gateway/schema/plan.py) calls that, with no `info` made
+    the source alone: a compiled plan (gateway/execution/plan.py) calls that, with no `info` made
     and one call fewer per field."""
     setattr(resolver, SOURCE_ONLY, source_only)
     return resolver

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.file_uploads import Upload
+from strawberry.types.scalar import scalar
 
 from gateway import domain, service
 from gateway.domain import ProviderName, WriteRejected
@@ -131,6 +132,25 @@ class UploadedImage:
 
 
 # --- inputs ---------------------------------------------------------------------------------
+
+
+def _uploaded_file(value: object) -> object:
+    """A file part of a multipart request: anything else given for an `Upload` (a string in
+    JSON, a number) is the client's mistake, refused as bad input before anything runs."""
+    if not (hasattr(value, "read") and hasattr(value, "filename")):
+        raise ValueError(
+            "Upload takes a file sent as a part of a GraphQL multipart request, not a JSON value."
+        )
+    return value
+
+
+# strawberry's own `Upload` takes whatever it is given; this one takes files only.
+UPLOAD_SCALAR = scalar(
+    name="Upload",
+    description="A file sent as a part of a GraphQL multipart request.",
+    serialize=lambda value: value,
+    parse_value=_uploaded_file,
+)
 
 PROVIDER_DESCRIPTION = "Where the seal lives (only 云银签 offers writes)."
 

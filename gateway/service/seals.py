@@ -51,11 +51,11 @@ from gateway.domain import (
     UpstreamError,
     WriteRejected,
 )
-from gateway.loaders import AuthorizationKey, Loaders, settle
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest, SealQuery
 from gateway.service.ids import SealCursors, SealPosition
+from gateway.service.loaders import AuthorizationKey, Loaders, settle
 
 log = logging.getLogger("gateway.service")
 audit_log = logging.getLogger("gateway.audit")

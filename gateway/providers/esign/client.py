@@ -31,6 +31,7 @@ from gateway.providers.http import (
 )
 from gateway.providers.resilience import SharedUpstream, Upstream
 from gateway.providers.wire import read_as
+from gateway.settings import DEFAULTS
 
 PROVIDER = ProviderName.ESIGN
 AuthMode = Literal["signature", "token"]
@@ -57,14 +58,14 @@ class EsignSettings:
     base_url: str
     app_id: str
     app_secret: str
-    auth_mode: AuthMode = "signature"
+    auth_mode: AuthMode = DEFAULTS.esign_auth_mode  # type: ignore[assignment]
     # Whether the v1 list's `offset` counts items from 0 or from 1 (unconfirmed by the vendor).
-    offset_base: int = 1
+    offset_base: int = DEFAULTS.esign_offset_base
     # An e签宝 person account with seal-management rights in the organisation: the
     # `transactorPsnId` the management-page call needs. Without it, that call is not offered.
     transactor_psn_id: str | None = None
     # The app's calls per second: e签宝 allows 50 by default (UPSTREAMS.md).
-    rate_per_second: int | None = 50
+    rate_per_second: int | None = DEFAULTS.esign_rate_limit
     http: HttpSettings = field(default_factory=HttpSettings)
 
 

@@ -24,6 +24,7 @@ from gateway.providers.http import (
 from gateway.providers.resilience import SharedUpstream, Upstream
 from gateway.providers.wire import read_as
 from gateway.providers.yunyin.wire import AccessToken, Single
+from gateway.settings import DEFAULTS
 
 PROVIDER = ProviderName.YUNYIN
 T = TypeVar("T")
@@ -47,7 +48,7 @@ class YunyinSettings:
     base_url: str
     app_id: str
     app_secret: str
-    source: str = "API"
+    source: str = DEFAULTS.yunyin_source
     # The app's calls per second, where the vendor's contract sets one (it publishes none).
     rate_per_second: int | None = None
     http: HttpSettings = field(default_factory=HttpSettings)

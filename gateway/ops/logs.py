@@ -34,7 +34,7 @@ def redact(*logger_names: str) -> None:
 
 def configure_logging(level: str, log_format: str = "text") -> None:
     """Text for people, or one JSON object per line (python-json-logger) for collectors: the
-    extra fields of an event (the request events of gateway/schema/observe.py) become keys."""
+    extra fields of an event (the request events of gateway/execution/observe.py) become keys."""
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(

@@ -18,10 +18,7 @@ from gateway.domain import OrgScope, ProviderName, Role
 from gateway.providers.esign.client import EsignSettings
 from gateway.providers.http import HttpSettings
 from gateway.providers.yunyin.client import YunyinSettings
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names it."""
+from gateway.settings import DEFAULTS, ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +199,10 @@ class _Reader:
 
     def esign(self, value: object, where: str) -> tuple[EsignSettings, str]:
         table = self.table(value, where, "esign")
-        mode = table.get("auth_mode", "signature")
+        mode = table.get("auth_mode", DEFAULTS.esign_auth_mode)
         if mode not in ("signature", "token"):
             raise self.fail(f"{where}.auth_mode", "must be 'signature' or 'token'.")
-        base = table.get("offset_base", 1)
+        base = table.get("offset_base", DEFAULTS.esign_offset_base)
         if base not in (0, 1):
             raise self.fail(f"{where}.offset_base", "must be 0 or 1.")
         settings = EsignSettings(
@@ -219,7 +216,7 @@ class _Reader:
                 if "transactor_psn_id" in table
                 else None
             ),
-            rate_per_second=self.rate(table, where, 50),
+            rate_per_second=self.rate(table, where, DEFAULTS.esign_rate_limit),
             http=self.http,
         )
         return settings, self.text(table, "org_id", where)
@@ -233,8 +230,8 @@ class _Reader:
             base_url=self.url(table, where),
             app_id=self.text(table, "app_id", where),
             app_secret=self.text(table, "app_secret", where),
-            source=self.text(table, "source", where, "API"),
-            rate_per_second=self.rate(table, where, None),
+            source=self.text(table, "source", where, DEFAULTS.yunyin_source),
+            rate_per_second=self.rate(table, where, DEFAULTS.yunyin_rate_limit),
             http=self.http,
         )
         return settings, str(user)

@@ -9,6 +9,9 @@ that depends only on the document is done once, when the plan is made: each sele
 a tuple of fields with their resolver, their precomputed arguments, and a completion function
 made for their exact type. What remains per run is calling resolvers and building the answer.
 
+It plugs into the one request path (gateway/execution/pipeline.py) as its executor for the
+operations it covers; everything before and after execution is the same for both.
+
 Same results, same errors: the plan calls the same resolvers with the same `info` (or none,
 for those marked as reading none), completes values by graphql-core's rules (non-null, lists,
 leaf coercion, `is_type_of`), locates errors and nulls their nearest nullable parent the way
@@ -16,7 +19,7 @@ graphql-core does, and awaits in the same order, so dataloaders batch the same.
 `tests/test_plan.py` holds every query the tests use, over the whole sandbox, to the same bytes
 as the standard path.
 
-What a plan does not cover is never compiled, and those documents take the standard path:
+What a plan does not cover is never compiled, and graphql-core's executor runs it:
 mutations and subscriptions, directives (`@skip`, `@include`, `@defer`, `@stream`), interfaces
 and unions in the selection, introspection (`__schema`, `__type`), fragment variables, and
 documents that do not parse or validate."""
@@ -24,8 +27,6 @@ documents that do not parse or validate."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -51,9 +52,8 @@ from graphql import (
     OperationType,
     Undefined,
     located_error,
-    parse,
 )
-from graphql.execution import default_field_resolver, get_argument_values, get_variable_values
+from graphql.execution import default_field_resolver, get_argument_values
 from graphql.execution.collect_fields import (
     FieldDetails,
     FragmentDetails,
@@ -70,12 +70,10 @@ from graphql.type import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.validation import ASTValidationRule, specified_rules
-from strawberry.schema.schema import validate_document
 
 from gateway.schema.lean import SOURCE_ONLY
 
-__all__ = ["Plan", "PlanResult", "Plans"]
+__all__ = ["NotCompiled", "Plan", "PlanResult", "compile_plan"]
 
 Info = GraphQLResolveInfo[Any]
 
@@ -703,21 +701,10 @@ class Plan:
     operation: OperationDefinitionNode
     fragment_definitions: dict[str, FragmentDefinitionNode]
     fields: tuple[_Field, ...]
-    # What the layers above work out once per plan (gateway/schema/planned.py: the cost of an
-    # operation that declares no variables).
-    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
         return self.operation.name.value if self.operation.name else None
-
-    def variables(self, given: dict[str, Any] | None) -> VariableValues | None:
-        """The request's variables coerced, or None when they do not fit (the standard path
-        then answers with graphql-core's own error)."""
-        coerced = get_variable_values(
-            self.schema, self.operation.variable_definitions or (), given or {}, max_errors=50
-        )
-        return coerced if isinstance(coerced, VariableValues) else None
 
     async def run(self, context: Any, variables: VariableValues) -> PlanResult:
         """The operation's data and errors, as graphql-core's execute gives them."""
@@ -771,47 +758,9 @@ def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: 
     return Plan(schema, document, operation, definitions, compiler.selection(root, grouped))
 
 
-class Plans:
-    """Plans by document text and operation name, made on first sight and kept for the most
-    recent `maxsize` documents; None for a document the standard path must run (it does not
-    parse or validate, or a plan does not cover it), remembered the same way."""
-
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        rules: Sequence[type[ASTValidationRule]],
-        *,
-        max_tokens: int,
-        maxsize: int = 256,
-    ) -> None:
-        self.schema = schema
-        self.rules = (*specified_rules, *rules)
-        self.max_tokens = max_tokens
-        self.maxsize = maxsize
-        self._plans: OrderedDict[tuple[str, str | None], Plan | None] = OrderedDict()
-
-    def get(self, query: str, operation_name: str | None) -> Plan | None:
-        key = (query, operation_name)
-        plans = self._plans
-        try:
-            plan = plans[key]
-        except KeyError:
-            plan = self._compile(query, operation_name)
-            plans[key] = plan
-            if len(plans) > self.maxsize:
-                plans.popitem(last=False)
-            return plan
-        plans.move_to_end(key)
-        return plan
-
-    def _compile(self, query: str, operation_name: str | None) -> Plan | None:
-        try:
-            document = parse(query, max_tokens=self.max_tokens)
-        except GraphQLError:
-            return None
-        if validate_document(self.schema, document, self.rules):
-            return None
-        try:
-            return compile_plan(self.schema, document, operation_name)
-        except NotCompiled:
-            return None
+def plan_or_none(schema: GraphQLSchema, document: DocumentNode, name: str | None) -> Plan | None:
+    """The operation's plan, or None where graphql-core's executor must run it."""
+    try:
+        return compile_plan(schema, document, name)
+    except NotCompiled:
+        return None

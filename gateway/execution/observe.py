@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
-from strawberry.extensions import SchemaExtension
 
-from gateway.metrics import ERRORS, OPERATION_SECONDS, OPERATIONS, operation_label
+from gateway.execution.errors import request_error_code
+from gateway.ops.metrics import ERRORS, OPERATION_SECONDS, OPERATIONS, operation_label
 from gateway.providers.resilience import REQUEST_BUDGET
 from gateway.schema.context import GatewayContext
-from gateway.schema.errors import request_error_code
 
 log = logging.getLogger("gateway.request")
 
@@ -73,33 +70,4 @@ def record_operation(
             event["durationMs"],
             event["vendorCalls"],
             extra=event,
-        )
-
-
-class Observe(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        seconds = time.perf_counter() - started
-        context = self.execution_context
-        result = context.result
-        # The result's errors as clients see them (GatewayErrors has rewritten them); an
-        # operation that ended with no result has only its request errors.
-        if result is not None:
-            errors = list(result.errors or [])
-        else:
-            errors = list(context.pre_execution_errors or [])
-        kind = "unknown"
-        if context.graphql_document is not None:
-            try:
-                kind = context.operation_type.value
-            except RuntimeError:  # the document names no such operation
-                kind = "unknown"
-        record_operation(
-            context.operation_name,
-            kind,
-            errors,
-            bool(result is not None and result.data),
-            seconds,
-            context.context,
         )

@@ -6,7 +6,10 @@ browser apps, a rate limit per caller, and a request id on every answer.
 - JWTs are verified with PyJWT against the issuer's shared secret (HS256) or its JWKS (RS256,
   ES256; a file or a URL, refreshed on an unknown `kid` at most once a minute). `exp`, `nbf`,
   `iss` and `aud` are checked with a small clock skew. An algorithm the issuer is not configured
-  for (`none`, HS256 against a key issuer) is refused before any key is looked at.
+  for (`none`, HS256 against a key issuer) is refused before any key is looked at. Claims are
+  held to RFC 7519: `sub` a non-empty string (it names the caller and its rate-limit bucket),
+  `exp`, `nbf` and `iat` numeric dates (not digits in a string, which PyJWT would take), and a
+  token at most 8 KiB.
 - Refusals answer 401 with `WWW-Authenticate` and a GraphQL JSON error `UNAUTHENTICATED` with a
   short phrase; the reason is logged, never echoed.
 """
@@ -19,10 +22,8 @@ import hmac
 import json
 import logging
 import math
-import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,18 +34,18 @@ import jwt
 from limits import parse as parse_limit
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.access.tenants import ApiKey, JwtIssuer, Tenant
 from gateway.domain import Caller, Role
-from gateway.guards import refuse
-from gateway.tenants import ApiKey, JwtIssuer, Tenant
 
 log = logging.getLogger("gateway.callers")
 
 KEY_PREFIX = "sgk_"
 LEEWAY_S = 30.0
 JWKS_REFRESH_S = 60.0
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MAX_TOKEN_BYTES = 8192
+MAX_SUBJECT = 255
+DATE_CLAIMS = ("exp", "nbf", "iat")
 
 
 def new_key() -> tuple[str, str]:
@@ -171,6 +172,8 @@ class Authenticator:
         return Caller(tenant.name, known.role, f"key:{known.name}", request_id)
 
     async def _by_token(self, token: str, request_id: str) -> Caller:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise _invalid(f"token of {len(token)} bytes")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -210,6 +213,7 @@ class Authenticator:
             raise _invalid("bad signature") from None
         except jwt.PyJWTError as error:
             raise _invalid(f"token refused ({type(error).__name__})") from None
+        _check_claims(claims)
         return Caller(
             issuer.tenant.name,
             _role(claims.get(config.role_claim)),
@@ -225,6 +229,19 @@ class Authenticator:
             if claim is None or claims.get(claim) == issuer.tenant.name:
                 return issuer
         raise _invalid("the token names no tenant of this issuer")
+
+
+def _check_claims(claims: dict[str, Any]) -> None:
+    """RFC 7519's types, which PyJWT does not hold a token to: `sub` a string (here also
+    non-empty and short: it names the caller), dates numbers (4.1.4, 4.1.5, 4.1.6)."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT:
+        raise _invalid("`sub` is not a non-empty string")
+    for name in DATE_CLAIMS:
+        value = claims.get(name)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (numeric and math.isfinite(value)):
+            raise _invalid(f"`{name}` is not a numeric date")
 
 
 def _role(value: object) -> Role:
@@ -264,95 +281,3 @@ class RateLimiter:
             self._item, "caller", caller.tenant, caller.subject
         )
         return max(1, math.ceil(stats.reset_time - time.time()))
-
-
-# --- the gate -------------------------------------------------------------------------------
-
-
-def _headers(scope: Scope) -> dict[bytes, bytes]:
-    return {bytes(k): bytes(v) for k, v in scope["headers"]}
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
-
-
-class CallerGate:
-    """In front of /graphql: a request id on every answer, the caller established (or the
-    request refused), the caller's rate limit applied. The GraphiQL page itself (a browser's
-    GET for HTML) is served to anyone: it holds no data, and its requests carry credentials."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        authenticator: Authenticator,
-        limiter: RateLimiter,
-        *,
-        anonymous: bool,
-        page_tenant: str,
-    ) -> None:
-        self.app = app
-        self.authenticator = authenticator
-        self.limiter = limiter
-        self.anonymous = anonymous
-        # The page request is given a caller that may do nothing: it executes no operation.
-        self._page_caller = Caller(page_tenant, Role.VIEWER, "graphiql-page")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = _headers(scope)
-        given = _text(headers.get(b"x-request-id")) or ""
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        id_header = (b"x-request-id", request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), id_header]
-            await send(message)
-
-        if scope["method"] == "OPTIONS" or self._is_ide_page(scope, headers):
-            scope.setdefault("state", {})["caller"] = self._page_caller
-            await self.app(scope, receive, send_with_id)
-            return
-        try:
-            caller = await self.authenticator.caller(
-                _text(headers.get(b"authorization")), _text(headers.get(b"x-api-key")), request_id
-            )
-        except Unauthenticated as refusal:
-            log.info("refused a caller (request %s): %s", request_id, refusal.reason)
-            await self._unauthenticated(send_with_id, refusal.phrase, invalid=True)
-            return
-        if caller is None:
-            if not self.anonymous:
-                await self._unauthenticated(send_with_id, "Credentials required.", invalid=False)
-                return
-            caller = Caller.anonymous(request_id)
-        retry_after = await self.limiter.retry_after(caller)
-        if retry_after is not None:
-            await refuse(
-                send_with_id,
-                429,
-                f"Too many requests; try again in {retry_after} s.",
-                "RATE_LIMITED",
-                [(b"retry-after", str(retry_after).encode())],
-            )
-            return
-        scope.setdefault("state", {})["caller"] = caller
-        await self.app(scope, receive, send_with_id)
-
-    @staticmethod
-    def _is_ide_page(scope: Scope, headers: dict[bytes, bytes]) -> bool:
-        return (
-            scope["method"] == "GET"
-            and b"text/html" in headers.get(b"accept", b"")
-            and b"query=" not in scope.get("query_string", b"")
-        )
-
-    @staticmethod
-    async def _unauthenticated(send: Send, phrase: str, *, invalid: bool) -> None:
-        challenge = b'Bearer realm="seal-gateway"' + (
-            b', error="invalid_token"' if invalid else b""
-        )
-        await refuse(send, 401, phrase, "UNAUTHENTICATED", [(b"www-authenticate", challenge)])

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -26,8 +24,6 @@ from graphql import (
     get_named_type,
     value_from_ast_untyped,
 )
-from graphql.language import DocumentNode
-from strawberry.extensions import SchemaExtension
 
 PROVIDERS = 2
 
@@ -66,24 +62,13 @@ class CostModel:
     default_page: int
     max_page: int
 
-    def operation_cost(
+    def cost(
         self,
-        document: DocumentNode,
-        operation_name: str | None,
+        fragments: dict[str, FragmentDefinitionNode],
+        operation: OperationDefinitionNode,
         variables: dict[str, Any] | None,
     ) -> int:
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        chosen = [
-            o
-            for o in operations
-            if operation_name is None or (o.name is not None and o.name.value == operation_name)
-        ]
-        if not chosen:
-            return 0
-        operation = chosen[0]
+        """The operation's cost with these variables (as the client sent them)."""
         root = self.schema.get_root_type(operation.operation)
         if root is None:
             return 0
@@ -167,43 +152,3 @@ class _Walk:
         if any(owner.name == "Seal" and node.name.value in DETAIL_FIELDS for owner, node in pairs):
             cost += 1  # one detail call for this seal, whichever such fields it selects
         return cost
-
-
-class CostLimit(SchemaExtension):
-    """Refuses an operation whose cost is over `maximum` before anything runs (no vendor is
-    called), and puts the cost in the answer's `extensions.cost` when the client asks for it
-    (the `X-Query-Cost` header)."""
-
-    def __init__(self, *, maximum: int, default_page: int, max_page: int) -> None:
-        self.maximum = maximum
-        self.default_page = default_page
-        self.max_page = max_page
-        self.cost: int | None = None
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            model = CostModel(context.schema._schema, self.default_page, self.max_page)
-            self.cost = model.operation_cost(document, context.operation_name, context.variables)
-            if self.cost > self.maximum:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"This operation could cost {self.cost} vendor calls; the limit is "
-                            f"{self.maximum}. Ask for smaller pages or fewer fields at once.",
-                            extensions={
-                                "code": "COST_LIMIT_EXCEEDED",
-                                "cost": self.cost,
-                                "maximum": self.maximum,
-                            },
-                        )
-                    ],
-                )
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        if self.cost is None or not getattr(self.execution_context.context, "show_cost", False):
-            return {}
-        return {"cost": {"requested": self.cost, "maximum": self.maximum}}

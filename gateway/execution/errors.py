@@ -5,11 +5,9 @@ message that could hold a secret) ever leaves: it is logged and replaced by a ge
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
 
 from gateway.domain import (
     BadInput,
@@ -98,17 +96,6 @@ def reported_error(path: list[str | int], error: Exception) -> GraphQLError:
     return GraphQLError(
         INTERNAL_MESSAGE, path=path, extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value}
     )
-
-
-class GatewayErrors(SchemaExtension):
-    """Rewrites the result's errors for clients and adds the errors resolvers reported."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None:
-            return
-        result.errors = client_errors(result.errors or [], self.execution_context.context)
 
 
 def client_errors(errors: list[GraphQLError], context: object) -> list[GraphQLError] | None:

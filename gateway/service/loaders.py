@@ -27,7 +27,7 @@ from gateway.domain import (
     SealKey,
     UpstreamError,
 )
-from gateway.metrics import LOADER_BATCH
+from gateway.ops.metrics import LOADER_BATCH
 from gateway.providers.base import SealProvider, read_all
 
 # A batch function's answer: a value per key, or the Exception that failed that key alone.

@@ -1,0 +1,1 @@
+"""Who may call: callers (API keys, JWTs) and their rate limits, tenants, admission."""

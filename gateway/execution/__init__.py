@@ -1,0 +1,2 @@
+"""The one path of every GraphQL operation: documents, cost, compiled plans, errors as
+clients see them, request events."""

@@ -1,0 +1,351 @@
+"""Assembly: the Starlette app with GraphQL at /graphql (GraphiQL in a browser), /healthz, CORS,
+and whatever extra routes the caller mounts beside them (the demo mounts the sandbox)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from gateway.access.admission import Admission, AdmissionLimits
+from gateway.access.callers import Authenticator, RateLimiter
+from gateway.access.tenants import Tenant, VendorSettings
+from gateway.config import Settings, load_settings
+from gateway.domain import Caller, OrgScope, ProviderName
+from gateway.execution.cost import CostModel
+from gateway.execution.documents import DocumentLimits, Documents, validation_rules
+from gateway.execution.pipeline import Pipeline
+from gateway.execution.plan import plan_or_none
+from gateway.http import graphiql
+from gateway.http.endpoint import CallerGate, GraphQLEndpoint, MakeContext
+from gateway.http.idempotency import IdempotentWrites
+from gateway.http.persisted import PersistedDocuments
+from gateway.http.request import BodyLimits
+from gateway.ops.health import Readiness
+from gateway.ops.health import Target as ReadyTarget
+from gateway.ops.logs import configure_logging
+from gateway.ops.metrics import CONTENT_TYPE_LATEST, exposition
+from gateway.providers.base import SealProvider
+from gateway.providers.esign.provider import EsignProvider
+from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUpstream
+from gateway.providers.yunyin.provider import YunyinProvider
+from gateway.schema import GatewayContext, build_schema
+from gateway.service import Limits, SealService
+from gateway.shared import RedisState, SharedState, state_from_url
+
+log = logging.getLogger("gateway")
+
+# Room for the multipart framing and the fields beside an uploaded file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def build_adapters(
+    vendors: VendorSettings, tenant: str, shared: SharedUpstream
+) -> dict[ProviderName, SealProvider]:
+    adapters: dict[ProviderName, SealProvider] = {}
+    if vendors.esign is not None:
+        adapters[ProviderName.ESIGN] = EsignProvider(vendors.esign, tenant, shared)
+    if vendors.yunyin is not None:
+        adapters[ProviderName.YUNYIN] = YunyinProvider(vendors.yunyin, tenant, shared)
+    return adapters
+
+
+@dataclass
+class TenantRuntime:
+    """One tenant's vendor clients: its own connections, tokens and signatures, shared by
+    nothing of any other tenant."""
+
+    tenant: Tenant
+    adapters: dict[ProviderName, SealProvider]
+    scope: OrgScope
+
+    def scope_for(self, caller: Caller) -> OrgScope:
+        """The tenant's accounts, with the caller's own 云银签 operator where their token
+        names one (the tenant allowed it by configuring the claim)."""
+        if caller.operator is None or ProviderName.YUNYIN not in self.scope.accounts:
+            return self.scope
+        return OrgScope({**self.scope.accounts, ProviderName.YUNYIN: caller.operator})
+
+
+@dataclass
+class Runtime:
+    """What lives as long as the process: settings, every tenant's pooled connections, and
+    the state shared with other processes (in Redis when configured)."""
+
+    settings: Settings
+    state: SharedState
+    tenants: dict[str, TenantRuntime] = field(default_factory=dict)
+    readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
+
+    @property
+    def graphiql_assets(self) -> Path:
+        configured = self.settings.graphiql_assets
+        return Path(configured) if configured else graphiql.default_dir()
+
+    def context(self, limits: Limits) -> MakeContext:
+        """How each operation's context is made: a service per request (its loaders' caches
+        must not outlive it) over the caller's tenant, with the request's vendor budget."""
+        settings = self.settings
+
+        def make(caller: Caller, show_cost: bool, reconcile: bool) -> GatewayContext:
+            tenant = self.tenants[caller.tenant]
+            REQUEST_BUDGET.set(
+                RequestBudget(settings.vendor_call_budget, settings.request_deadline_s)
+            )
+            return GatewayContext(
+                service=SealService(
+                    tenant.adapters,
+                    tenant.scope_for(caller),
+                    limits,
+                    caller,
+                    # a retry of a write whose outcome was unknown (gateway/http/idempotency.py)
+                    reconcile=reconcile,
+                ),
+                sandbox=settings.sandbox,
+                show_cost=show_cost,
+            )
+
+        return make
+
+
+def face(settings: Settings, *, subgraph: bool) -> Pipeline:
+    """The execution pipeline of one face: the product's schema (with GraphiQL) or the
+    federation subgraph's, with the limits the settings give."""
+    schema = build_schema(subgraph=subgraph, lean=settings.lean_resolvers)
+    core = schema._schema
+    introspection = settings.introspection or subgraph
+    rules = validation_rules(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        introspection=introspection,
+    )
+    limits = DocumentLimits(settings.max_tokens, settings.max_selections, settings.max_repeats)
+    tracing = settings.otlp_endpoint is not None
+    compiler = None
+    if settings.query_plans:
+        compiler = functools.partial(plan_or_none, core)
+    return Pipeline(
+        core,
+        Documents(core, rules, limits, compiler),
+        CostModel(core, settings.default_page_size, settings.max_page_size),
+        settings.max_query_cost,
+        tracing=tracing,
+    )
+
+
+def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The gateway, with `extra_routes` served beside it."""
+    runtime = Runtime(settings, state_from_url(settings.redis_url))
+    shared = SharedUpstream.for_state(runtime.state)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tune_garbage_collection()
+        for tenant in settings.tenants:
+            runtime.tenants[tenant.name] = TenantRuntime(
+                tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
+            )
+        runtime.readiness = Readiness(
+            [
+                ReadyTarget(name, provider, adapter, tenant_runtime.scope)
+                for name, tenant_runtime in runtime.tenants.items()
+                for provider, adapter in tenant_runtime.adapters.items()
+            ],
+            settings.ready_interval_s,
+        )
+        runtime.readiness.start()
+        for name, tenant_runtime in runtime.tenants.items():
+            names = ", ".join(p.value for p in tenant_runtime.adapters) or "none"
+            log.info(
+                "tenant %s: providers %s%s", name, names, " (sandbox)" if settings.sandbox else ""
+            )
+        try:
+            yield
+        finally:
+            await runtime.readiness.stop()
+            for tenant_runtime in runtime.tenants.values():
+                for adapter in tenant_runtime.adapters.values():
+                    await adapter.aclose()
+            await runtime.state.aclose()
+
+    async def healthz(request: Request) -> Response:
+        providers = sorted({p.value for t in runtime.tenants.values() for p in t.adapters})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "sandbox": settings.sandbox,
+                "tenants": len(runtime.tenants),
+                "providers": providers,
+            }
+        )
+
+    async def readyz(request: Request) -> Response:
+        """Ready when every vendor's last background check passed (and Redis, when
+        configured, answers); each vendor's check and breaker are shown. No vendor call."""
+        breakers = {
+            f"{name}/{provider.value}": await adapter.breaker_status()
+            for name, tenant_runtime in runtime.tenants.items()
+            for provider, adapter in tenant_runtime.adapters.items()
+        }
+        ready, vendors = runtime.readiness.report(breakers)
+        body: dict[str, object] = {"vendors": vendors}
+        if isinstance(runtime.state, RedisState):
+            try:
+                await runtime.state.ping()
+                body["redis"] = "up"
+            except Exception:  # any failure to reach it means not ready
+                log.warning("readyz: the shared state (Redis) does not answer")
+                body["redis"] = "down"
+                ready = False
+        body = {"status": "ready" if ready else "not ready", **body}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    gate = CallerGate(
+        Authenticator(settings.tenants),
+        RateLimiter(settings.rate_limit, shared.rate_storage),
+        Admission(
+            AdmissionLimits(
+                settings.max_concurrent_requests,
+                settings.max_concurrent_per_tenant,
+                settings.max_concurrent_per_caller,
+            )
+        ),
+        anonymous=settings.anonymous,
+    )
+    documents = PersistedDocuments(
+        runtime.state,
+        dict(settings.documents),
+        only_trusted=settings.trusted_documents_only,
+        automatic=settings.automatic_persisted_queries,
+    )
+    writes = IdempotentWrites(
+        runtime.state,
+        ttl_s=settings.idempotency_ttl_s,
+        running_s=settings.request_deadline_s + 5.0,
+    )
+    body_limits = BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        max_multipart_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+        max_json_depth=settings.max_json_depth,
+    )
+    make_context = runtime.context(
+        Limits(
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+    )
+
+    async def graphiql_page(scope: Scope, receive: Receive, send: Send) -> None:
+        """GraphiQL from the gateway's own files (gateway/http/graphiql.py), never a CDN."""
+        page = graphiql.page_response(
+            runtime.graphiql_assets, needs_credentials=not settings.anonymous
+        )
+        await page(scope, receive, send)
+
+    def endpoint(*, subgraph: bool) -> GraphQLEndpoint:
+        return GraphQLEndpoint(
+            face(settings, subgraph=subgraph),
+            gate,
+            documents,
+            writes,
+            body_limits,
+            make_context,
+            None if subgraph else graphiql_page,
+        )
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (every worker's, with several)."""
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def graphiql_asset(request: Request) -> Response:
+        return graphiql.asset_response(runtime.graphiql_assets, request)
+
+    routes: list[BaseRoute] = [
+        Route(graphiql.ASSETS_PATH + "/{path:path}", graphiql_asset),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/readyz", readyz),
+        # every method reaches GraphQL, which refuses all but GET and POST in GraphQL JSON
+        Route("/graphql", endpoint(subgraph=False)),
+        # the federation subgraph, for the supergraph router (introspection always on here:
+        # the router reads `_service { sdl }`; callers still need credentials)
+        Route("/subgraph", endpoint(subgraph=True)),
+    ]
+    routes.extend(extra_routes)
+    # large answers (pages of seals) compressed for clients that accept it
+    middleware = [Middleware(GZipMiddleware, minimum_size=2048)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "content-type",
+                    "authorization",
+                    "x-api-key",
+                    "x-request-id",
+                    "apollo-require-preflight",
+                    "x-apollo-operation-name",
+                ],
+                expose_headers=["x-request-id", "retry-after"],
+                max_age=600,
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app
+
+
+def tune_garbage_collection() -> None:
+    """A request makes many short-lived objects (a page of seals: thousands) and few cycles.
+    The start-up heap is frozen out of every collection, and the youngest generation is
+    collected after 10,000 allocations instead of 700. Not more: at 50,000 the middle
+    generation's collections took ~20 ms and showed in the p99 (bench/RESULTS.md).
+    Once per process: a second app in the same process (tests) must not freeze its garbage."""
+    if gc.get_freeze_count():
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
+def app_from_environment() -> Starlette:
+    """The app a worker process builds for itself (`seal-gateway serve --workers N`): settings
+    from the environment, as the parent read them, and the same logging and tracing."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(settings.otlp_endpoint)
+    return create_app(settings)
+
+
+def configure_tracing(endpoint: str | None) -> None:
+    """OpenTelemetry traces to an OTLP/HTTP collector: a span per operation (strawberry's
+    extension) and one per vendor call beneath it. Nothing without an endpoint."""
+    if endpoint is None:
+        return
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "seal-gateway"}))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    )
+    trace.set_tracer_provider(provider)

@@ -1,0 +1,124 @@
+"""The HTTP server: uvicorn, with deadlines for a request's head and body.
+
+uvicorn waits for a request as long as the client keeps sending something (its keep-alive
+timer is reset by every byte), so a client dripping its headers or its body one byte at a
+time holds a connection, and its request a place, forever. Here a request's head must be
+complete within `head_timeout_s` of the connection opening or the previous answer going out,
+and its body within `body_timeout_s` of its head; else the client gets a 408 and the
+connection is closed (an app waiting for the body sees the client leave). A sweep once a
+second checks every connection: the request path itself pays nothing for the deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from gateway.http.guards import JSON_TYPE, refusal_body
+from gateway.settings import DEFAULTS
+
+
+class GatewayConfig(uvicorn.Config):
+    """uvicorn's settings, with the request deadlines (picklable: workers get a copy)."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        head_timeout_s: float = DEFAULTS.header_timeout_s,
+        body_timeout_s: float = DEFAULTS.body_timeout_s,
+        **options: Any,
+    ) -> None:
+        super().__init__(app, http=DeadlineProtocol, log_config=None, **options)
+        self.head_timeout_s = head_timeout_s
+        self.body_timeout_s = body_timeout_s
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    # One sweep a second over this process's connections, per event loop.
+    _sweepers: ClassVar[dict[asyncio.AbstractEventLoop, asyncio.TimerHandle]] = {}
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Since when this connection waits for a request's head, or for its body (None: not).
+        self.head_since: float | None = self.loop.time()
+        self.body_since: float | None = None
+        # Whether any of the awaited head has arrived (an idle connection gets no 408).
+        self.head_begun = False
+        if self.loop not in self._sweepers:
+            self._sweep_later(self.loop, self.connections)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_begun = True
+
+    def on_headers_complete(self) -> None:
+        self.head_since = None
+        self.head_begun = False
+        self.body_since = self.loop.time()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self.body_since = None
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.pipeline:
+            self.head_since = self.loop.time()
+
+    @classmethod
+    def _sweep_later(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+        cls._sweepers[loop] = loop.call_later(1.0, cls._sweep, loop, connections)
+
+    @classmethod
+    def _sweep(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+        now = loop.time()
+        for connection in list(connections):
+            if isinstance(connection, cls):
+                connection._check(now)
+        if loop.is_closed():
+            del cls._sweepers[loop]
+        else:
+            cls._sweep_later(loop, connections)
+
+    def _check(self, now: float) -> None:
+        config: Any = self.config
+        if self.transport.is_closing():
+            return
+        if self.head_since is not None and now - self.head_since > config.head_timeout_s:
+            self.head_since = None
+            if self.head_begun:
+                self._too_slow(
+                    f"The request's headers did not arrive within "
+                    f"{config.head_timeout_s:g} seconds."
+                )
+            self.transport.close()
+        elif self.body_since is not None and now - self.body_since > config.body_timeout_s:
+            self.body_since = None
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_started:
+                # the app, waiting for the body, sees the client leave and answers nothing
+                cycle.disconnected = True
+                cycle.message_event.set()
+                self._too_slow(
+                    f"The request body did not arrive within {config.body_timeout_s:g} seconds."
+                )
+            self.transport.close()
+
+    def _too_slow(self, message: str) -> None:
+        body = refusal_body(message)
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: "
+            + JSON_TYPE
+            + b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            + body
+        )
+
+
+def uvicorn_config(app: Any, **options: Any) -> GatewayConfig:
+    """uvicorn's settings for the gateway: its own protocol and deadlines, no log set-up of
+    uvicorn's."""
+    return GatewayConfig(app, **options)

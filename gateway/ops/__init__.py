@@ -1,0 +1,1 @@
+"""Running the gateway: health and readiness, metrics, logs."""
