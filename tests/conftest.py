@@ -365,6 +365,8 @@ class TenantsGateway:
     keys: dict[str, str]
     rsa_key: Any
     ec_key: Any
+    # the settings it was started with, for a test that starts another with some changed
+    env: dict[str, str]
 
     def post(
         self,
@@ -455,18 +457,17 @@ def tenants_gateway_session(
         )
         tenants_file = folder / "tenants.toml"
         tenants_file.write_text(toml)
-        settings = load_settings(
-            {
-                "SEALGW_TENANTS_FILE": str(tenants_file),
-                "SEALGW_UPSTREAM_TIMEOUT": "3",
-                # the fuzz run alone sends some hundreds of requests in a minute
-                "SEALGW_RATE_LIMIT": "6000/minute",
-                # no background readiness calls: the isolation tests count every vendor call
-                "SEALGW_READY_INTERVAL": "0",
-                **TENANT_SECRETS,
-            }
-        )
-        server = stack.enter_context(ServerThread(create_app(settings)))
+        env = {
+            "SEALGW_TENANTS_FILE": str(tenants_file),
+            "SEALGW_UPSTREAM_TIMEOUT": "3",
+            # the fuzz run alone sends some hundreds of requests in a minute
+            "SEALGW_RATE_LIMIT": "6000/minute",
+            # no background readiness calls: the isolation tests count every vendor call
+            "SEALGW_READY_INTERVAL": "0",
+            **TENANT_SECRETS,
+        }
+        settings = load_settings(env)
+        server = stack.enter_context(ServerThread(create_app(settings), settings))
         client = stack.enter_context(scanned_client(authorized=False))
         SECRETS.update(TENANT_SECRETS.values())
         SECRETS.update(key for key, _ in keys.values())
@@ -477,6 +478,7 @@ def tenants_gateway_session(
             {name: key for name, (key, _) in keys.items()},
             rsa_key,
             ec_key,
+            env,
         )
 
 
