@@ -12,7 +12,7 @@ import pytest
 from gateway.providers.esign.provider import EsignProvider
 from gateway.sandbox import Fault, Sandbox
 from gateway.sandbox import state as demo
-from gateway.service import SealService
+from gateway.service import SealReads
 from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
@@ -200,7 +200,7 @@ def test_a_bug_above_the_providers_is_masked_and_logged(
     async def broken(*args: object) -> None:
         raise RuntimeError("db password is hunter2")
 
-    monkeypatch.setattr(SealService, "seal_page", broken)
+    monkeypatch.setattr(SealReads, "seal_page", broken)
     with caplog.at_level(logging.ERROR, logger="gateway"):
         body = gateway.query(PAGE)
     assert body["data"] is None

@@ -57,7 +57,7 @@ async def walk(
     failed: list[ProviderName] = []
     after = None
     for _ in range(50):
-        page = await service(providers).seal_page(first, after, query or SealQuery())
+        page = await service(providers).reads.seal_page(first, after, query or SealQuery())
         names.extend(edge.seal.name or "" for edge in page.edges)
         failed.extend(page.unavailable)
         if not page.has_next:
@@ -84,13 +84,13 @@ def test_a_page_ending_at_a_boundary_asks_the_next_provider_only_for_its_count()
     providers = fakes()
 
     async def scenario() -> Any:
-        return await service(providers).seal_page(5, None, SealQuery())
+        return await service(providers).reads.seal_page(5, None, SealQuery())
 
     page = run(scenario)
     assert page.has_next is True
     assert providers[Y].calls["list"] == 1  # one count call: does anything follow?
     empty = fakes(yunyin=0)
-    assert run(lambda: service(empty).seal_page(5, None, SealQuery())).has_next is False
+    assert run(lambda: service(empty).reads.seal_page(5, None, SealQuery())).has_next is False
 
 
 @pytest.mark.parametrize(
@@ -121,8 +121,8 @@ def test_a_provider_down_for_good_keeps_the_walk_honest() -> None:
     providers[E].fail("list", *[outage(E)] * 100)
 
     async def scenario() -> tuple[Any, Any]:
-        first = await service(providers).seal_page(20, None, SealQuery())
-        second = await service(providers).seal_page(20, first.end_cursor, SealQuery())
+        first = await service(providers).reads.seal_page(20, None, SealQuery())
+        second = await service(providers).reads.seal_page(20, first.end_cursor, SealQuery())
         return first, second
 
     first, second = run(scenario)
@@ -138,21 +138,21 @@ def test_cursors_are_checked() -> None:
     providers = fakes()
 
     async def scenario() -> None:
-        page = await service(providers).seal_page(2, None, SealQuery())
+        page = await service(providers).reads.seal_page(2, None, SealQuery())
         cursor = page.end_cursor
         assert cursor is not None
         other = SealQuery(biz_type=SealBizType.FINANCE)
         with pytest.raises(BadInput, match="another filter"):
-            await service(providers).seal_page(2, cursor, other)
+            await service(providers).reads.seal_page(2, cursor, other)
         with pytest.raises(BadInput, match="another filter"):
-            await service(providers).seal_page(2, cursor, SealQuery(providers=(Y,)))
+            await service(providers).reads.seal_page(2, cursor, SealQuery(providers=(Y,)))
         for bad in ["nonsense", ids.global_id("Seal", "esign:1"), "c2VhbHM6eDp5"]:
             with pytest.raises(BadInput, match="not a cursor") as caught:
-                await service(providers).seal_page(2, bad, SealQuery())
+                await service(providers).reads.seal_page(2, bad, SealQuery())
             assert caught.value.field == "after"
         for first in (0, 51, -1):
             with pytest.raises(BadInput, match="between 1 and 50"):
-                await service(providers).seal_page(first, None, SealQuery())
+                await service(providers).reads.seal_page(first, None, SealQuery())
 
     run(scenario)
 
@@ -163,8 +163,8 @@ def test_total_counts_what_answered() -> None:
 
     async def scenario() -> Any:
         svc = service(providers)
-        page = await svc.seal_page(2, None, SealQuery())
-        return await svc.total_count(page)
+        page = await svc.reads.seal_page(2, None, SealQuery())
+        return await svc.reads.total_count(page)
 
     counted = run(scenario)
     assert counted.total == 5
@@ -186,7 +186,7 @@ def test_total_counts_what_answered() -> None:
 def test_any_failure_below_is_that_providers_upstream_error(failure: Exception) -> None:
     providers = fakes()
     providers[Y].fail("list", lambda: failure)
-    page = run(lambda: service(providers).seal_page(20, None, SealQuery()))
+    page = run(lambda: service(providers).reads.seal_page(20, None, SealQuery()))
     assert [e.seal.name for e in page.edges] == ALL[:5]
     assert page.unavailable == [Y]
     (error,) = page.errors
@@ -200,7 +200,7 @@ def test_a_detail_failure_is_that_seals_error() -> None:
     providers = fakes()
     providers[Y].fail("detail", lambda: TypeError("boom"))
     with pytest.raises(UpstreamError) as caught:
-        run(lambda: service(providers).seal_by_id(ids.global_id("Seal", "yunyin:1")))
+        run(lambda: service(providers).reads.seal_by_id(ids.global_id("Seal", "yunyin:1")))
     assert caught.value.vendor_code == "UNHANDLED_ANSWER"
 
 
@@ -208,7 +208,7 @@ def test_nodes_fail_one_by_one_and_share_calls() -> None:
     providers = fakes()
     good = ids.global_id("Seal", "yunyin:2")
     found = run(
-        lambda: service(providers).nodes([good, "bad-id", good, ids.global_id("Seal", "x:1")])
+        lambda: service(providers).reads.nodes([good, "bad-id", good, ids.global_id("Seal", "x:1")])
     )
     assert [type(f).__name__ for f in found] == ["Seal", "BadInput", "Seal", "BadInput"]
     assert providers[Y].calls["detail"] == 1
@@ -217,7 +217,7 @@ def test_nodes_fail_one_by_one_and_share_calls() -> None:
 def test_unconfigured_provider_is_not_found() -> None:
     providers = {Y: FakeProvider(Y, 2)}
     with pytest.raises(GatewayError, match="not configured"):
-        run(lambda: service(providers).seal_by_id(ids.global_id("Seal", "esign:1")))  # type: ignore[arg-type]
+        run(lambda: service(providers).reads.seal_by_id(ids.global_id("Seal", "esign:1")))  # type: ignore[arg-type]
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -230,8 +230,8 @@ def test_a_write_succeeds_and_reads_back_fresh() -> None:
 
     async def scenario() -> Any:
         svc = service(providers)
-        before = await svc.seal_by_id(ids.global_id("Seal", "yunyin:1"))
-        result = await svc.rename_seal(ids.global_id("Seal", "yunyin:1"), "  改名  ")
+        before = await svc.reads.seal_by_id(ids.global_id("Seal", "yunyin:1"))
+        result = await svc.writes.rename_seal(ids.global_id("Seal", "yunyin:1"), "  改名  ")
         return before, result
 
     before, result = run(scenario)
@@ -256,7 +256,7 @@ def test_refusals_are_user_errors(
     seal_id: str, name: str, reason: Rejection, field: str | None, sent: int
 ) -> None:
     providers = fakes()
-    result = run(lambda: service(providers).rename_seal(seal_id, name))
+    result = run(lambda: service(providers).writes.rename_seal(seal_id, name))
     assert result.value is None
     assert result.rejection is not None
     assert (result.rejection.reason, result.rejection.field) == (reason, field)
@@ -266,7 +266,7 @@ def test_refusals_are_user_errors(
 def test_unknown_vendor_code_is_vendor_rejected_with_the_code() -> None:
     providers = fakes()
     providers[Y].fail("create", refusal(Y, "SOMETHING_NEW"))
-    result = run(lambda: service(providers).create_template_seal(Y, SPEC))
+    result = run(lambda: service(providers).writes.create_template_seal(Y, SPEC))
     assert result.rejection is not None
     assert result.rejection.reason == Rejection.VENDOR_REJECTED
     assert result.rejection.vendor_code == "SOMETHING_NEW"
@@ -274,8 +274,8 @@ def test_unknown_vendor_code_is_vendor_rejected_with_the_code() -> None:
 
 def test_known_vendor_code_is_its_user_error() -> None:
     providers = fakes()
-    run(lambda: service(providers).create_template_seal(Y, SPEC))
-    again = run(lambda: service(providers).create_template_seal(Y, SPEC))
+    run(lambda: service(providers).writes.create_template_seal(Y, SPEC))
+    again = run(lambda: service(providers).writes.create_template_seal(Y, SPEC))
     assert again.rejection is not None
     assert (again.rejection.reason, again.rejection.field) == (Rejection.NAME_TAKEN, "name")
 
@@ -284,11 +284,11 @@ def test_an_outage_during_a_write_is_an_error_that_says_what_may_have_happened()
     providers = fakes()
     providers[Y].fail("create", outage(Y, write=True))
     with pytest.raises(UpstreamError) as caught:
-        run(lambda: service(providers).create_template_seal(Y, SPEC))
+        run(lambda: service(providers).writes.create_template_seal(Y, SPEC))
     assert caught.value.write_may_have_happened is True
     providers[Y].fail("create", lambda: ValueError("unreadable answer"))
     with pytest.raises(UpstreamError) as unhandled:
-        run(lambda: service(providers).create_template_seal(Y, SPEC))
+        run(lambda: service(providers).writes.create_template_seal(Y, SPEC))
     assert unhandled.value.write_may_have_happened is True
 
 
@@ -296,7 +296,7 @@ def test_a_failed_read_before_the_write_sends_nothing() -> None:
     providers = fakes()
     providers[Y].fail("list", outage(Y))
     with pytest.raises(UpstreamError) as caught:
-        run(lambda: service(providers).set_default_seal(ids.global_id("Seal", "yunyin:3")))
+        run(lambda: service(providers).writes.set_default_seal(ids.global_id("Seal", "yunyin:3")))
     assert caught.value.write_may_have_happened is False
     assert providers[Y].calls["set_default"] == 0
 
@@ -309,7 +309,7 @@ def test_a_failed_read_back_keeps_the_write() -> None:
         role=AuthorizationRole.USER,
         scope=AuthorizationScope.ALL_CONTRACTS,
     )
-    done = run(lambda: service(providers).authorize_seal(request))
+    done = run(lambda: service(providers).writes.authorize_seal(request))
     assert done.rejection is None
     assert done.value is not None
     assert done.value.authorizations is not None
@@ -332,7 +332,7 @@ def test_a_failed_read_back_keeps_the_write() -> None:
         role=AuthorizationRole.EXAMINER,
         scope=AuthorizationScope.ALL_CONTRACTS,
     )
-    result = run(lambda: service(providers).authorize_seal(again))
+    result = run(lambda: service(providers).writes.authorize_seal(again))
     assert result.rejection is None
     assert result.value is not None
     assert result.value.authorizations is None
@@ -345,7 +345,9 @@ def test_a_failed_read_back_keeps_the_write() -> None:
 
 def test_set_default_reports_the_previous_default() -> None:
     providers = fakes()
-    result = run(lambda: service(providers).set_default_seal(ids.global_id("Seal", "yunyin:3")))
+    result = run(
+        lambda: service(providers).writes.set_default_seal(ids.global_id("Seal", "yunyin:3"))
+    )
     assert result.value is not None
     assert result.value.seal is not None
     assert result.value.seal.is_default is True
@@ -356,16 +358,16 @@ def test_set_default_reports_the_previous_default() -> None:
 
 def test_delete_and_management_url() -> None:
     providers = fakes()
-    deleted = run(lambda: service(providers).delete_seal(ids.global_id("Seal", "yunyin:4")))
+    deleted = run(lambda: service(providers).writes.delete_seal(ids.global_id("Seal", "yunyin:4")))
     assert deleted.value == ids.global_id("Seal", "yunyin:4")
     assert [s.key.vendor_id for s in providers[Y].seals] == ["1", "2", "3"]
-    url = run(lambda: service(providers).management_url(Y))
+    url = run(lambda: service(providers).writes.management_url(Y))
     assert url.value is not None
     assert url.value.startswith("https://")
-    unsupported = run(lambda: service(providers).management_url(E))
+    unsupported = run(lambda: service(providers).writes.management_url(E))
     assert unsupported.rejection is not None
     assert unsupported.rejection.reason == Rejection.NOT_SUPPORTED
-    missing = run(lambda: service({Y: providers[Y]}).management_url(E))  # type: ignore[arg-type]
+    missing = run(lambda: service({Y: providers[Y]}).writes.management_url(E))  # type: ignore[arg-type]
     assert missing.rejection is not None
     assert missing.rejection.field == "provider"
 
@@ -375,8 +377,8 @@ def test_every_capability_is_offered_or_refused_by_the_service() -> None:
 
     async def scenario() -> None:
         svc = service(providers)
-        assert svc.operations(E) == []
-        assert svc.operations(Y) == list(Capability)
-        assert svc.configured() == [E, Y]
+        assert svc.reads.operations(E) == []
+        assert svc.reads.operations(Y) == list(Capability)
+        assert svc.reads.configured() == [E, Y]
 
     run(scenario)

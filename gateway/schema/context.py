@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import strawberry
 
-from gateway.service import SealService
+from gateway.service import SealReads, SealService, SealWrites
 
 
 @dataclass
@@ -19,6 +19,14 @@ class GatewayContext:
     show_cost: bool = False
     # (path, error) pairs added to the response's `errors` beside the partial data.
     reported: list[tuple[list[str | int], Exception]] = field(default_factory=list)
+
+    @property
+    def reads(self) -> SealReads:
+        return self.service.reads
+
+    @property
+    def writes(self) -> SealWrites:
+        return self.service.writes
 
     def report(self, info: strawberry.Info, error: Exception, *extra: str | int) -> None:
         self.reported.append(([*info.path.as_list(), *extra], error))

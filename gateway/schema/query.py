@@ -63,7 +63,7 @@ class SealFilter:
 
 
 def as_node(
-    found: domain.Seal | domain.Authorization, request_service: service.SealService
+    found: domain.Seal | domain.Authorization, request_service: service.SealReads
 ) -> relay.Node:
     if isinstance(found, domain.Seal):
         return Seal.of(found, request_service)
@@ -93,9 +93,9 @@ class Query:
         ] = None,
     ) -> SealConnection:
         query = filter.to_query() if filter is not None else service.SealQuery()
-        page = await info.context.service.seal_page(first, after, query)
+        page = await info.context.reads.seal_page(first, after, query)
         info.context.report_all(info, list(page.errors))
-        request_service = info.context.service
+        request_service = info.context.reads
         edges = [
             SealEdge(edge=edge, node=Seal.of(edge.seal, request_service)) for edge in page.edges
         ]
@@ -117,7 +117,7 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A seal's `id`.")],
     ) -> Seal | None:
-        request_service = info.context.service
+        request_service = info.context.reads
         return Seal.of(await request_service.seal_by_id(id), request_service)
 
     @strawberry.field(description="Any object by its global id (Relay).")
@@ -126,7 +126,7 @@ class Query:
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> relay.Node | None:
-        return as_node(await info.context.service.node(id), info.context.service)
+        return as_node(await info.context.reads.node(id), info.context.reads)
 
     @strawberry.field(
         description="Objects by their global ids, in the same order; null (with an error) for an "
@@ -140,12 +140,12 @@ class Query:
         ],
     ) -> list[relay.Node | None]:
         found: list[relay.Node | None] = []
-        for index, item in enumerate(await info.context.service.nodes(ids)):
+        for index, item in enumerate(await info.context.reads.nodes(ids)):
             if isinstance(item, GatewayError):
                 info.context.report(info, item, index)
                 found.append(None)
             else:
-                found.append(as_node(item, info.context.service))
+                found.append(as_node(item, info.context.reads))
         return found
 
     preview_template_seal: SealPreviewPayload = strawberry.field(
@@ -166,5 +166,5 @@ class Query:
                 sandbox=info.context.sandbox,
                 supported_operations=operations(name, info),
             )
-            for name in info.context.service.configured()
+            for name in info.context.reads.configured()
         ]

@@ -80,7 +80,7 @@ class SealImage:
 
 
 def operations(provider: ProviderName, info: Info) -> list[SealOperation]:
-    return [convert(SealOperation, c) for c in info.context.service.operations(provider)]
+    return [convert(SealOperation, c) for c in info.context.reads.operations(provider)]
 
 
 @strawberry.federation.type(
@@ -95,22 +95,22 @@ class Seal(relay.Node):
     record: strawberry.Private[domain.Seal]
     # The request's service, which loads the fields this view of the seal lacks: the fields
     # need no `info` then, and resolve as plain method calls (gateway/schema/lean.py).
-    request_service: strawberry.Private[service.SealService]
+    request_service: strawberry.Private[service.SealReads]
 
     @classmethod
-    def of(cls, seal: domain.Seal, request_service: service.SealService) -> Seal:
+    def of(cls, seal: domain.Seal, request_service: service.SealReads) -> Seal:
         return cls(node_key=seal.key.node_id(), record=seal, request_service=request_service)
 
     @classmethod
     def resolve_id(cls, root: Seal, *, info: Info) -> str:
         """The node id as issued to the caller's tenant."""
-        return info.context.service.seal_node_id(root.record)
+        return info.context.reads.seal_node_id(root.record)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Seal:
         """Federation entry point: a supergraph asks for seals by their id."""
         try:
-            request_service = info.context.service
+            request_service = info.context.reads
             return cls.of(await request_service.seal_by_id(id), request_service)
         except domain.BadInput as error:
             raise NotFound(error.message) from None
@@ -269,7 +269,7 @@ class Seal(relay.Node):
             str | None, strawberry.argument(description="The `endCursor` of the previous page.")
         ] = None,
     ) -> AuthorizationConnection | None:
-        page = await info.context.service.authorizations(self.record, first, after)
+        page = await info.context.reads.authorizations(self.record, first, after)
         if page is None:
             return None
         edges = [
@@ -319,7 +319,7 @@ class Authorization(relay.Node):
     @classmethod
     def resolve_id(cls, root: Authorization, *, info: Info) -> str:
         """The node id as issued to the caller's tenant."""
-        return info.context.service.authorization_node_id(root.record)
+        return info.context.reads.authorization_node_id(root.record)
 
     @strawberry.field(description="The vendor the authorisation lives at.")
     def provider(self) -> Provider:
@@ -332,7 +332,7 @@ class Authorization(relay.Node):
     @strawberry.field(description="The seal this authorisation is for.")
     async def seal(self, info: Info) -> Seal | None:
         key = SealKey(self.record.provider, self.record.seal_id)
-        request_service = info.context.service
+        request_service = info.context.reads
         return Seal.of(await request_service.seal(key), request_service)
 
     @strawberry.field(description="The authorised person's user id at the vendor.")
@@ -439,6 +439,6 @@ class SealConnection:
         "to each provider this page did not reach."
     )
     async def total_count(self, info: Info) -> int:
-        counted = await info.context.service.total_count(self.page)
+        counted = await info.context.reads.total_count(self.page)
         info.context.report_all(info, list(counted.errors))
         return counted.total

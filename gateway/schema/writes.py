@@ -354,7 +354,7 @@ def payload(
     return make(result.value, errors)
 
 
-def seal_of(found: domain.Seal | None, request_service: service.SealService) -> Seal | None:
+def seal_of(found: domain.Seal | None, request_service: service.SealReads) -> Seal | None:
     return None if found is None else Seal.of(found, request_service)
 
 
@@ -381,7 +381,7 @@ def _input(description: str) -> Any:
 async def preview_template_seal(
     info: Info, input: Annotated[TemplateSealInput, _input("The template seal to draw.")]
 ) -> SealPreviewPayload:
-    result = await info.context.service.preview_template_seal(
+    result = await info.context.writes.preview_template_seal(
         convert(ProviderName, input.provider), template_spec(input)
     )
     return preview_payload(info, result)
@@ -390,7 +390,7 @@ async def preview_template_seal(
 async def preview_image_seal(
     info: Info, input: Annotated[PreviewImageSealInput, _input("The upload to preview.")]
 ) -> SealPreviewPayload:
-    result = await info.context.service.preview_image_seal(
+    result = await info.context.writes.preview_image_seal(
         convert(ProviderName, input.provider),
         input.file_name,
         input.url,
@@ -416,7 +416,7 @@ class Mutation:
         self, info: Info, input: Annotated[UploadSealImageInput, _input("The file.")]
     ) -> UploadSealImagePayload | None:
         file: Any = input.file  # a Starlette UploadFile
-        result = await info.context.service.upload_image(
+        result = await info.context.writes.upload_image(
             convert(ProviderName, input.provider),
             getattr(file, "filename", None) or "seal.png",
             await file.read(),
@@ -435,14 +435,14 @@ class Mutation:
     async def create_template_seal(
         self, info: Info, input: Annotated[TemplateSealInput, _input("The seal to create.")]
     ) -> CreateSealPayload | None:
-        result = await info.context.service.create_template_seal(
+        result = await info.context.writes.create_template_seal(
             convert(ProviderName, input.provider), template_spec(input)
         )
         return payload(
             info,
             result,
             lambda seal, errors: CreateSealPayload(
-                seal=seal_of(seal, info.context.service), user_errors=errors
+                seal=seal_of(seal, info.context.reads), user_errors=errors
             ),
             at="seal",
         )
@@ -457,14 +457,14 @@ class Mutation:
             shape=convert(domain.TemplateShape, input.shape),
             image_path=input.image_path,
         )
-        result = await info.context.service.create_image_seal(
+        result = await info.context.writes.create_image_seal(
             convert(ProviderName, input.provider), spec
         )
         return payload(
             info,
             result,
             lambda seal, errors: CreateSealPayload(
-                seal=seal_of(seal, info.context.service), user_errors=errors
+                seal=seal_of(seal, info.context.reads), user_errors=errors
             ),
             at="seal",
         )
@@ -473,12 +473,12 @@ class Mutation:
     async def rename_seal(
         self, info: Info, input: Annotated[RenameSealInput, _input("Which seal, and its new name.")]
     ) -> RenameSealPayload | None:
-        result = await info.context.service.rename_seal(input.seal_id, input.name)
+        result = await info.context.writes.rename_seal(input.seal_id, input.name)
         return payload(
             info,
             result,
             lambda seal, errors: RenameSealPayload(
-                seal=seal_of(seal, info.context.service), user_errors=errors
+                seal=seal_of(seal, info.context.reads), user_errors=errors
             ),
             at="seal",
         )
@@ -489,15 +489,15 @@ class Mutation:
     async def set_default_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> SetDefaultSealPayload | None:
-        result = await info.context.service.set_default_seal(input.seal_id)
+        result = await info.context.writes.set_default_seal(input.seal_id)
         return payload(
             info,
             result,
             lambda change, errors: SetDefaultSealPayload(
-                seal=None if change is None else seal_of(change.seal, info.context.service),
+                seal=None if change is None else seal_of(change.seal, info.context.reads),
                 previous_default=None
                 if change is None
-                else seal_of(change.previous, info.context.service),
+                else seal_of(change.previous, info.context.reads),
                 user_errors=errors,
             ),
             at="seal",
@@ -507,7 +507,7 @@ class Mutation:
     async def delete_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> DeleteSealPayload | None:
-        result = await info.context.service.delete_seal(input.seal_id)
+        result = await info.context.writes.delete_seal(input.seal_id)
         return payload(
             info,
             result,
@@ -531,12 +531,12 @@ class Mutation:
             effective_at=input.effective_at,
             expires_at=input.expires_at,
         )
-        result = await info.context.service.authorize_seal(request)
+        result = await info.context.writes.authorize_seal(request)
         return payload(
             info,
             result,
             lambda done, errors: AuthorizeSealPayload(
-                seal=None if done is None else seal_of(done.seal, info.context.service),
+                seal=None if done is None else seal_of(done.seal, info.context.reads),
                 authorizations=(
                     []
                     if done is None
@@ -559,7 +559,7 @@ class Mutation:
         input: Annotated[SealManagementUrlInput | None, _input("Whose page.")] = None,
     ) -> SealManagementUrlPayload | None:
         provider = input.provider if input is not None else Provider.YUNYIN
-        result = await info.context.service.management_url(convert(ProviderName, provider))
+        result = await info.context.writes.management_url(convert(ProviderName, provider))
         return payload(
             info,
             result,

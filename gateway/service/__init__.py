@@ -2,15 +2,13 @@
 schema above and the loaders and providers below."""
 
 from gateway.service.checks import AuthorizationRequest, SealQuery
-from gateway.service.seals import (
+from gateway.service.reads import Counted, Limits, SealEdge, SealPage, SealReads
+from gateway.service.seals import SealService
+from gateway.service.writes import (
     Authorized,
-    Counted,
     DefaultChange,
-    Limits,
     ReadBackFailed,
-    SealEdge,
-    SealPage,
-    SealService,
+    SealWrites,
     WriteResult,
 )
 
@@ -24,6 +22,8 @@ __all__ = [
     "SealEdge",
     "SealPage",
     "SealQuery",
+    "SealReads",
     "SealService",
+    "SealWrites",
     "WriteResult",
 ]

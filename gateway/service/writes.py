@@ -1,0 +1,461 @@
+"""The writes of the API for one request, in plain Python: every mutation runs one path.
+
+Rules that live here and nowhere else:
+- the caller's role checked, target and capability checked, input checked, the target's
+  tenant checked, vendor call, vendor refusal mapped to a user error, read-back, one audit
+  event. A failed read-back never hides a write that happened;
+- a write repeated after an unknown outcome (the same Idempotency-Key) first looks for what
+  the earlier attempt made;
+- a seal the tenant has no such id for gets one answer (UNKNOWN_SEAL), as on the reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from gateway.domain import (
+    Authorization,
+    BadInput,
+    Capability,
+    ErrorCode,
+    Forbidden,
+    GatewayError,
+    ImageSealSpec,
+    MalformedAnswer,
+    NotFound,
+    ProviderName,
+    Rejection,
+    Role,
+    Seal,
+    SealColor,
+    SealFilter,
+    SealKey,
+    TemplateSealSpec,
+    UploadedImage,
+    UpstreamError,
+    WriteRejected,
+)
+from gateway.providers.base import SealProvider
+from gateway.service import checks, ids
+from gateway.service.checks import AuthorizationRequest
+from gateway.service.reads import UNHANDLED, UNKNOWN_SEAL, SealReads
+
+log = logging.getLogger("gateway.service")
+audit_log = logging.getLogger("gateway.audit")
+
+T = TypeVar("T")
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultChange:
+    seal: Seal | None
+    previous: Seal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    seal: Seal | None
+    # None when reading them back failed (the error beside says the write happened).
+    authorizations: list[Authorization] | None
+
+
+@dataclass(slots=True)
+class WriteResult(Generic[T]):
+    """A write's outcome: its value, or the user error it was refused with. `problems` are
+    failures after the write succeeded (reading the result back): the write stands, and each
+    problem says so (`write_succeeded`)."""
+
+    value: T | None = None
+    rejection: WriteRejected | None = None
+    problems: list[GatewayError] = field(default_factory=list)
+
+
+class ReadBackFailed(UpstreamError):
+    """Reading a write's result back failed; the write itself happened."""
+
+    def __init__(self, cause: GatewayError, provider: ProviderName) -> None:
+        super().__init__(
+            provider,
+            f"The change was made, but reading it back failed: {cause.message}",
+            code=cause.code,
+            vendor_code=getattr(cause, "vendor_code", None),
+            retryable=getattr(cause, "retryable", False),
+        )
+        self.write_succeeded = True
+
+
+# --- the writes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a write is aimed at: its provider, the seal (for writes on one), and whether the
+    seal's id was issued to the calling tenant."""
+
+    adapter: SealProvider
+    key: SealKey | None = None
+    ours: bool = True
+
+
+class SealWrites:
+    """One request's writes to one tenant's seals, on the ground its reads stand on."""
+
+    def __init__(self, reads: SealReads, *, reconcile: bool = False) -> None:
+        self._reads = reads
+        # This request repeats a write whose outcome was unknown (same Idempotency-Key): a
+        # create first looks for the seal the earlier attempt may have made.
+        self._reconcile = reconcile
+
+    def _write_target(self, provider: ProviderName, capability: Capability) -> Target:
+        """The provider a write goes to, checked to be configured and to support it."""
+        try:
+            adapter = self._reads.adapter(provider)
+        except NotFound as error:
+            raise WriteRejected(
+                Rejection.NOT_SUPPORTED, error.message, field="provider", provider=provider
+            ) from None
+        if not adapter.supports(capability):
+            what = capability.value.lower().replace("_", " ")
+            raise WriteRejected(
+                Rejection.NOT_SUPPORTED,
+                f"Provider {provider.value} does not support this operation ({what}).",
+                provider=provider,
+            )
+        return Target(adapter)
+
+    def _seal_target(self, seal_id: str, capability: Capability) -> Target:
+        """The seal a write is about, and its provider, checked to support the write. Whether
+        the id is this tenant's is checked at the first vendor call, after the input: a
+        foreign id then fails exactly where an unknown one would."""
+        try:
+            issued = ids.seal_key(seal_id, self._reads.tenant, "sealId")
+        except BadInput as error:
+            raise checks.invalid("sealId", error.message) from None
+        target = self._write_target(issued.key.provider, capability)
+        return Target(target.adapter, issued.key, issued.ours)
+
+    def _unknown_seal(self, target: Target) -> WriteRejected:
+        return WriteRejected(
+            Rejection.SEAL_NOT_FOUND, UNKNOWN_SEAL, field="sealId", provider=target.adapter.name
+        )
+
+    def _vendor_call(self, target: Target, call: Awaitable[T]) -> Awaitable[T]:
+        if target.ours:
+            return self._reads.shielded(target.adapter.name, call)
+        getattr(call, "close", lambda: None)()  # never sent: another tenant's seal
+        raise self._unknown_seal(target)
+
+    async def _before(self, target: Target, read: Awaitable[T]) -> T:
+        """A read a write needs before it is sent: its failure means nothing was written."""
+        try:
+            return await self._vendor_call(target, read)
+        except UpstreamError as error:
+            if error.code == ErrorCode.NOT_FOUND:
+                raise self._unknown_seal(target) from None
+            error.write_may_have_happened = False
+            raise
+
+    async def _send(self, target: Target, call: Awaitable[T]) -> T:
+        """The vendor call of a write. A refusal the vendor's table knows becomes that user
+        error, an unknown business code VENDOR_REJECTED; outages stay upstream errors saying
+        whether the write may have happened. Never retried: it may have arrived."""
+        try:
+            result = await self._vendor_call(target, call)
+        except BadInput as error:  # the provider found an id malformed: nothing was sent
+            field = "sealId" if error.field in (None, "id") else error.field
+            raise checks.invalid(field, error.message) from None
+        except UpstreamError as error:
+            refusal = _refusal(target.adapter, error)
+            if isinstance(refusal, WriteRejected) and refusal.reason == Rejection.SEAL_NOT_FOUND:
+                raise self._unknown_seal(target) from None
+            raise refusal from None
+        self._reads.loaders.forget()  # reads from now on must see the write's effect
+        return result
+
+    async def _read_back(
+        self, provider: ProviderName, read: Awaitable[T], result: WriteResult[Any]
+    ) -> T | None:
+        """A read after a successful write: its failure is a problem beside the result."""
+        try:
+            return await self._reads.shielded(provider, read)
+        except GatewayError as error:
+            result.problems.append(ReadBackFailed(error, provider))
+            return None
+
+    async def _write(
+        self,
+        operation: str,
+        steps: Callable[[WriteResult[T]], Awaitable[T | None]],
+        *,
+        seal_id: str | None = None,
+        changes: bool = True,
+    ) -> WriteResult[T]:
+        """Runs a write's steps (each made of the helpers above); a refusal at any step is the
+        result's user error. Only admins change anything (`changes`); previews, which change
+        nothing, are open to viewers. Every attempt is one audit event."""
+        result: WriteResult[T] = WriteResult()
+        try:
+            if changes and self._reads.caller.role != Role.ADMIN:
+                raise Forbidden("Your role may not change seals; an admin may.")
+            result.value = await steps(result)
+        except WriteRejected as rejection:
+            result.rejection = rejection
+        except GatewayError as error:
+            self._audit(operation, seal_id, error)
+            raise
+        self._audit(operation, seal_id, result.rejection)
+        return result
+
+    def _audit(self, operation: str, seal_id: str | None, failure: GatewayError | None) -> None:
+        """One structured event per write attempt: who, for which tenant, what, the outcome.
+        Never a secret, a token or file content: only the fields below."""
+        if isinstance(failure, Forbidden):
+            outcome = "forbidden"
+        elif isinstance(failure, WriteRejected):
+            outcome = "refused"
+        elif failure is not None:
+            outcome = "failed"
+        else:
+            outcome = "ok"
+        event = {
+            "event": "write",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tenant": self._reads.caller.tenant,
+            "subject": self._reads.caller.subject,
+            "role": self._reads.caller.role.value,
+            "operation": operation,
+            "sealId": seal_id,
+            "outcome": outcome,
+            "code": getattr(failure, "reason", failure.code if failure else None),
+            "vendorCode": getattr(failure, "vendor_code", None),
+            "requestId": self._reads.caller.request_id,
+        }
+        code = event["code"]
+        event["code"] = getattr(code, "value", code)
+        audit_log.info(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+
+    # --- the writes -------------------------------------------------------------------------
+
+    async def _create(
+        self,
+        provider: ProviderName,
+        capability: Capability,
+        name: str,
+        send: Callable[[SealProvider], Awaitable[str]],
+        result: WriteResult[Seal],
+    ) -> Seal | None:
+        """Creates a seal named `name` through `send` (which answers its vendor id) and reads
+        it back. Repeating a create whose outcome was unknown, the seal that attempt made,
+        if any, is the answer (names are unique at both vendors)."""
+        target = self._write_target(provider, capability)
+        if self._reconcile:
+            made = await self._before(target, self._seal_named(provider, name))
+            if made is not None:
+                log.info("a repeated create found the seal its first attempt made")
+                return await self._read_back(provider, self._reads.seal(made.key), result)
+        vendor_id = await self._send(target, send(target.adapter))
+        return await self._read_back(
+            provider, self._reads.seal(SealKey(provider, vendor_id)), result
+        )
+
+    async def _seal_named(self, provider: ProviderName, name: str) -> Seal | None:
+        found = await self._reads.loaders.seal_page(
+            provider, SealFilter(name_contains=name), 0, self._reads.limits.max_page_size
+        )
+        return next((seal for seal in found.items if seal.name == name), None)
+
+    async def upload_image(
+        self, provider: ProviderName, file_name: str, data: bytes, color: SealColor | None
+    ) -> WriteResult[UploadedImage]:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
+            target = self._write_target(provider, Capability.UPLOAD_IMAGE)
+            checks.seal_image(data, self._reads.limits.max_upload_bytes)
+            name = file_name.rsplit("/", 1)[-1] or "seal.png"
+            return await self._send(
+                target, target.adapter.upload_image(self._reads.scope, name, data, color)
+            )
+
+        return await self._write("uploadSealImage", steps)
+
+    async def create_template_seal(
+        self, provider: ProviderName, spec: TemplateSealSpec
+    ) -> WriteResult[Seal]:
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
+            checked = checks.template_spec(spec)
+            return await self._create(
+                provider,
+                Capability.CREATE_FROM_TEMPLATE,
+                checked.name,
+                lambda adapter: adapter.create_template_seal(self._reads.scope, checked),
+                result,
+            )
+
+        return await self._write("createTemplateSeal", steps)
+
+    async def create_image_seal(
+        self, provider: ProviderName, spec: ImageSealSpec
+    ) -> WriteResult[Seal]:
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
+            checked = checks.image_spec(spec)
+            return await self._create(
+                provider,
+                Capability.CREATE_FROM_IMAGE,
+                checked.name,
+                lambda adapter: adapter.create_image_seal(self._reads.scope, checked),
+                result,
+            )
+
+        return await self._write("createImageSeal", steps)
+
+    async def preview_template_seal(
+        self, provider: ProviderName, spec: TemplateSealSpec
+    ) -> WriteResult[UploadedImage]:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
+            target = self._write_target(provider, Capability.PREVIEW)
+            checked = checks.template_spec(spec)
+            return await self._send(
+                target, target.adapter.preview_template_seal(self._reads.scope, checked)
+            )
+
+        return await self._write("previewTemplateSeal", steps, changes=False)
+
+    async def preview_image_seal(
+        self,
+        provider: ProviderName,
+        file_name: str,
+        url: str,
+        color: SealColor | None,
+        opacity: float | None,
+    ) -> WriteResult[UploadedImage]:
+        async def steps(result: WriteResult[UploadedImage]) -> UploadedImage:
+            target = self._write_target(provider, Capability.PREVIEW)
+            name, link = checks.upload_ref(file_name, url)
+            upload = UploadedImage(name, "", link, None, None, None)
+            alpha = checks.opacity(opacity)
+            return await self._send(
+                target, target.adapter.preview_image_seal(self._reads.scope, upload, color, alpha)
+            )
+
+        return await self._write("previewImageSeal", steps, changes=False)
+
+    async def rename_seal(self, seal_id: str, name: str) -> WriteResult[Seal]:
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
+            target = self._seal_target(seal_id, Capability.RENAME)
+            key = _key(target)
+            new_name = checks.name(name)
+            await self._send(
+                target, target.adapter.rename_seal(self._reads.scope, key.vendor_id, new_name)
+            )
+            return await self._read_back(key.provider, self._reads.seal(key), result)
+
+        return await self._write("renameSeal", steps, seal_id=seal_id)
+
+    async def set_default_seal(self, seal_id: str) -> WriteResult[DefaultChange]:
+        async def steps(result: WriteResult[DefaultChange]) -> DefaultChange:
+            target = self._seal_target(seal_id, Capability.SET_DEFAULT)
+            key = _key(target)
+            defaults = await self._before(
+                target,
+                self._reads.loaders.seal_page(key.provider, SealFilter(is_default=True), 0, 1),
+            )
+            previous = next((s.key for s in defaults.items if s.key != key), None)
+            await self._send(
+                target, target.adapter.set_default_seal(self._reads.scope, key.vendor_id)
+            )
+            seal = await self._read_back(key.provider, self._reads.seal(key), result)
+            if previous is None:
+                return DefaultChange(seal, None)
+            return DefaultChange(
+                seal, await self._read_back(key.provider, self._reads.seal(previous), result)
+            )
+
+        return await self._write("setDefaultSeal", steps, seal_id=seal_id)
+
+    async def delete_seal(self, seal_id: str) -> WriteResult[str]:
+        """Answers the deleted seal's id."""
+
+        async def steps(result: WriteResult[str]) -> str:
+            target = self._seal_target(seal_id, Capability.DELETE)
+            key = _key(target)
+            await self._send(target, target.adapter.delete_seal(self._reads.scope, key.vendor_id))
+            return seal_id
+
+        return await self._write("deleteSeal", steps, seal_id=seal_id)
+
+    async def authorize_seal(self, request: AuthorizationRequest) -> WriteResult[Authorized]:
+        async def steps(result: WriteResult[Authorized]) -> Authorized:
+            target = self._seal_target(request.seal_id, Capability.AUTHORIZE)
+            key = _key(target)
+            spec = checks.authorization_spec(request, key.vendor_id)
+
+            def listing() -> Awaitable[list[Authorization]]:
+                return self._reads.loaders.all_authorizations(key.provider, key.vendor_id)
+
+            # The vendor answers no ids: the new rules are those absent before the call.
+            before = {a.vendor_id for a in await self._before(target, listing())}
+            await self._send(target, target.adapter.authorize(self._reads.scope, spec))
+            after = await self._read_back(key.provider, listing(), result)
+            created = None
+            if after is not None:
+                created = [
+                    a
+                    for a in after
+                    if a.vendor_id not in before
+                    and a.user_id in spec.user_ids
+                    and a.role == spec.role
+                ]
+            return Authorized(
+                await self._read_back(key.provider, self._reads.seal(key), result), created
+            )
+
+        return await self._write("authorizeSeal", steps, seal_id=request.seal_id)
+
+    async def management_url(self, provider: ProviderName) -> WriteResult[str]:
+        async def steps(result: WriteResult[str]) -> str:
+            target = self._write_target(provider, Capability.MANAGEMENT_URL)
+            return await self._send(target, target.adapter.management_url(self._reads.scope))
+
+        return await self._write("sealManagementUrl", steps)
+
+
+def _key(target: Target) -> SealKey:
+    assert target.key is not None, "a seal target names its seal"
+    return target.key
+
+
+def _refusal(adapter: SealProvider, error: UpstreamError) -> GatewayError:
+    """A failed write call as the client should see it: the user error the vendor's code
+    names, VENDOR_REJECTED for a business code the table lacks, else the upstream error."""
+    code = error.vendor_code or ""
+    if code in adapter.rejections:
+        reason, field = adapter.rejections[code]
+        return WriteRejected(
+            reason, error.message, field=field, provider=adapter.name, vendor_code=code
+        )
+    if (
+        error.code == ErrorCode.UPSTREAM_ERROR
+        and error.write_may_have_happened is False
+        and code
+        and not code.startswith("HTTP_")
+    ):
+        return WriteRejected(
+            Rejection.VENDOR_REJECTED,
+            f"{adapter.name.label} refused the request: {error.message}",
+            provider=adapter.name,
+            vendor_code=code,
+        )
+    if isinstance(error, MalformedAnswer) or error.vendor_code == UNHANDLED:
+        # the vendor answered, so the write arrived; what it did is unknown
+        error.write_may_have_happened = True
+    elif error.write_may_have_happened is None:
+        # it failed before the write was sent (fetching a token)
+        error.write_may_have_happened = False
+    return error
