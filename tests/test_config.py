@@ -85,3 +85,48 @@ def test_secret_values_are_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({**ESIGN, "SEALGW_ESIGN_APP_SECRET": "", "SEALGW_ESIGN_APP_ID": ""})
     assert "secret" not in str(caught.value).replace("SECRET", "")
+
+
+def test_every_setting_is_declared_once_and_documented() -> None:
+    """The table in gateway/settings.py is the one list: every SEALGW_ name the code mentions
+    is a row of it, and README's configuration table names every row."""
+    import re
+    from pathlib import Path
+
+    from gateway.settings import SETTINGS
+
+    root = Path(__file__).resolve().parent.parent
+    declared = {spec.variable for spec in SETTINGS.values()}
+    mentioned = set()
+    for path in (root / "gateway").rglob("*.py"):
+        if "sandbox" in path.parts:
+            continue
+        mentioned |= set(
+            re.findall(r"SEALGW_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])", path.read_text(encoding="utf-8"))
+        )
+    assert mentioned <= declared, sorted(mentioned - declared)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration") : readme.index("## Where each field")]
+    missing = sorted(name for name in declared if f"`{name}`" not in section)
+    assert missing == [], missing
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("SEALGW_MAX_FIELD_REPEATS", "1", "between 2 and 1000"),
+        ("SEALGW_BODY_TIMEOUT", "soon", "a number"),
+        ("SEALGW_MAX_CONCURRENT_PER_TENANT", "0", "between 1 and 100000"),
+        ("SEALGW_LOG_FORMAT", "xml", "one of 'json', 'text'"),
+        ("SEALGW_GRAPHIQL_FETCH", "maybe", "'on' or 'off'"),
+    ],
+)
+def test_a_setting_out_of_its_bounds_stops_start_up(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({name: value})
+    assert name in str(caught.value) and says in str(caught.value)
+
+
+def test_secrets_are_not_in_the_settings_repr() -> None:
+    settings = load_settings({**ESIGN, "SEALGW_ESIGN_APP_SECRET": "s3cret-value"})
+    assert "s3cret-value" not in repr(settings)

@@ -50,7 +50,7 @@ class JwtIssuer:
     issuer: str
     audience: str
     algorithms: tuple[str, ...]
-    secret: str | None = None  # HS256
+    secret: str | None = field(default=None, repr=False)  # HS256
     jwks_file: str | None = None  # RS256 / ES256
     jwks_url: str | None = None
     role_claim: str = "role"

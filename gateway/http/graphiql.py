@@ -149,13 +149,13 @@ def page(folder: Path, *, needs_credentials: bool) -> str:
     defaults = json.dumps({"query": DEFAULT_QUERY, "headers": headers}, ensure_ascii=False)
     text = text.replace(
         "<script>\n      const EXAMPLE_QUERY",
-        f"<script>\n      const SEALGW_DEFAULTS = {defaults};\n      const EXAMPLE_QUERY",
+        f"<script>\n      const PAGE_DEFAULTS = {defaults};\n      const EXAMPLE_QUERY",
         1,
     )
-    text = text.replace("parameters.q || EXAMPLE_QUERY", "parameters.q || SEALGW_DEFAULTS.query")
+    text = text.replace("parameters.q || EXAMPLE_QUERY", "parameters.q || PAGE_DEFAULTS.query")
     return text.replace(
         "React.useState(parameters.headers)",
-        "React.useState(parameters.headers || SEALGW_DEFAULTS.headers)",
+        "React.useState(parameters.headers || PAGE_DEFAULTS.headers)",
     )
 
 

@@ -57,7 +57,7 @@ def endpoint_name(method: str, path: str) -> str:
 class EsignSettings:
     base_url: str
     app_id: str
-    app_secret: str
+    app_secret: str = field(repr=False)
     auth_mode: AuthMode = DEFAULTS.esign_auth_mode  # type: ignore[assignment]
     # Whether the v1 list's `offset` counts items from 0 or from 1 (unconfirmed by the vendor).
     offset_base: int = DEFAULTS.esign_offset_base

@@ -47,7 +47,7 @@ CODES = VendorCodes(
 class YunyinSettings:
     base_url: str
     app_id: str
-    app_secret: str
+    app_secret: str = field(repr=False)
     source: str = DEFAULTS.yunyin_source
     # The app's calls per second, where the vendor's contract sets one (it publishes none).
     rate_per_second: int | None = None
