@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from graphql import (
@@ -106,6 +107,13 @@ class Document:
         return GraphQLError(f"Unknown operation named '{name}'.")
 
 
+# One thread prepares new documents for the whole process: however many arrive at once, the
+# event loop competes with one other thread for the interpreter, never several.
+PREPARING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="documents")
+# The interpreter hands itself between threads every millisecond (5 by default), so that the
+# event loop waits at most that long while a document is prepared.
+SWITCH_INTERVAL_S = 0.001
+
 # Compiles the plan of one operation of a valid document, or None where no plan covers it.
 Compiler = Callable[[DocumentNode, str | None], "Plan | None"]
 
@@ -146,7 +154,8 @@ class Documents:
             return found
         making = self._making.get(text)
         if making is None:
-            making = asyncio.ensure_future(asyncio.to_thread(self.make, text))
+            loop = asyncio.get_running_loop()
+            making = asyncio.ensure_future(loop.run_in_executor(PREPARING, self.make, text))
             self._making[text] = making
             making.add_done_callback(lambda done: self._keep(text, done))
         return await asyncio.shield(making)

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,12 @@ from gateway.access.tenants import Tenant, VendorSettings
 from gateway.config import Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.execution.cost import CostModel
-from gateway.execution.documents import DocumentLimits, Documents, validation_rules
+from gateway.execution.documents import (
+    SWITCH_INTERVAL_S,
+    DocumentLimits,
+    Documents,
+    validation_rules,
+)
 from gateway.execution.pipeline import Pipeline
 from gateway.execution.plan import plan_or_none
 from gateway.http import graphiql
@@ -154,6 +160,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_garbage_collection()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         for tenant in settings.tenants:
             runtime.tenants[tenant.name] = TenantRuntime(
                 tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
