@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gateway.execution.pipeline import Pipeline
 from gateway.providers.esign.provider import EsignProvider
 from gateway.sandbox import Fault, Sandbox
 from gateway.sandbox import state as demo
@@ -209,6 +210,28 @@ def test_a_bug_above_the_providers_is_masked_and_logged(
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert_clean(body, "hunter2", "RuntimeError")
     assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_in_the_request_path_is_a_coded_500_without_its_traceback(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(Pipeline, "run", broken)
+    with caplog.at_level(logging.ERROR, logger="gateway"):
+        response = gateway.client.post(f"{gateway.url}/graphql", json={"query": PAGE})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body == {
+        "errors": [
+            {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        ]
+    }
+    assert_clean(body, "hunter2", "RuntimeError")
+    (logged,) = [r for r in caplog.records if r.name == "gateway.http"]
+    assert logged.exc_info is not None  # the traceback is the log's, once
 
 
 def test_no_secret_in_any_log_line(

@@ -45,7 +45,8 @@ from gateway.http.request import (
 )
 from gateway.schema.context import GatewayContext
 
-log = logging.getLogger("gateway.callers")
+log = logging.getLogger("gateway.http")
+callers_log = logging.getLogger("gateway.callers")
 
 GRAPHQL_RESPONSE_TYPE = GRAPHQL_RESPONSE.encode() + b"; charset=utf-8"
 GET_ANSWER_HEADERS = (
@@ -113,6 +114,15 @@ class GraphQLEndpoint:
             )
         except ClientGone:
             return  # the client left before its request was read: nobody to answer
+        except Exception:
+            # a bug: logged once with its traceback, answered in GraphQL JSON without it
+            log.exception("unexpected failure serving request %s", head.request_id)
+            await refuse(
+                send_with_id,
+                500,
+                "Internal server error.",
+                ErrorCode.INTERNAL_SERVER_ERROR,
+            )
 
     async def _serve(self, scope: Scope, head: RequestHead, receive: Receive, send: Send) -> None:
         if head.method not in ("GET", "HEAD", "POST"):
@@ -159,7 +169,7 @@ class GraphQLEndpoint:
                 head.headers.get("authorization"), head.headers.get("x-api-key"), head.request_id
             )
         except Unauthenticated as refusal:
-            log.info("refused a caller (request %s): %s", head.request_id, refusal.reason)
+            callers_log.info("refused a caller (request %s): %s", head.request_id, refusal.reason)
             raise _unauthenticated(refusal.phrase, invalid=True) from None
         if caller is not None:
             return caller
