@@ -77,7 +77,7 @@ def test_plans_answer_the_same_bytes_as_the_executor(
         for variables in VARIABLES:
             compare(gateways, document, variables)
     planned = planned_count() - before
-    # the rest needed the standard path (mutations' documents are not among them; a
+    # the rest needed graphql-core's executor (mutations' documents are not among them; a
     # variable missing for a document, interfaces under `node`, directives)
     assert planned >= len(documents), planned
     # GraphQL over HTTP's media type, and a second run of each document (its plan kept)
@@ -226,8 +226,8 @@ def test_get_and_persisted_documents_run_through_plans_the_same(
     start_gateway: StartGateway, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """A GET, a trusted document named by `documentId` (in the body or the query string) and
-    an APQ hash all run through the plan of the document's text, with the standard path's
-    status, headers and bytes; the GraphiQL page is still the standard path's."""
+    an APQ hash all run through the plan of the document's text, with graphql-core's
+    status, headers and bytes; the GraphiQL page is still served."""
     known = documents()
     texts = [d for d in query_documents() if plan_of(known, d) is not None][:8]
     assert len(texts) == 8

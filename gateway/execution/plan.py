@@ -17,7 +17,7 @@ for those marked as reading none), completes values by graphql-core's rules (non
 leaf coercion, `is_type_of`), locates errors and nulls their nearest nullable parent the way
 graphql-core does, and awaits in the same order, so dataloaders batch the same.
 `tests/test_plan.py` holds every query the tests use, over the whole sandbox, to the same bytes
-as the standard path.
+as graphql-core's executor.
 
 What a plan does not cover is never compiled, and graphql-core's executor runs it:
 mutations and subscriptions, directives (`@skip`, `@include`, `@defer`, `@stream`), interfaces
@@ -104,7 +104,7 @@ def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
 
 
 class NotCompiled(Exception):
-    """The document needs something a plan does not do; the standard path runs it."""
+    """The document needs something a plan does not do; graphql-core's executor runs it."""
 
 
 # A completion: (run, field, field_path, path, value) -> the answer's value, or an awaitable
@@ -721,7 +721,7 @@ class Plan:
 
 def compile_plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> Plan:
     """The plan for `operation_name` in a document that has been validated; NotCompiled
-    when the document needs the standard path."""
+    when the document needs graphql-core's executor."""
     operation: OperationDefinitionNode | None = None
     fragments: dict[str, FragmentDetails] = {}
     definitions: dict[str, FragmentDefinitionNode] = {}

@@ -142,14 +142,10 @@ class GraphQLEndpoint:
         try:
             ticket = self.gate.admission.enter(caller)
         except Full as full:
-            status, code = (
-                (429, ErrorCode.RATE_LIMITED)
-                if full.whose == "caller"
-                else (
-                    503,
-                    ErrorCode.OVERLOADED,
-                )
-            )
+            # a caller over its own share is told as a rate limit; the rest is an overload
+            caller_full = full.whose == "caller"
+            status = 429 if caller_full else 503
+            code = ErrorCode.RATE_LIMITED if caller_full else ErrorCode.OVERLOADED
             raise Refused(
                 status,
                 f"{OVERLOADED[full.whose]}; try again in a moment.",
