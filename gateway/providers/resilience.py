@@ -35,7 +35,7 @@ from prometheus_client import Counter, Histogram
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.ops.metrics import VENDOR_CALLS, VENDOR_SECONDS
 from gateway.settings import DEFAULTS
-from gateway.shared import LocalState, RedisState, SharedState
+from gateway.shared import UNAVAILABLE, LocalState, RedisState, SharedState
 
 log = logging.getLogger("gateway.upstream")
 # A no-op unless an OpenTelemetry SDK is configured (SEALGW_OTLP_ENDPOINT).
@@ -109,7 +109,13 @@ class SharedUpstream:
     def for_state(cls, state: SharedState) -> SharedUpstream:
         if isinstance(state, RedisState):
             storage: Storage = RedisStorage(
-                "async+" + state.url, implementation="redispy", key_prefix="sealgw-rate"
+                "async+" + state.url,
+                implementation="redispy",
+                key_prefix="sealgw-rate",
+                # fail fast while Redis is away, and drop sockets that died with it
+                socket_timeout=1.0,
+                socket_connect_timeout=1.0,
+                health_check_interval=5,
             )
             return cls(state, storage)
         return cls(state, MemoryStorage())
@@ -206,6 +212,8 @@ class VendorRateLimit:
         rate = settings.rate_per_second
         self._item = None if rate is None else RateLimitItemPerSecond(rate)
         self._limiter = MovingWindowRateLimiter(storage)
+        # this process's own window, while the shared one (Redis) does not answer
+        self._own = MovingWindowRateLimiter(MemoryStorage())
         self._key = key
         self._queue_s = settings.rate_queue_s
 
@@ -217,8 +225,8 @@ class VendorRateLimit:
         deadline = current_deadline()
         if deadline is not None:
             give_up = min(give_up, deadline)
-        while not await self._limiter.hit(self._item, self._key):
-            stats = await self._limiter.get_window_stats(self._item, self._key)
+        while not await self._hit():
+            stats = await self._stats()
             wait = max(0.005, stats.reset_time - time.time())
             if loop.time() + wait > give_up:
                 log.warning("%s: the gateway's own rate limit is reached", provider.value)
@@ -231,6 +239,20 @@ class VendorRateLimit:
                     write_may_have_happened=False,
                 )
             await asyncio.sleep(wait)
+
+    async def _hit(self) -> bool:
+        assert self._item is not None
+        try:
+            return await self._limiter.hit(self._item, self._key)
+        except UNAVAILABLE:
+            return await self._own.hit(self._item, self._key)
+
+    async def _stats(self) -> Any:
+        assert self._item is not None
+        try:
+            return await self._limiter.get_window_stats(self._item, self._key)
+        except UNAVAILABLE:
+            return await self._own.get_window_stats(self._item, self._key)
 
 
 @functools.lru_cache(maxsize=512)
