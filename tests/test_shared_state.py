@@ -235,3 +235,60 @@ def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServe
             process.wait(timeout=20)
         server.kill()
         server.wait(timeout=10)
+
+
+def test_every_shared_key_names_its_tenant_and_vendor_endpoint(redis_url: str) -> None:
+    """Two tenants with the same vendor app id at different vendor addresses: each gets its
+    own token (never the other's), and their breakers and rate windows are apart too."""
+    import asyncio
+
+    from gateway.domain import ProviderName
+    from gateway.providers.http import Token, TokenCache
+    from gateway.providers.resilience import (
+        ResilienceSettings,
+        SharedUpstream,
+        Upstream,
+        endpoint_key,
+    )
+    from gateway.shared import RedisState
+
+    redis.Redis.from_url(redis_url).flushall()
+
+    async def scenario() -> tuple[str, str, set[str]]:
+        state = RedisState(redis_url)
+        fetched: list[str] = []
+
+        def cache(tenant: str, url: str) -> TokenCache:
+            async def fetch() -> Token:
+                fetched.append(tenant)
+                return Token(f"token-of-{tenant}", time.time() + 3600)
+
+            key = endpoint_key(tenant, "esign", url, "same-app")
+            return TokenCache(fetch, state=state, vendor="esign", key=key)
+
+        acme = await cache("acme", "https://vendor-a.example").get()
+        globex = await cache("globex", "https://vendor-b.example").get()
+        # a second process of acme's reads acme's token, fetching nothing
+        again = await cache("acme", "https://vendor-a.example").get()
+        assert again == acme
+        assert fetched == ["acme", "globex"]
+        settings = ResilienceSettings(rate_per_second=10)
+        shared = SharedUpstream.for_state(state)
+        breakers = {
+            Upstream(ProviderName.ESIGN, t, "same-app", settings, shared, u).breaker.name
+            for t, u in (
+                ("acme", "https://vendor-a.example"),
+                ("globex", "https://vendor-b.example"),
+            )
+        }
+        await state.aclose()
+        return acme, globex, breakers
+
+    acme, globex, breakers = asyncio.run(scenario())
+    assert (acme, globex) == ("token-of-acme", "token-of-globex")
+    assert len(breakers) == 2
+    keys = {k.decode() for k in redis.Redis.from_url(redis_url).keys("sealgw:token:*")}
+    assert len(keys) == 2
+    assert all(":same-app" in k for k in keys)
+    assert any("acme:esign:" in k for k in keys)
+    assert any("globex:esign:" in k for k in keys)

@@ -207,9 +207,9 @@ class TokenCache:
     `margin_s` before its expiry. `renew(rejected)` replaces a token the vendor refused, unless
     another request has already replaced it.
 
-    With a shared `state` (Redis), every process uses the same token and one process fetches
-    it: e签宝 revokes an app's older tokens when it issues a new one, so processes fetching
-    their own would keep invalidating each other's."""
+    With a shared `state` (Redis), every process uses the same token of a tenant's vendor
+    endpoint and one process fetches it: e签宝 revokes an app's older tokens when it issues a
+    new one, so processes fetching their own would keep invalidating each other's."""
 
     def __init__(
         self,
@@ -219,7 +219,7 @@ class TokenCache:
         clock: Callable[[], float] = time.time,
         state: SharedState | None = None,
         vendor: str = "vendor",
-        app_id: str = "",
+        key: str = "",
     ) -> None:
         self._fetch = fetch
         self._margin_s = margin_s
@@ -227,9 +227,10 @@ class TokenCache:
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self._state = state if state is not None and state.shared else None
-        # one token per vendor app, whichever tenant or process uses it
+        # one token per tenant and vendor endpoint (resilience.endpoint_key), whichever
+        # process uses it: never one tenant's token for another, nor for another address
         self._vendor = vendor
-        self._key = f"token:{vendor}:{app_id}"
+        self._key = f"token:{key}"
         self.fetches = 0
 
     def _usable(self, token: Token | None) -> Token | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -277,6 +278,14 @@ def _worth_retrying(exc: Exception) -> bool:
     )
 
 
+def endpoint_key(tenant: str, vendor: str, base_url: str, app_id: str) -> str:
+    """What a shared key of one vendor endpoint names: the tenant, the vendor, its address
+    (hashed: a URL is long) and the app, so that nothing of one tenant, or of one vendor
+    address, is ever read for another."""
+    address = hashlib.sha256(base_url.encode()).hexdigest()[:16]
+    return f"{tenant}:{vendor}:{address}:{app_id}"
+
+
 class Upstream:
     """One tenant's calls to one vendor: the breaker, the vendor app's rate limit, retries,
     the deadline and read coalescing around each call."""
@@ -288,12 +297,19 @@ class Upstream:
         app_id: str,
         settings: ResilienceSettings,
         shared: SharedUpstream | None = None,
+        base_url: str = "",
     ) -> None:
         shared = shared or SharedUpstream.local()
         self.provider = provider
         self.settings = settings
-        self.breaker = Breaker(shared.state, f"{tenant}/{provider.value}", settings)
-        self.rate = VendorRateLimit(shared.rate_storage, f"{provider.value}:{app_id}", settings)
+        self.breaker = Breaker(
+            shared.state, endpoint_key(tenant, provider.value, base_url, app_id), settings
+        )
+        # the vendor counts its limit per app at its address, whichever tenant calls
+        address = hashlib.sha256(base_url.encode()).hexdigest()[:16]
+        self.rate = VendorRateLimit(
+            shared.rate_storage, f"{provider.value}:{address}:{app_id}", settings
+        )
         self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
     async def call(

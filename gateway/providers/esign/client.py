@@ -29,7 +29,7 @@ from gateway.providers.http import (
     make_client,
     transport_failure,
 )
-from gateway.providers.resilience import SharedUpstream, Upstream
+from gateway.providers.resilience import SharedUpstream, Upstream, endpoint_key
 from gateway.providers.wire import read_as
 from gateway.settings import DEFAULTS
 
@@ -80,9 +80,14 @@ class EsignClient:
         self._settings = settings
         self._http = make_client(settings.base_url, settings.http, PROVIDER)
         resilience = replace(settings.http.resilience, rate_per_second=settings.rate_per_second)
-        self.upstream = Upstream(PROVIDER, tenant, settings.app_id, resilience, shared)
+        self.upstream = Upstream(
+            PROVIDER, tenant, settings.app_id, resilience, shared, settings.base_url
+        )
         self.tokens = TokenCache(
-            self._fetch_token, state=shared.state, vendor=PROVIDER.value, app_id=settings.app_id
+            self._fetch_token,
+            state=shared.state,
+            vendor=PROVIDER.value,
+            key=endpoint_key(tenant, PROVIDER.value, settings.base_url, settings.app_id),
         )
         if settings.auth_mode == "signature":
             self._http.auth = SignatureAuth(
