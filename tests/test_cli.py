@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from gateway.cli import bound_url, loopback_url
-from tests.conftest import AUTH, SandboxServer
+from tests.conftest import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,19 +87,17 @@ def children_of(pid: int) -> list[int]:
     return [child.pid for child in psutil.Process(pid).children()]
 
 
-def test_serve_with_two_workers(sandbox_server: SandboxServer) -> None:
-    url, process, lines = start_serving("--workers", "2", **sandbox_server.env())
+def test_several_workers_need_shared_state(sandbox_server: SandboxServer) -> None:
+    """Without Redis, processes would each keep their own tokens, Idempotency-Key records,
+    rate windows and breakers: `--workers 2` is refused with the reason, and the default is
+    one worker (tests/test_shared_state.py serves two with Redis)."""
+    refused = run_cli("serve", "--port", "0", "--workers", "2", **sandbox_server.env())
+    assert refused.returncode == 2
+    assert "--workers 2 needs SEALGW_REDIS_URL" in refused.stderr
+    _url, process, lines = start_serving(**sandbox_server.env())
     try:
-        assert "with 2 workers" in "".join(lines)
-        with httpx.Client(headers=AUTH, timeout=30) as client:
-            for _ in range(10):
-                body = client.post(
-                    f"{url}/graphql",
-                    json={"query": "{ seals(first: 2) { edges { node { name } } } }"},
-                ).json()
-                assert len(body["data"]["seals"]["edges"]) == 2
-        workers = [pid for pid in children_of(process.pid) if pid != process.pid]
-        assert len(workers) >= 2
+        assert "with 1 worker;" in "".join(lines)
+        assert [pid for pid in children_of(process.pid) if pid != process.pid] == []
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -184,8 +184,9 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
 
 def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServer) -> None:
     """Redis killed under two processes: every read is still answered (each process on its
-    own state, saying so in /readyz), a write with an Idempotency-Key proceeds on a local
-    record, nothing is a 5xx; once Redis is back the processes share their state again."""
+    own state, saying so in /readyz), a write with an Idempotency-Key is refused with a code
+    (never a plain 500) while one without runs; once Redis is back the processes share their
+    state again, and the keyed write runs once."""
     port = free_port()
     server = start_redis(port)
     processes = []
@@ -214,11 +215,16 @@ def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServe
                 "input": {"provider": "YUNYIN", "name": "停机幂等章", "bizType": "CONTRACT"}
             },
         }
-        made = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
-        assert made.status_code == 200, made.text
+        # a write with an Idempotency-Key waits for the shared state: a record only one
+        # process knew would let a retry reaching the other write twice
+        refused = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert refused.json()["errors"][0]["extensions"]["code"] == "SHARED_STATE_UNAVAILABLE"
+        assert sandbox_server.sandbox.count("yunyin:createSealByTemplate") == 0
+        # one without a key runs as ever
+        made = query(urls[1], body)
         assert made.json()["data"]["createTemplateSeal"]["seal"]["name"] == "停机幂等章"
-        again = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
-        assert again.content == made.content  # the local record replays it
         server = start_redis(port)
         deadline = time.monotonic() + 10
         while httpx.get(f"{urls[1]}/readyz").json()["redis"] != "up":
@@ -292,3 +298,22 @@ def test_every_shared_key_names_its_tenant_and_vendor_endpoint(redis_url: str) -
     assert all(":same-app" in k for k in keys)
     assert any("acme:esign:" in k for k in keys)
     assert any("globex:esign:" in k for k in keys)
+
+
+def test_serve_with_two_workers_sharing_redis(
+    redis_url: str, sandbox_server: SandboxServer
+) -> None:
+    from tests.test_cli import children_of
+
+    env = sandbox_server.env(SEALGW_REDIS_URL=redis_url)
+    url, process, lines = start_serving("--workers", "2", **env)
+    try:
+        assert "with 2 workers" in "".join(lines)
+        for _ in range(10):
+            body = query(url, {"query": "{ seals(first: 2) { edges { node { name } } } }"}).json()
+            assert len(body["data"]["seals"]["edges"]) == 2
+        workers = [pid for pid in children_of(process.pid) if pid != process.pid]
+        assert len(workers) >= 2
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

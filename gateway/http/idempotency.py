@@ -75,7 +75,20 @@ class IdempotentWrites:
             ).hexdigest()
         )
         running = msgspec.json.encode(Record("running", fingerprint))
-        if await self.state.set(record_key, running, self.running_s, only_if_absent=True):
+        claimed = await self.state.set(record_key, running, self.running_s, only_if_absent=True)
+        if getattr(self.state, "degraded", False):
+            # the shared store (Redis) does not answer: a record only this process knows would
+            # let a retry that reaches another process write twice
+            if claimed:
+                await self.state.delete(record_key)
+            raise Refused(
+                503,
+                "Writes with an Idempotency-Key wait for the shared state, which does not "
+                "answer now; try again in a moment.",
+                ErrorCode.SHARED_STATE_UNAVAILABLE,
+                ((b"retry-after", b"1"),),
+            )
+        if claimed:
             return Claim(record_key, fingerprint)
         record = await self._settled(record_key)
         if record is not None and record.fingerprint != fingerprint:
