@@ -158,8 +158,8 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """The settings table. Each field is one `SEALGW_*` variable (its name upper-cased, as the
-    `setting` says), with its default and bounds."""
+    """The settings table. Each field is one `SEALGW_*` variable, named by its `setting`, with
+    its default, its bounds and what it does."""
 
     # --- serving ---------------------------------------------------------------------------
     host: str = setting("HOST", "127.0.0.1", "text", "Address to listen on.")
