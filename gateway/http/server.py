@@ -21,7 +21,8 @@ from gateway.settings import DEFAULTS
 
 
 class GatewayConfig(uvicorn.Config):
-    """uvicorn's settings, with the request deadlines (picklable: workers get a copy)."""
+    """uvicorn's settings for the gateway: its own protocol and the request deadlines, no log
+    set-up of uvicorn's (picklable: workers get a copy)."""
 
     def __init__(
         self,
@@ -116,9 +117,3 @@ class DeadlineProtocol(HttpToolsProtocol):
             + b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
             + body
         )
-
-
-def uvicorn_config(app: Any, **options: Any) -> GatewayConfig:
-    """uvicorn's settings for the gateway: its own protocol and deadlines, no log set-up of
-    uvicorn's."""
-    return GatewayConfig(app, **options)
