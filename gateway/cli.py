@@ -13,9 +13,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import redis
 import uvicorn
 
 from gateway.config import ConfigError, load_settings
@@ -23,6 +21,7 @@ from gateway.http import graphiql
 from gateway.http.server import GatewayConfig
 from gateway.ops.logs import configure_logging
 from gateway.settings import read_options
+from gateway.shared import UNAVAILABLE, RedisAddress
 
 # The app, the sandbox and the callers' keys are imported by the commands that use them: the
 # supervisor of `serve --workers N` never builds an app, and stays a small process.
@@ -55,15 +54,15 @@ def shared_state_problem(redis_url: str | None) -> str | None:
     wrong URL stops start-up instead of failing requests."""
     if redis_url is None:
         return None
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+    address = RedisAddress.parse(redis_url)
     try:
-        client.ping()
-    except redis.RedisError as error:
-        parts = urlsplit(redis_url)  # named without its password
-        where = f"{parts.scheme}://{parts.hostname or ''}:{parts.port or 6379}"
-        return f"SEALGW_REDIS_URL ({where}) does not answer: {type(error).__name__}."
-    finally:
-        client.close()
+        client = address.sync_client(socket_connect_timeout=3, socket_timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except UNAVAILABLE as error:
+        return f"SEALGW_REDIS_URL ({address.shown}) does not answer: {type(error).__name__}."
     return None
 
 

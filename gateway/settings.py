@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.shared.address import RedisAddress, RedisAddressError
+
 PREFIX = "SEALGW_"
 HARD_MAX_PAGE_SIZE = 100
 RATE = re.compile(r"^\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?$")
@@ -132,12 +134,10 @@ def _list(spec: Setting, raw: str) -> tuple[str, ...]:
 
 
 def _redis(spec: Setting, raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
-        shown = parts.scheme + "://…" if parts.scheme else "that"
-        raise ConfigError(
-            f"{spec.variable} must be a redis://, rediss:// or unix:// URL, not {shown}."
-        )
+    try:
+        RedisAddress.parse(raw)
+    except RedisAddressError as error:
+        raise ConfigError(f"{spec.variable} {error}") from None
     return raw
 
 

@@ -210,9 +210,38 @@ def test_a_taken_port_or_a_dead_redis_is_one_clear_line() -> None:
         f"seal-gateway: cannot listen on 127.0.0.1:{port}: the port is in use (another "
         "process listens there; pick another with --port)."
     ]
-    result = run_cli("serve", "--port", "0", SEALGW_REDIS_URL="redis://:hunter2@127.0.0.1:1/0")
+    for url, shown in (
+        ("redis://:hunter2@127.0.0.1:1/0", "redis://127.0.0.1:1/0"),
+        (
+            "redis+sentinel://:hunter2@127.0.0.1:1,127.0.0.1:2/main",
+            "redis+sentinel://127.0.0.1:1,127.0.0.1:2/main",
+        ),
+        ("redis+cluster://u:hunter2@127.0.0.1:1", "redis+cluster://127.0.0.1:1"),
+    ):
+        result = run_cli("serve", "--port", "0", SEALGW_REDIS_URL=url)
+        assert result.returncode == 2
+        assert f"SEALGW_REDIS_URL ({shown}) does not answer" in result.stderr
+        assert "hunter2" not in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:6379", "must be a redis://, rediss://, unix://, redis+sentinel://"),
+        ("redis+sentinel://127.0.0.1:26379", "must name the master's service"),
+        ("redis+sentinel://:hunter2@127.0.0.1:26379/a/b", "must name the master's service"),
+        ("redis+cluster://127.0.0.1:7000/3", "names a database; a Redis Cluster has only"),
+        ("redis+cluster://:hunter2@", "names no cluster node"),
+        ("redis+cluster://127.0.0.1:x", "port is not a number"),
+        ("rediss+cluster://127.0.0.1:7000", "must be a redis://"),
+    ],
+)
+def test_a_redis_url_the_gateway_cannot_use_is_named(url: str, reason: str) -> None:
+    result = run_cli("serve", "--port", "0", SEALGW_REDIS_URL=url)
     assert result.returncode == 2
-    assert "SEALGW_REDIS_URL (redis://127.0.0.1:1) does not answer" in result.stderr
+    assert "configuration error: SEALGW_REDIS_URL " in result.stderr
+    assert reason in result.stderr
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
 

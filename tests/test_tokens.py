@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
+import msgspec
 import pytest
 
 from gateway.domain import MalformedAnswer, ProviderName
@@ -14,6 +15,7 @@ from gateway.providers.http import Token, TokenCache
 from gateway.providers.wire import read_as
 from gateway.providers.yunyin.wire import AccessToken as YunyinToken
 from gateway.sandbox import Fault, Sandbox
+from gateway.shared import LocalState
 from tests.conftest import StartGateway
 
 SEALS = "{ seals(first: 3) { edges { node { name } } } }"
@@ -56,6 +58,67 @@ def test_one_fetch_for_many_waiters_and_refresh_before_expiry() -> None:
         # A refusal of a token already replaced does not fetch again.
         assert await cache.renew("t1") == "t3"
         assert len(fetched) == 3
+
+    asyncio.run(scenario())
+
+
+class SharedMemory(LocalState):
+    """One in-memory store two caches share, standing in for Redis between two processes."""
+
+    shared = True
+
+
+class PausedAfterARead(SharedMemory):
+    """The second process's view of the store: once `pause` is set, its next read is answered,
+    then it stops until `resume` (the first process has stored its new token and released the
+    lock meanwhile)."""
+
+    def __init__(self, store: SharedMemory, resume: asyncio.Event) -> None:
+        super().__init__()
+        self._store, self._resume = store, resume
+        self.pause = False
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self._store.get(key)
+        if self.pause:
+            self.pause = False
+            await self._resume.wait()
+        return value
+
+    async def set(
+        self, key: str, value: bytes, ttl_s: float | None = None, *, only_if_absent: bool = False
+    ) -> bool:
+        return await self._store.set(key, value, ttl_s, only_if_absent=only_if_absent)
+
+    async def delete(self, *keys: str) -> None:
+        await self._store.delete(*keys)
+
+
+def test_one_renewal_between_processes_that_race_for_it() -> None:
+    """Both processes have the revoked token refused. The second reads the store before the
+    first has stored the new token, and takes the lock only after the first released it: it
+    uses the first one's token instead of fetching one that would revoke it."""
+    fetched: list[str] = []
+
+    async def fetch() -> Token:
+        fetched.append("t")
+        return Token(f"t{len(fetched) + 1}", 10**10)
+
+    async def scenario() -> None:
+        store = SharedMemory()
+        await store.set("token:k", msgspec.json.encode(Token("t1", 10**10)))
+        resume = asyncio.Event()
+        first = TokenCache(fetch, state=store, key="k")
+        view = PausedAfterARead(store, resume)
+        second = TokenCache(fetch, state=view, key="k")
+        assert await first.get() == await second.get() == "t1"
+        view.pause = True
+        waiting = asyncio.create_task(second.renew("t1"))
+        await asyncio.sleep(0)  # the second has read t1 and waits
+        assert await first.renew("t1") == "t2"
+        resume.set()
+        assert await waiting == "t2"
+        assert fetched == ["t"]
 
     asyncio.run(scenario())
 

@@ -75,8 +75,11 @@ class IdempotentWrites:
             ).hexdigest()
         )
         running = msgspec.json.encode(Record("running", fingerprint))
+        if self.state.degraded:
+            # ask the shared store itself, not what this process concluded up to a second ago
+            await self.state.ping()
         claimed = await self.state.set(record_key, running, self.running_s, only_if_absent=True)
-        if getattr(self.state, "degraded", False):
+        if self.state.degraded:
             # the shared store (Redis) does not answer: a record only this process knows would
             # let a retry that reaches another process write twice
             if claimed:

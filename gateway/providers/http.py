@@ -266,6 +266,12 @@ class TokenCache:
                 return shared
             if await state.set(lock, b"1", 30.0, only_if_absent=True):
                 try:
+                    # another process may have stored its new token between the read above
+                    # and this lock: use it rather than fetch one that would revoke it
+                    shared = self._usable(self._decode(await state.get(self._key)))
+                    if shared is not None and shared.value != rejected:
+                        self._token = shared
+                        return shared
                     token = await self._fetch_counted()
                     ttl = max(1.0, token.expires_at - self._clock())
                     await state.set(self._key, msgspec.json.encode(token), ttl)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import stamina
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -109,10 +109,7 @@ class SharedUpstream:
     @classmethod
     def for_state(cls, state: SharedState) -> SharedUpstream:
         if isinstance(state, RedisState):
-            storage: Storage = RedisStorage(
-                "async+" + state.url,
-                implementation="redispy",
-                key_prefix="sealgw-rate",
+            storage = state.address.rate_storage(
                 # fail fast while Redis is away, and drop sockets that died with it
                 socket_timeout=1.0,
                 socket_connect_timeout=1.0,

@@ -2,7 +2,8 @@
 idempotency records and rate-limit windows.
 
 One small key-value interface with two implementations: `LocalState` (this process only, the
-default) and `RedisState` (every process pointed at the same `SEALGW_REDIS_URL`). Keys expire;
+default) and `RedisState` (every process pointed at the same `SEALGW_REDIS_URL`: one server, a
+Sentinel-watched master or a cluster, see `address`). Keys expire;
 `set(..., only_if_absent=True)` is the one atomic step the callers build their locks on.
 
 Redis coordinates; it is not a single point of failure. While it does not answer, `RedisState`
@@ -20,26 +21,38 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway.shared.address import RedisAddress
 
 log = logging.getLogger("gateway.shared")
 
 T = TypeVar("T")
-# What an unreachable or failing Redis raises (the client's own errors and the socket's).
-UNAVAILABLE = (RedisError, OSError)
+# What an unreachable or failing Redis raises: the client's own errors (a cluster none of whose
+# nodes answers raises one outside RedisError) and the socket's.
+UNAVAILABLE = (RedisError, RedisClusterException, OSError)
 # How long after a failure the process stays on its own state before trying Redis again.
 RETRY_AFTER_S = 1.0
+# One atomic step on one key (so it runs on a cluster too): count, and start the expiry at the
+# first increment (or when the key somehow has none); later increments do not extend it.
+COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 class SharedState(Protocol):
-    """Expiring keys. `shared` says whether other processes see them."""
+    """Expiring keys. `shared` says whether other processes see them; `degraded`, whether this
+    process stands in for a shared store that did not answer at its last try."""
 
     shared: bool
+    degraded: bool
 
     async def get(self, key: str) -> bytes | None: ...
 
@@ -57,6 +70,10 @@ class SharedState(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def ping(self) -> bool:
+        """Whether the store answers now (asking it, whatever its last try said)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -64,6 +81,7 @@ class LocalState:
     """This process's memory, bounded: the oldest keys go first past `max_keys`."""
 
     shared = False
+    degraded = False
 
     def __init__(self, max_keys: int = 20_000) -> None:
         self._items: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
@@ -109,6 +127,9 @@ class LocalState:
         for key in keys:
             self._items.pop(key, None)
 
+    async def ping(self) -> bool:
+        return True
+
     def clear(self) -> None:
         self._items.clear()
 
@@ -127,16 +148,16 @@ class RedisState:
 
     shared = True
 
-    def __init__(self, url: str, prefix: str = "sealgw:") -> None:
-        self.url = url
-        self._redis = Redis.from_url(
-            url,
+    def __init__(self, address: RedisAddress, prefix: str = "sealgw:") -> None:
+        self.address = address
+        self._redis = address.async_client(
             socket_timeout=1.0,
             socket_connect_timeout=1.0,
             health_check_interval=5,
             retry=Retry(ConstantBackoff(0.05), 1),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        self._count = self._redis.register_script(COUNT_IN_WINDOW)
         self._prefix = prefix
         self._local = LocalState()
         self._down_until = 0.0
@@ -173,7 +194,11 @@ class RedisState:
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         async def shared() -> list[bytes | None]:
-            values = await self._redis.mget([self._prefix + k for k in keys])
+            names = [self._prefix + k for k in keys]
+            if isinstance(self._redis, RedisCluster):  # the keys may live on several nodes
+                values = await self._redis.mget_nonatomic(names)
+            else:
+                values = await self._redis.mget(names)
             return [_as_bytes(v) for v in values]
 
         return await self._either(shared, lambda: self._local.get_many(*keys))
@@ -192,11 +217,7 @@ class RedisState:
 
     async def incr(self, key: str, ttl_s: float) -> int:
         async def shared() -> int:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(self._prefix + key)
-                # NX: the window starts at the first failure, later ones do not extend it
-                pipe.pexpire(self._prefix + key, max(1, int(ttl_s * 1000)), nx=True)
-                count, _ = await pipe.execute()
+            count = await self._count(keys=[self._prefix + key], args=[max(1, int(ttl_s * 1000))])
             return int(count)
 
         return await self._either(shared, lambda: self._local.incr(key, ttl_s))
@@ -240,4 +261,4 @@ async def wait_while_held(
 
 
 def state_from_url(url: str | None) -> SharedState:
-    return LocalState() if url is None else RedisState(url)
+    return LocalState() if url is None else RedisState(RedisAddress.parse(url))
