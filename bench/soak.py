@@ -6,10 +6,14 @@ vendors, single seals, an occasional heavy page) and writes (creates and uploads
 Idempotency-Key, re-sent as a careful client would when the answer says the write may have
 happened). It reports requests by outcome and error code, latency against the deadline,
 vendor calls per request, breaker transitions, RSS before / peak / after, gateway crashes and
-duplicate writes.
+duplicate writes, plain-text 5xx answers, token fetches and vendor calls per second.
 
-    python bench/soak.py --phase-s 20 --concurrency 32 --write bench/RESULTS.md
-    python bench/soak.py --workers 2 --redis-url redis://127.0.0.1:6379/0   # shared state
+With `--redis`, it starts a `redis-server` of its own for the gateway's shared state and adds
+a phase in which that server is killed and, at the phase's end, started again on the same
+port: it reports how long after Redis returned answers were clean again.
+
+    python bench/soak.py --phase-s 20 --concurrency 32 --write bench/RESULTS.md  # default serve
+    python bench/soak.py --workers 2 --redis --write bench/RESULTS.md            # shared state
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -89,6 +95,12 @@ PHASES: list[tuple[str, list[dict[str, Any]]]] = [
     ("full outage", [{"vendor": "yunyin", "endpoint": "*", "status": 503, "code": "500"}]),
     ("healthy again", []),
 ]
+REDIS_OUTAGE = "Redis killed (restarted at the phase's end)"
+# What an answer says when the shared state was what failed it (or nothing answered at all).
+LIMITS = (
+    f"request deadline {DEADLINE_S:.0f} s, vendor timeout 2 s, breaker: 5 failures, 5 s cool-down"
+)
+SHARED_STATE_FAILURES = {"SHARED_STATE_UNAVAILABLE", "no JSON", "no answer"}
 
 
 def free_port() -> int:
@@ -132,13 +144,23 @@ class Tally:
     writes_unsettled: int = 0
     created: list[str] = field(default_factory=list)
     uploads_answered: int = 0
+    plain_5xx: int = 0
+    # when an answer failed for the shared state (monotonic seconds)
+    shared_state_failures: list[float] = field(default_factory=list)
 
     def record(self, status: int, body: Any, seconds: float) -> None:
         self.requests += 1
         self.latencies.append(seconds)
         errors = body.get("errors", []) if isinstance(body, dict) else []
+        codes = {str((error.get("extensions") or {}).get("code")) for error in errors}
         for error in errors:
             self.codes[str((error.get("extensions") or {}).get("code"))] += 1
+        if body is None:
+            codes.add("no JSON")
+            if status >= 500:
+                self.plain_5xx += 1
+        if codes & SHARED_STATE_FAILURES:
+            self.shared_state_failures.append(time.monotonic())
         if status != 200:
             self.outcomes[f"HTTP {status}"] += 1
         elif not errors:
@@ -157,6 +179,7 @@ async def send(client: httpx.AsyncClient, tally: Tally, **kwargs: Any) -> tuple[
         tally.transport_errors += 1
         tally.requests += 1
         tally.outcomes["no answer (transport)"] += 1
+        tally.shared_state_failures.append(time.monotonic())
         return 0, None
     try:
         body = response.json()
@@ -229,20 +252,91 @@ async def load(base: str, tally: Tally, stop: asyncio.Event, concurrency: int, r
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
 
-async def drive_faults(sandbox: str, phase_s: float, stop: asyncio.Event, log: list[str]) -> None:
+class RedisServer:
+    """A redis-server of the soak's own, which the outage phase kills and starts again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._folder = tempfile.TemporaryDirectory(prefix="soak-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.returned_at: float | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "redis-server"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            cwd=self._folder.name,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def close(self) -> None:
+        self.kill()
+        self._folder.cleanup()
+
+
+def phases(redis_server: RedisServer | None) -> list[tuple[str, list[dict[str, Any]]]]:
+    if redis_server is None:
+        return PHASES
+    return [*PHASES[:-1], (REDIS_OUTAGE, []), PHASES[-1]]
+
+
+async def drive_faults(
+    sandbox: str,
+    phase_s: float,
+    stop: asyncio.Event,
+    log: list[str],
+    redis_server: RedisServer | None,
+) -> None:
     async with httpx.AsyncClient(base_url=sandbox, timeout=10) as client:
-        for name, faults in PHASES:
+        for name, faults in phases(redis_server):
             await client.delete("/_sandbox/faults")
             for fault in faults:
                 await client.post("/_sandbox/faults", json=fault)
             log.append(f"{time.strftime('%H:%M:%S')} phase: {name}")
+            if name == REDIS_OUTAGE and redis_server is not None:
+                redis_server.kill()
             end = time.monotonic() + phase_s
             while time.monotonic() < end:
                 if name == "token expiry":
                     await client.post("/_sandbox/tokens/expire", params={"vendor": "yunyin"})
                 await asyncio.sleep(min(5.0, max(0.0, end - time.monotonic())))
+            if name == REDIS_OUTAGE and redis_server is not None:
+                redis_server.start()
+                redis_server.returned_at = time.monotonic()
         await client.delete("/_sandbox/faults")
     stop.set()
+
+
+async def sample_vendor_calls(sandbox: str, stop: asyncio.Event, peaks: Counter[str]) -> None:
+    """The most calls each vendor received in one second."""
+    async with httpx.AsyncClient(base_url=sandbox, timeout=10) as client:
+
+        async def per_vendor() -> Counter[str]:
+            calls = (await client.get("/_sandbox/calls")).json()["calls"]
+            totals: Counter[str] = Counter()
+            for name, count in calls.items():
+                totals[name.split(":")[0]] += count
+            return totals
+
+        last = await per_vendor()
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            now = await per_vendor()
+            for vendor in now:
+                peaks[vendor] = max(peaks[vendor], now[vendor] - last[vendor])
+            last = now
 
 
 async def sample_rss(pids: list[int], stop: asyncio.Event, peak: list[float]) -> None:
@@ -313,6 +407,7 @@ def start(args: argparse.Namespace) -> Processes:
     )
     if args.redis_url:
         env["SEALGW_REDIS_URL"] = args.redis_url
+    workers = [] if args.workers is None else ["--workers", str(args.workers)]
     python = sys.executable
     sandbox = subprocess.Popen(
         [python, "-m", "gateway", "sandbox", "--port", str(sandbox_port)],
@@ -331,8 +426,7 @@ def start(args: argparse.Namespace) -> Processes:
                 "serve",
                 "--port",
                 str(gateway_port),
-                "--workers",
-                str(args.workers),
+                *workers,
             ],
             cwd=ROOT,
             env=env,
@@ -350,7 +444,9 @@ def start(args: argparse.Namespace) -> Processes:
     return Processes(sandbox, gateway, sandbox_url, base, log_path)
 
 
-async def soak(args: argparse.Namespace, processes: Processes) -> str:
+async def soak(
+    args: argparse.Namespace, processes: Processes, redis_server: RedisServer | None
+) -> str:
     base, sandbox_url, gateway = processes.base, processes.sandbox_url, processes.gateway
     try:
         pids = process_tree(gateway.pid)
@@ -360,13 +456,16 @@ async def soak(args: argparse.Namespace, processes: Processes) -> str:
         rss_before = rss_mb(pids)
         async with httpx.AsyncClient(base_url=sandbox_url) as client:
             await client.delete("/_sandbox/calls")
-        tally, stop, phase_log, peak = Tally(), asyncio.Event(), [], [rss_before]
+        tally, stop, peak = Tally(), asyncio.Event(), [rss_before]
+        phase_log: list[str] = []
+        call_peaks: Counter[str] = Counter()
         run = str(int(time.time()) % 100000)
         started = time.monotonic()
         await asyncio.gather(
             load(base, tally, stop, args.concurrency, run),
-            drive_faults(sandbox_url, args.phase_s, stop, phase_log),
+            drive_faults(sandbox_url, args.phase_s, stop, phase_log, redis_server),
             sample_rss(pids, stop, peak),
+            sample_vendor_calls(sandbox_url, stop, call_peaks),
         )
         load_s = time.monotonic() - started
         await asyncio.sleep(args.settle_s)
@@ -384,16 +483,17 @@ async def soak(args: argparse.Namespace, processes: Processes) -> str:
     transitions = re.findall(r"breaker (\S+) (open|closed|half-open)[^\n]*", log_text)
     tracebacks = log_text.count("Traceback")
     vendor_calls = sum(calls["calls"].values())
+    tokens = {v: calls["calls"].get(f"{v}:token", 0) for v in ("esign", "yunyin")}
+    workers = "the default" if args.workers is None else str(args.workers)
     uploads_stored = calls["stored"]["yunyinUploads"]
     lat = tally.latencies
     lines = [
-        f"Soak: {len(PHASES)} phases of {args.phase_s:.0f} s ({load_s:.0f} s of load), "
-        f"{args.concurrency} concurrent clients, {args.workers} worker(s)"
-        f"{', Redis' if args.redis_url else ''}; request deadline {DEADLINE_S:.0f} s, vendor "
-        f"timeout 2 s, breaker: 5 failures, 5 s cool-down; load average before "
+        f"Soak: {len(phase_log)} phases of {args.phase_s:.0f} s ({load_s:.0f} s of load), "
+        f"{args.concurrency} concurrent clients, `serve` with {workers} worker(s)"
+        f"{', Redis' if args.redis_url else ', no Redis'}; {LIMITS}; load average before "
         f"{os.getloadavg()[0]:.2f}.",
         "",
-        "Phases (云银签 only; e签宝 healthy throughout): "
+        "Phases (云银签 only unless named; e签宝 healthy throughout): "
         + "; ".join(line.split("phase: ")[1] for line in phase_log),
         "",
         "| measure | value |",
@@ -421,6 +521,10 @@ async def soak(args: argparse.Namespace, processes: Processes) -> str:
         f"| RSS before / peak / after {args.settle_s:.0f} s idle | {rss_before:.0f} / "
         f"{peak[0]:.0f} / {rss_after:.0f} MB |",
         f"| gateway crashes / tracebacks in its log | {int(crashed)} / {tracebacks} |",
+        f"| plain-text 5xx answers | {tally.plain_5xx} |",
+        f"| token fetches (e签宝 / 云银签) | {tokens['esign']} / {tokens['yunyin']} |",
+        f"| most vendor calls in one second (e签宝, limit 50 / 云银签) | "
+        f"{call_peaks['esign']} / {call_peaks['yunyin']} |",
         f"| logical writes / re-sent with the same key / unsettled after 4 tries | "
         f"{tally.writes} / {tally.write_resends} / {tally.writes_unsettled} |",
         f"| writes that failed cleanly (nothing written, the client was told) | "
@@ -430,6 +534,14 @@ async def soak(args: argparse.Namespace, processes: Processes) -> str:
         f"| uploads answered / files the vendor stored | {tally.uploads_answered} / "
         f"{uploads_stored} |",
     ]
+    if redis_server is not None and redis_server.returned_at is not None:
+        during = [t for t in tally.shared_state_failures if t >= redis_server.returned_at]
+        clean_after = max(during) - redis_server.returned_at if during else 0.0
+        lines.append(
+            f"| answers failed for the shared state (all / after Redis returned) | "
+            f"{len(tally.shared_state_failures)} / {len(during)} |"
+        )
+        lines.append(f"| seconds to clean answers after Redis returned | {clean_after:.1f} |")
     return "\n".join(lines)
 
 
@@ -437,19 +549,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--phase-s", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--redis-url")
+    parser.add_argument("--workers", type=int, help="default: what `serve` chooses")
+    parser.add_argument("--redis-url", help="a Redis of yours for the shared state")
+    parser.add_argument(
+        "--redis", action="store_true", help="a redis-server of the soak's own, and its outage"
+    )
     parser.add_argument("--settle-s", type=float, default=20.0)
     parser.add_argument("--write", help="append the report to this file")
     args = parser.parse_args()
+    redis_server = None
+    if args.redis:
+        redis_server = RedisServer()
+        redis_server.start()
+        args.redis_url = redis_server.url
     processes = start(args)
     try:
-        report = asyncio.run(soak(args, processes))
+        report = asyncio.run(soak(args, processes, redis_server))
     finally:
         processes.gateway.terminate()
         processes.sandbox.terminate()
         processes.gateway.wait(timeout=20)
         processes.sandbox.wait(timeout=20)
+        if redis_server is not None:
+            redis_server.close()
     print(report)
     if args.write:
         with open(args.write, "a", encoding="utf-8") as out:
