@@ -202,6 +202,13 @@ class BreakerOpen(Exception):
         super().__init__(name)
 
 
+# A call that waited for the vendor's window waits this much longer: the vendor counts calls
+# when they arrive, and the calls that filled the window may have arrived later than they left
+# (a new connection, a busy event loop), so leaving the moment the window frees could put one
+# call too many into the vendor's second.
+VENDOR_WINDOW_MARGIN_S = 0.1
+
+
 class VendorRateLimit:
     """At most `rate_per_second` calls to one vendor app, counted in a moving window; a call
     over it waits up to `rate_queue_s` (and never past the deadline), then fails."""
@@ -225,7 +232,7 @@ class VendorRateLimit:
             give_up = min(give_up, deadline)
         while not await self._hit():
             stats = await self._stats()
-            wait = max(0.005, stats.reset_time - time.time())
+            wait = max(0.005, stats.reset_time - time.time()) + VENDOR_WINDOW_MARGIN_S
             if loop.time() + wait > give_up:
                 log.warning("%s: the gateway's own rate limit is reached", provider.value)
                 raise UpstreamError(

@@ -143,7 +143,14 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
             "yunyinSeals": sum(not s.deleted for s in sandbox.yunyin_seals.values()),
             "yunyinUploads": len(sandbox.uploads),
         }
-        return JSONResponse({"calls": dict(sandbox.calls), "stored": stored})
+        return JSONResponse(
+            {
+                "calls": dict(sandbox.calls),
+                # the most calls of each vendor within any one second
+                "peakPerSecond": dict(sandbox.peak_per_second),
+                "stored": stored,
+            }
+        )
 
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":

@@ -222,6 +222,10 @@ class Sandbox:
         # Calls being answered now, and the most there were at once, per vendor.
         self.in_flight: Counter[str] = Counter()
         self.peak_in_flight: Counter[str] = Counter()
+        # calls of each vendor in the last second, and the most any one second saw: the
+        # vendors count their rate limits per app and second
+        self._last_second: dict[str, deque[float]] = {}
+        self.peak_per_second: Counter[str] = Counter()
         self.requests: deque[RecordedRequest] = deque(maxlen=500)
         self.faults: list[Fault] = []
         self.esign_apps = dict([self.config.esign_app])
@@ -243,9 +247,17 @@ class Sandbox:
     # --- counters, log, faults ----------------------------------------------------------------
 
     def record(self, request: RecordedRequest) -> None:
+        now = time.monotonic()
         with self._lock:
             self.calls[f"{request.vendor}:{request.endpoint}"] += 1
             self.requests.append(request)
+            window = self._last_second.setdefault(request.vendor, deque())
+            window.append(now)
+            while window[0] <= now - 1.0:
+                window.popleft()
+            self.peak_per_second[request.vendor] = max(
+                self.peak_per_second[request.vendor], len(window)
+            )
 
     def count(self, key: str) -> int:
         """Calls of one endpoint (`vendor:endpoint`), or of a whole vendor (`vendor`)."""
@@ -268,6 +280,8 @@ class Sandbox:
             self.calls.clear()
             self.requests.clear()
             self.peak_in_flight.clear()
+            self._last_second.clear()
+            self.peak_per_second.clear()
 
     def take_fault(self, vendor: str, endpoint: str) -> Fault | None:
         with self._lock:
