@@ -155,10 +155,24 @@ def sentinel_group() -> Iterator[Deployment]:
             deployment.stop()
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 @contextmanager
 def cluster() -> Iterator[Deployment]:
     """Three primaries sharing the 16,384 hash slots, joined with CLUSTER MEET."""
-    ports = [free_port() for _ in range(3)]
+    ports = [cluster_port() for _ in range(3)]
     deployment = Deployment("redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports))
     with tempfile.TemporaryDirectory(prefix="sealgw-cluster-") as folder:
         try:

@@ -360,3 +360,34 @@ def test_serve_with_two_workers_sharing_redis(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("where", ["this process", "redis"])
+def test_a_moving_window_admits_its_limit_and_says_when_the_next_may_go(
+    where: str, shared_redis_url: str
+) -> None:
+    """The vendor apps' windows: `limit` admissions within the window, then the seconds until
+    the oldest leaves it; the same in memory and in Redis (one server, Sentinels, a cluster)."""
+    import asyncio
+
+    from gateway.shared import LocalState, SharedState
+
+    async def scenario() -> None:
+        state: SharedState = (
+            LocalState()
+            if where == "this process"
+            else RedisState(RedisAddress.parse(shared_redis_url))
+        )
+        try:
+            await state.delete("rate:test")
+            assert [await state.admit("rate:test", 3, 0.5) for _ in range(3)] == [0.0] * 3
+            wait = await state.admit("rate:test", 3, 0.5)
+            assert 0 < wait <= 0.5
+            assert await state.admit("rate:other", 3, 0.5) == 0.0  # each key its own window
+            await asyncio.sleep(wait + 0.01)  # the three have left the window
+            assert [await state.admit("rate:test", 3, 0.5) for _ in range(3)] == [0.0] * 3
+            assert await state.admit("rate:test", 3, 0.5) > 0
+        finally:
+            await state.aclose()
+
+    asyncio.run(scenario())

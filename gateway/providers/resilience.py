@@ -7,7 +7,8 @@ that asks too much: every vendor call of both clients goes through `Upstream.cal
   (stamina) inside the deadline; writes sent once;
 - a circuit breaker per tenant and vendor: after repeated failures the vendor is not called
   for a cool-down, then one probe decides;
-- a client-side rate limit per vendor app (the `limits` library), queueing briefly;
+- a client-side rate limit per vendor app (a moving window in the shared state, a tenth of a
+  second longer than the vendor's), queueing briefly;
 - identical reads in flight at the same moment share one call.
 
 Breaker and rate-limit state live in a `SharedState`: this process's memory, or Redis shared
@@ -26,9 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import stamina
-from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
@@ -36,7 +35,7 @@ from prometheus_client import Counter, Histogram
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.ops.metrics import VENDOR_CALLS, VENDOR_SECONDS
 from gateway.settings import DEFAULTS
-from gateway.shared import UNAVAILABLE, LocalState, RedisState, SharedState
+from gateway.shared import LocalState, RedisState, SharedState
 
 log = logging.getLogger("gateway.upstream")
 # A no-op unless an OpenTelemetry SDK is configured (SEALGW_OTLP_ENDPOINT).
@@ -96,8 +95,9 @@ class ResilienceSettings:
 
 @dataclass
 class SharedUpstream:
-    """What every vendor client of one process shares: the state store (breakers, tokens)
-    and the rate-limit windows (so two tenants on one vendor app share its limit)."""
+    """What every vendor client of one process shares: the state store (breakers, tokens, the
+    vendor apps' windows: two tenants on one vendor app share its limit), and the storage of
+    callers' rate limits (the `limits` library) over the same Redis."""
 
     state: SharedState
     rate_storage: Storage
@@ -202,37 +202,34 @@ class BreakerOpen(Exception):
         super().__init__(name)
 
 
-# A call that waited for the vendor's window waits this much longer: the vendor counts calls
-# when they arrive, and the calls that filled the window may have arrived later than they left
-# (a new connection, a busy event loop), so leaving the moment the window frees could put one
-# call too many into the vendor's second.
-VENDOR_WINDOW_MARGIN_S = 0.1
+# The vendors count their limits per second as calls arrive; a call may arrive later than it
+# left (a new connection, a busy event loop), so the gateway counts a window a tenth longer: a
+# call that left just over a second after those filling the window could otherwise land in
+# the vendor's second with them (5 calls within one second had reached e签宝 under a limit
+# of 3).
+VENDOR_WINDOW_S = 1.1
 
 
 class VendorRateLimit:
-    """At most `rate_per_second` calls to one vendor app, counted in a moving window; a call
-    over it waits up to `rate_queue_s` (and never past the deadline), then fails."""
+    """At most `rate_per_second` calls to one vendor app, counted in a moving window in the
+    shared state (every process and host, or this process alone without Redis); a call over
+    it waits up to `rate_queue_s` (and never past the deadline), then fails."""
 
-    def __init__(self, storage: Storage, key: str, settings: ResilienceSettings) -> None:
-        rate = settings.rate_per_second
-        self._item = None if rate is None else RateLimitItemPerSecond(rate)
-        self._limiter = MovingWindowRateLimiter(storage)
-        # this process's own window, while the shared one (Redis) does not answer
-        self._own = MovingWindowRateLimiter(MemoryStorage())
-        self._key = key
+    def __init__(self, state: SharedState, key: str, settings: ResilienceSettings) -> None:
+        self._rate = settings.rate_per_second
+        self._state = state
+        self._key = f"rate:{key}"
         self._queue_s = settings.rate_queue_s
 
     async def acquire(self, provider: ProviderName) -> None:
-        if self._item is None:
+        if self._rate is None:
             return
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._queue_s
         deadline = current_deadline()
         if deadline is not None:
             give_up = min(give_up, deadline)
-        while not await self._hit():
-            stats = await self._stats()
-            wait = max(0.005, stats.reset_time - time.time()) + VENDOR_WINDOW_MARGIN_S
+        while (wait := await self._state.admit(self._key, self._rate, VENDOR_WINDOW_S)) > 0:
             if loop.time() + wait > give_up:
                 log.warning("%s: the gateway's own rate limit is reached", provider.value)
                 raise UpstreamError(
@@ -244,20 +241,6 @@ class VendorRateLimit:
                     write_may_have_happened=False,
                 )
             await asyncio.sleep(wait)
-
-    async def _hit(self) -> bool:
-        assert self._item is not None
-        try:
-            return await self._limiter.hit(self._item, self._key)
-        except UNAVAILABLE:
-            return await self._own.hit(self._item, self._key)
-
-    async def _stats(self) -> Any:
-        assert self._item is not None
-        try:
-            return await self._limiter.get_window_stats(self._item, self._key)
-        except UNAVAILABLE:
-            return await self._own.get_window_stats(self._item, self._key)
 
 
 @functools.lru_cache(maxsize=512)
@@ -311,9 +294,7 @@ class Upstream:
         )
         # the vendor counts its limit per app at its address, whichever tenant calls
         address = hashlib.sha256(base_url.encode()).hexdigest()[:16]
-        self.rate = VendorRateLimit(
-            shared.rate_storage, f"{provider.value}:{address}:{app_id}", settings
-        )
+        self.rate = VendorRateLimit(shared.state, f"{provider.value}:{address}:{app_id}", settings)
         self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
 
     async def call(

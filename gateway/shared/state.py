@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -47,6 +48,24 @@ return count
 """
 
 
+# A moving window on one key: a sorted set of admission times, on Redis's own clock so that
+# every host agrees. Admits when fewer than ARGV[2] admissions fall within the last ARGV[1]
+# seconds ('ok'); else answers the seconds until the oldest leaves the window.
+ADMIT_IN_WINDOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+  return 'ok'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+
 class SharedState(Protocol):
     """Expiring keys. `shared` says whether other processes see them; `degraded`, whether this
     process stands in for a shared store that did not answer at its last try."""
@@ -70,6 +89,11 @@ class SharedState(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def admit(self, key: str, limit: int, window_s: float) -> float:
+        """Admit one more use of `key` if fewer than `limit` fall within the last `window_s`
+        seconds (0.0); else the seconds until one leaves the window (nothing admitted)."""
+        ...
+
     async def ping(self) -> bool:
         """Whether the store answers now (asking it, whatever its last try said)."""
         ...
@@ -86,6 +110,8 @@ class LocalState:
     def __init__(self, max_keys: int = 20_000) -> None:
         self._items: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._max_keys = max_keys
+        # moving windows: one per vendor app, a few in all
+        self._windows: dict[str, deque[float]] = {}
 
     def _live(self, key: str) -> bytes | None:
         item = self._items.get(key)
@@ -127,11 +153,22 @@ class LocalState:
         for key in keys:
             self._items.pop(key, None)
 
+    async def admit(self, key: str, limit: int, window_s: float) -> float:
+        now = time.monotonic()
+        window = self._windows.setdefault(key, deque())
+        while window and window[0] <= now - window_s:
+            window.popleft()
+        if len(window) < limit:
+            window.append(now)
+            return 0.0
+        return window[0] + window_s - now
+
     async def ping(self) -> bool:
         return True
 
     def clear(self) -> None:
         self._items.clear()
+        self._windows.clear()
 
     async def aclose(self) -> None:
         self.clear()
@@ -158,6 +195,7 @@ class RedisState:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._count = self._redis.register_script(COUNT_IN_WINDOW)
+        self._admit = self._redis.register_script(ADMIT_IN_WINDOW)
         self._prefix = prefix
         self._local = LocalState()
         self._down_until = 0.0
@@ -230,6 +268,15 @@ class RedisState:
             await self._redis.delete(*(self._prefix + k for k in keys))
 
         await self._either(shared, lambda: self._local.delete(*keys))
+
+    async def admit(self, key: str, limit: int, window_s: float) -> float:
+        async def shared() -> float:
+            answer = await self._admit(
+                keys=[self._prefix + key], args=[window_s, limit, os.urandom(8).hex()]
+            )
+            return 0.0 if answer == b"ok" else max(0.001, float(answer))
+
+        return await self._either(shared, lambda: self._local.admit(key, limit, window_s))
 
     async def ping(self) -> bool:
         """Whether Redis answers now (and, when it does, the end of a degraded spell)."""
