@@ -50,6 +50,8 @@ class SealStatus(Enum):
     AWAITING_REVIEW = "AWAITING_REVIEW"
     REJECTED = "REJECTED"
     SUSPENDED = "SUSPENDED"
+    # Deleted after it was used: kept with its usage records (e签宝 sealStatus 6, 已吊销).
+    REVOKED = "REVOKED"
 
 
 class SealStyle(Enum):
@@ -258,22 +260,34 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class SealFilter:
-    """What `seals` may be narrowed by (besides the provider). Hashable: it keys loader caches."""
+    """What `seals` may be narrowed by (besides the provider). Hashable: it keys loader caches.
+
+    `include_revoked` widens rather than narrows: revoked seals (deleted after use) are left out
+    of a list unless it is set, and a provider that keeps them apart lists them when asked."""
 
     name_contains: str | None = None
     biz_type: SealBizType | None = None
     status: SealStatus | None = None
     is_default: bool | None = None
+    include_revoked: bool = False
 
     def active(self) -> frozenset[str]:
+        """The conditions set: each reads a seal attribute (`FILTER_FIELDS`)."""
         return frozenset(
-            f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+            f.name
+            for f in dataclasses.fields(self)
+            if f.name in FILTER_FIELDS and getattr(self, f.name) is not None
         )
 
     def only(self, names: frozenset[str]) -> SealFilter:
-        return SealFilter(**{name: getattr(self, name) for name in names & self.active()})
+        return SealFilter(
+            include_revoked=self.include_revoked,
+            **{name: getattr(self, name) for name in names & self.active()},
+        )
 
     def matches(self, seal: Seal) -> bool:
+        if seal.status == SealStatus.REVOKED and not self.include_revoked:
+            return False
         if self.name_contains is not None and (
             seal.name is None or self.name_contains.casefold() not in seal.name.casefold()
         ):
@@ -489,6 +503,14 @@ class AuthorizationSpec:
     templates: tuple[TemplateRef, ...] = ()
     effective_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+class DeleteOutcome(Enum):
+    """What deleting a seal did: e签宝 removes a seal never used, and revokes one that was
+    (its usage records are kept; `DELETE /v3/seals/org-seal` answers `delete` or `revoke`)."""
+
+    DELETED = "DELETED"
+    REVOKED = "REVOKED"
 
 
 class Rejection(Enum):

@@ -14,6 +14,7 @@ from gateway.domain import (
     Authorization,
     AuthorizationSpec,
     Capability,
+    DeleteOutcome,
     ErrorCode,
     OrgScope,
     Page,
@@ -126,9 +127,10 @@ class FakeProvider(SealProvider):
         self._enter("set_default")
         self.seals = [replace(s, is_default=s.key.vendor_id == seal_id) for s in self.seals]
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome:
         self._enter("delete")
         self.seals.remove(self._find(seal_id))
+        return DeleteOutcome.DELETED
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
         self._enter("authorize")

@@ -13,7 +13,17 @@ from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 from tests.test_write_path import CREATE, DELETE, MANAGE, SET_DEFAULT, only_error, payload
 
-DEFAULT, CONTRACT, UNDER_REVIEW = ESIGN_A[0], ESIGN_A[1], ESIGN_A[4]
+DEFAULT, CONTRACT, UNDER_REVIEW, USED = ESIGN_A[0], ESIGN_A[1], ESIGN_A[4], ESIGN_A[6]
+DELETE_OUTCOME = """
+mutation Delete($input: SealRefInput!) {
+  deleteSeal(input: $input) { deletedSealId outcome userErrors { code field message } }
+}"""
+REVOKED_SEALS = """
+query($filter: SealFilter) {
+  seals(first: 50, filter: $filter) {
+    edges { node { vendorId name status statusLabel bizType image { url } imageSize { width } } }
+  }
+}"""
 
 
 def esign_id(seal_id: str) -> str:
@@ -74,8 +84,12 @@ def test_delete_and_its_rules(gateway: Gateway, sandbox: Sandbox) -> None:
         assert (error["code"], error["field"]) == ("CANNOT_DELETE", "sealId")
         assert says in error["message"]
     assert sandbox.count("esign:v3.delete") == 0
-    deleted = payload(gateway, DELETE, {"sealId": esign_id(CONTRACT.seal_id)}, "deleteSeal")
-    assert deleted == {"deletedSealId": esign_id(CONTRACT.seal_id), "userErrors": []}
+    deleted = payload(gateway, DELETE_OUTCOME, {"sealId": esign_id(CONTRACT.seal_id)}, "deleteSeal")
+    assert deleted == {
+        "deletedSealId": esign_id(CONTRACT.seal_id),
+        "outcome": "DELETED",
+        "userErrors": [],
+    }
     assert sandbox.count("esign:v3.delete") == 1
     assert CONTRACT.seal_id not in {s.seal_id for s in sandbox.esign_seals}
     (sent,) = [r for r in sandbox.requests if r.endpoint == "v3.delete"]
@@ -87,6 +101,46 @@ def test_delete_and_its_rules(gateway: Gateway, sandbox: Sandbox) -> None:
     other_org = "7f2c8d0e-5b7a-4c9d-9e2f-4a5b6c7d8e9f"
     error = only_error(payload(gateway, DELETE, {"sealId": esign_id(other_org)}, "deleteSeal"))
     assert (error["code"], error["message"]) == ("SEAL_NOT_FOUND", "No seal has this id.")
+
+
+def test_a_used_seal_is_revoked_and_listed_when_asked(gateway: Gateway, sandbox: Sandbox) -> None:
+    assert USED.used
+    assert not CONTRACT.used
+    revoked = payload(gateway, DELETE_OUTCOME, {"sealId": esign_id(USED.seal_id)}, "deleteSeal")
+    assert revoked == {
+        "deletedSealId": esign_id(USED.seal_id),
+        "outcome": "REVOKED",
+        "userErrors": [],
+    }
+    (kept,) = [s for s in sandbox.esign_seals if s.seal_id == USED.seal_id]
+    assert kept.status == 6  # kept, with its usage records
+
+    def listed(filter_: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        edges = gateway.data(REVOKED_SEALS, {"filter": filter_})["seals"]["edges"]
+        return {e["node"]["vendorId"]: e["node"] for e in edges}
+
+    assert USED.seal_id not in listed({"providers": ["ESIGN"]})
+    sandbox.reset_counts()
+    with_revoked = listed({"providers": ["ESIGN"], "includeRevoked": True})
+    assert with_revoked[USED.seal_id] == {
+        "vendorId": USED.seal_id,
+        "name": USED.name,
+        "status": "REVOKED",
+        "statusLabel": "已吊销",
+        "bizType": "CONTRACT",
+        "image": None,  # no v1 row: v1 lists no revoked seal
+        "imageSize": None,
+    }
+    assert len(with_revoked) == 7
+    # one v3 list page; v1 only for the images of the seals it lists (not the revoked one)
+    assert sandbox.count("esign:v3.list") == 1
+    assert sandbox.count("esign") == 2
+    (sent,) = [r for r in sandbox.requests if r.endpoint == "v3.list"]
+    assert "revocationSeal=true" in sent.query
+    assert sent.headers["x-tsign-open-auth-mode"] == "Signature"
+    only_revoked = listed({"providers": ["ESIGN"], "includeRevoked": True, "status": "REVOKED"})
+    assert list(only_revoked) == [USED.seal_id]
+    assert listed({"status": "REVOKED"}) == {}  # not asked to include them
 
 
 def test_set_default_through_v1(gateway: Gateway, sandbox: Sandbox) -> None:

@@ -64,22 +64,14 @@ V3_DETAIL: dict[str, Field] = {
 }
 
 # GET /v3/seals/org-own-seal-list, data.seals[]: the fields the vendor's page shows
-# (open.esign.cn/doc/opendoc/seal3/ups6h1; docs/vendors.md).
+# (open.esign.cn/doc/opendoc/seal3/ups6h1; docs/vendors.md): the detail's, with sealStatus 6
+# (已吊销, a seal deleted after use) listed when `revocationSeal=true` asks for it.
 V3_LISTED: dict[str, Field] = {
-    name: V3_DETAIL[name]
-    for name in (
-        "sealId",
-        "sealName",
-        "sealCreateTime",
-        "defaultSealFlag",
-        "sealHeight",
-        "sealWidth",
-        "sealBizType",
-        "sealBizTypeDescription",
-        "sealStyle",
-        "sealStatus",
-    )
+    **V3_DETAIL,
+    "sealStatus": ((int,), frozenset({1, 2, 3, 4, 6})),
 }
+# DELETE /v3/seals/org-seal, data (seal3/qdfvs6).
+V3_DELETED: dict[str, Field] = {"sealStatus": ((str,), frozenset({"delete", "revoke"}))}
 
 # GET /v3/seals/org-seals/internal-auth, data.sealAuthorizedInfos[]: the fields its page shows
 # (open.esign.cn/doc/opendoc/seal3/totfte).
@@ -207,6 +199,34 @@ def test_esign_v3_list_shows_only_documented_fields(client: httpx.Client) -> Non
         auth=signed(),
     ).json()
     assert too_big["code"] == 10000007  # pageSize at most 20
+
+
+def test_esign_v3_delete_answers_deleted_or_revoked(client: httpx.Client) -> None:
+    org = demo.ESIGN_ORG_A
+    seals = [s for s in demo.Sandbox().esign_org_seals(org) if not s.default and s.status != 2]
+    unused, used = next(s for s in seals if not s.used), next(s for s in seals if s.used)
+    for seal, says in ((unused, "delete"), (used, "revoke")):
+        body = client.delete(
+            "/esign/v3/seals/org-seal", params={"orgId": org, "sealId": seal.seal_id}, auth=signed()
+        ).json()
+        assert body["code"] == 0
+        conforms(body["data"], V3_DELETED, "v3.delete.data")
+        assert body["data"]["sealStatus"] == says
+    listed = client.get(
+        "/esign/v3/seals/org-own-seal-list",
+        params={"orgId": org, "pageNum": 1, "pageSize": 20, "revocationSeal": "true"},
+        auth=signed(),
+    ).json()["data"]["seals"]
+    (revoked,) = [row for row in listed if row["sealId"] == used.seal_id]
+    conforms(revoked, V3_LISTED, "v3.list[revoked]")
+    assert (revoked["sealStatus"], revoked["statusDescription"]) == (6, "已吊销")
+    assert unused.seal_id not in {row["sealId"] for row in listed}
+    plain = client.get(
+        "/esign/v3/seals/org-own-seal-list",
+        params={"orgId": org, "pageNum": 1, "pageSize": 20},
+        auth=signed(),
+    ).json()["data"]["seals"]
+    assert used.seal_id not in {row["sealId"] for row in plain}  # revoked: asked for only
 
 
 def test_esign_v3_authorisations_show_only_documented_fields(client: httpx.Client) -> None:

@@ -15,6 +15,7 @@ from gateway.domain import (
     AuthorizationScope,
     BadInput,
     Capability,
+    DeleteOutcome,
     GatewayError,
     MalformedAnswer,
     OrgScope,
@@ -359,7 +360,9 @@ def test_set_default_reports_the_previous_default() -> None:
 def test_delete_and_management_url() -> None:
     providers = fakes()
     deleted = run(lambda: service(providers).writes.delete_seal(ids.global_id("Seal", "yunyin:4")))
-    assert deleted.value == ids.global_id("Seal", "yunyin:4")
+    assert deleted.value is not None
+    assert deleted.value.seal_id == ids.global_id("Seal", "yunyin:4")
+    assert deleted.value.outcome == DeleteOutcome.DELETED
     assert [s.key.vendor_id for s in providers[Y].seals] == ["1", "2", "3"]
     url = run(lambda: service(providers).writes.management_url(Y))
     assert url.value is not None

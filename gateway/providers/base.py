@@ -12,6 +12,7 @@ from gateway.domain import (
     Authorization,
     AuthorizationSpec,
     Capability,
+    DeleteOutcome,
     ImageSealSpec,
     NotSupported,
     OrgScope,
@@ -171,7 +172,8 @@ class SealProvider(ABC):
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         raise self._unsupported(Capability.SET_DEFAULT)
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome | None:
+        """Deletes the seal; answers what that did, when the vendor says."""
         raise self._unsupported(Capability.DELETE)
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:

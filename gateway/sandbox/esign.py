@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from gateway.sandbox import esign_signature as sig
 from gateway.sandbox.endpoint import files_root, instrument, vendor_path
-from gateway.sandbox.state import EsignOrg, EsignSeal, Sandbox
+from gateway.sandbox.state import ESIGN_REVOKED, EsignOrg, EsignSeal, Sandbox
 
 URL_VALID_S = 3600
 
@@ -27,7 +27,7 @@ BIZ_TYPE_LABELS = {
     "LEGAL_PERSON": "法定代表人章",
     "COMMON": "其他",
 }
-STATUS_LABELS = {1: "已启用", 2: "待审核", 3: "审核不通过", 4: "挂起"}
+STATUS_LABELS = {1: "已启用", 2: "待审核", 3: "审核不通过", 4: "挂起", 6: "已吊销"}
 
 
 def ok(data: Any) -> JSONResponse:
@@ -234,7 +234,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(10000007, "参数错误: 机构账号不存在")
         if not org.granted:
             return failure(1499000, "机构未授予应用 manage_org_seal 权限")
-        seal = next((s for s in sandbox.esign_seals if s.seal_id == seal_id), None)
+        seal = live_seal(seal_id)
         if seal is None:
             return failure(31400100, "印章不存在")
         if seal.org_id != org_id:
@@ -253,8 +253,16 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(1499000, "机构未授予应用 manage_org_seal 权限")
         return org
 
+    def live_seal(seal_id: str | None) -> EsignSeal | None:
+        """A seal by id. A revoked one is shown by the list that asks for it alone: the detail
+        page documents statuses 1 to 4 only, so the calls on one seal answer it not found."""
+        return next(
+            (s for s in sandbox.esign_seals if s.seal_id == seal_id and s.status != ESIGN_REVOKED),
+            None,
+        )
+
     def own_seal(org: EsignOrg, seal_id: str | None) -> EsignSeal | Response:
-        seal = next((s for s in sandbox.esign_seals if s.seal_id == seal_id), None)
+        seal = live_seal(seal_id)
         if seal is None:
             return failure(31400100, f"印章不存在, 印章id=[{seal_id}]")
         if seal.org_id != org.org_id:
@@ -320,9 +328,14 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(10000007, "参数错误: 企业默认印章不可被删除")
         if seal.style == 3 and seal.status == 2:
             return failure(10000007, "参数错误: 审核中的图片印章不可被删除")
-        sandbox.esign_seals.remove(seal)
+        # Its authorisations go with it (seal3/qdfvs6); a seal used before is revoked, its
+        # usage records kept, and listed only with `revocationSeal` (seal3/ups6h1).
         sandbox.esign_auths = [a for a in sandbox.esign_auths if a.seal_id != seal.seal_id]
-        return ok(None)
+        if seal.used:
+            seal.status, seal.default = ESIGN_REVOKED, False
+            return ok({"sealStatus": "revoke"})
+        sandbox.esign_seals.remove(seal)
+        return ok({"sealStatus": "delete"})
 
     async def set_default(request: Request, body: bytes) -> Response:
         refusal = check_caller(sandbox, request, body)
@@ -351,7 +364,8 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return ok({"orgSealManageUrl": url})
 
     async def own_seal_list(request: Request, body: bytes) -> Response:
-        """v3 own-seal list: the fields its page shows (seal3/ups6h1), at most 20 a page."""
+        """v3 own-seal list: the fields its page shows (seal3/ups6h1), at most 20 a page;
+        revoked seals only with `revocationSeal=true`."""
         params = request.query_params
         org = v3_org(request, body, params.get("orgId"))
         if isinstance(org, Response):
@@ -361,8 +375,13 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return paging
         number, size = paging
         wanted = {t for t in (params.get("sealBizTypes") or "").split(",") if t}
+        revoked = params.get("revocationSeal", "false")
+        if revoked not in ("true", "false"):
+            return failure(10000007, "参数错误: revocationSeal")
         seals = [
-            s for s in sandbox.esign_org_seals(org.org_id) if not wanted or s.biz_type in wanted
+            s
+            for s in sandbox.esign_org_seals(org.org_id, revoked=revoked == "true")
+            if not wanted or s.biz_type in wanted
         ]
         chunk = seals[(number - 1) * size : number * size]
         return ok(
@@ -380,6 +399,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
                         "sealBizTypeDescription": BIZ_TYPE_LABELS[s.biz_type],
                         "sealStyle": s.style,
                         "sealStatus": s.status,
+                        "statusDescription": STATUS_LABELS[s.status],
+                        "rejectReason": s.reject_reason,
+                        "sealImageDownloadUrl": image_url(request, s, watermark=True),
                     }
                     for s in chunk
                 ],

@@ -40,7 +40,7 @@ class EsignSeal:
     org_id: str
     name: str
     biz_type: str  # PUBLIC CONTRACT FINANCE PERSONNEL LEGAL_PERSON COMMON
-    status: int  # 1 enabled, 2 awaiting review, 3 rejected, 4 suspended
+    status: int  # 1 enabled, 2 awaiting review, 3 rejected, 4 suspended, 6 revoked
     style: int  # v3 sealStyle: 1 template, 3 image
     created_ms: int
     default: bool = False
@@ -51,6 +51,8 @@ class EsignSeal:
     alias_in_v1: bool = True
     # A seal for voiding contracts (作废章): v1 says CANCELLATION; v3 has no such type.
     cancellation: bool = False
+    # Whether it was ever used to seal: deleting it then revokes it (status 6) instead.
+    used: bool = False
 
     @property
     def width_px(self) -> int:
@@ -59,6 +61,10 @@ class EsignSeal:
     @property
     def height_px(self) -> int:
         return round(self.height_mm * 159 / 40)
+
+
+# v3 sealStatus of a seal deleted after use (已吊销).
+ESIGN_REVOKED = 6
 
 
 @dataclass
@@ -311,9 +317,14 @@ class Sandbox:
 
     # --- e签宝 -----------------------------------------------------------------------------------
 
-    def esign_org_seals(self, org_id: str) -> list[EsignSeal]:
+    def esign_org_seals(self, org_id: str, *, revoked: bool = False) -> list[EsignSeal]:
+        """The organisation's seals; revoked ones (status 6) only when asked for."""
         return sorted(
-            (s for s in self.esign_seals if s.org_id == org_id),
+            (
+                s
+                for s in self.esign_seals
+                if s.org_id == org_id and (revoked or s.status != ESIGN_REVOKED)
+            ),
             key=lambda s: (s.created_ms, s.seal_id),
         )
 
@@ -420,6 +431,7 @@ def seed(sandbox: Sandbox) -> None:
             base + 6 * MINUTE_MS,
             width_mm=38,
             height_mm=38,
+            used=True,
         ),
         EsignSeal(
             "7f2c8d0e-5b7a-4c9d-9e2f-4a5b6c7d8e9f",

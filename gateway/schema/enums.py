@@ -39,7 +39,9 @@ class SealBizType(Enum):
     )
 
 
-@strawberry.enum(description="Where a seal stands in its life (both vendors use codes 1-4).")
+@strawberry.enum(
+    description="Where a seal stands in its life (both vendors use codes 1-4; e签宝 adds 6)."
+)
 class SealStatus(Enum):
     ENABLED = strawberry.enum_value("ENABLED", description="In use, 已启用 (1).")
     AWAITING_REVIEW = strawberry.enum_value(
@@ -48,7 +50,14 @@ class SealStatus(Enum):
     REJECTED = strawberry.enum_value(
         "REJECTED", description="Review rejected, 审核不通过 (3); see `rejectReason`."
     )
-    SUSPENDED = strawberry.enum_value("SUSPENDED", description="Suspended, 挂起 (4).")
+    SUSPENDED = strawberry.enum_value(
+        "SUSPENDED", description="Suspended or disabled, 挂起 / 已停用 (4)."
+    )
+    REVOKED = strawberry.enum_value(
+        "REVOKED",
+        description="Deleted after it was used, its usage records kept, 已吊销 (e签宝 6). "
+        "Listed only when `seals(filter: {includeRevoked: true})` asks for them.",
+    )
 
 
 @strawberry.enum(description="How a seal was made.")
@@ -117,4 +126,16 @@ class SealOperation(Enum):
     DELETE = strawberry.enum_value("DELETE", description="Delete a seal.")
     MANAGEMENT_URL = strawberry.enum_value(
         "MANAGEMENT_URL", description="Get a link to the vendor's seal management page."
+    )
+
+
+@strawberry.enum(description="What deleting a seal did.")
+class DeleteOutcome(Enum):
+    DELETED = strawberry.enum_value(
+        "DELETED", description="The seal is gone (e签宝 `delete`: it was never used; 云银签)."
+    )
+    REVOKED = strawberry.enum_value(
+        "REVOKED",
+        description="The seal was used before: revoked, its usage records kept (e签宝 "
+        "`revoke`, 已吊销); still listed with `includeRevoked`.",
     )

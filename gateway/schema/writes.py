@@ -23,6 +23,7 @@ from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
     AuthorizationScope,
+    DeleteOutcome,
     Provider,
     SealBizType,
     SealColor,
@@ -299,6 +300,11 @@ class DeleteSealPayload:
     deleted_seal_id: strawberry.ID | None = strawberry.field(
         default=None, description="The `id` of the deleted seal."
     )
+    outcome: DeleteOutcome | None = strawberry.field(
+        default=None,
+        description="Whether the seal was deleted or, used before, revoked (e签宝 "
+        "`data.sealStatus`); null when the vendor did not say.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
@@ -503,7 +509,10 @@ class Mutation:
             at="seal",
         )
 
-    @strawberry.mutation(description="Delete a seal. The default seal cannot be deleted.")
+    @strawberry.mutation(
+        description="Delete a seal. The default seal cannot be deleted; an e签宝 seal used before "
+        "is revoked instead (see `outcome`)."
+    )
     async def delete_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> DeleteSealPayload | None:
@@ -512,7 +521,10 @@ class Mutation:
             info,
             result,
             lambda deleted, errors: DeleteSealPayload(
-                deleted_seal_id=None if deleted is None else strawberry.ID(deleted),
+                deleted_seal_id=None if deleted is None else strawberry.ID(deleted.seal_id),
+                outcome=None
+                if deleted is None or deleted.outcome is None
+                else convert(DeleteOutcome, deleted.outcome),
                 user_errors=errors,
             ),
             at="deletedSealId",

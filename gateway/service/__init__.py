@@ -7,6 +7,7 @@ from gateway.service.seals import SealService
 from gateway.service.writes import (
     Authorized,
     DefaultChange,
+    Deleted,
     ReadBackFailed,
     SealWrites,
     WriteResult,
@@ -17,6 +18,7 @@ __all__ = [
     "Authorized",
     "Counted",
     "DefaultChange",
+    "Deleted",
     "Limits",
     "ReadBackFailed",
     "SealEdge",

@@ -194,6 +194,7 @@ class SealQuery:
     biz_type: SealBizType | None = None
     status: SealStatus | None = None
     is_default: bool | None = None
+    include_revoked: bool = False
 
 
 def seal_filter(query: SealQuery) -> SealFilter:
@@ -211,6 +212,7 @@ def seal_filter(query: SealQuery) -> SealFilter:
         biz_type=query.biz_type,
         status=query.status,
         is_default=query.is_default,
+        include_revoked=query.include_revoked,
     )
 
 

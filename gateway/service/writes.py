@@ -22,6 +22,7 @@ from gateway.domain import (
     Authorization,
     BadInput,
     Capability,
+    DeleteOutcome,
     ErrorCode,
     Forbidden,
     GatewayError,
@@ -58,6 +59,13 @@ T = TypeVar("T")
 class DefaultChange:
     seal: Seal | None
     previous: Seal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    seal_id: str
+    # What the vendor did: deleted, or (a seal used before) revoked; None when it does not say.
+    outcome: DeleteOutcome | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,14 +387,16 @@ class SealWrites:
 
         return await self._write("setDefaultSeal", steps, seal_id=seal_id)
 
-    async def delete_seal(self, seal_id: str) -> WriteResult[str]:
-        """Answers the deleted seal's id."""
+    async def delete_seal(self, seal_id: str) -> WriteResult[Deleted]:
+        """Answers the deleted seal's id, and whether it was deleted or revoked."""
 
-        async def steps(result: WriteResult[str]) -> str:
+        async def steps(result: WriteResult[Deleted]) -> Deleted:
             target = self._seal_target(seal_id, Capability.DELETE)
             key = _key(target)
-            await self._send(target, target.adapter.delete_seal(self._reads.scope, key.vendor_id))
-            return seal_id
+            outcome = await self._send(
+                target, target.adapter.delete_seal(self._reads.scope, key.vendor_id)
+            )
+            return Deleted(seal_id, outcome)
 
         return await self._write("deleteSeal", steps, seal_id=seal_id)
 

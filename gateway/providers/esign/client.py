@@ -13,6 +13,7 @@ from gateway.providers.esign.auth import SignatureAuth, token_auth
 from gateway.providers.esign.wire import (
     AccessToken,
     CreatedSeal,
+    DeletedSeal,
     InternalAuthPage,
     ManageUrl,
     V1SealPage,
@@ -129,9 +130,14 @@ class EsignClient:
         )
         return read_as(PROVIDER, "the v3 seal detail", data, V3SealInfo)
 
-    async def own_seal_list(self, org_id: str, page: int, size: int) -> V3SealPage:
-        """v3: one page (at most 20) of the organisation's own seals, with business types."""
-        params = {"orgId": org_id, "pageNum": page, "pageSize": size}
+    async def own_seal_list(
+        self, org_id: str, page: int, size: int, *, revoked: bool = False
+    ) -> V3SealPage:
+        """v3: one page (at most 20) of the organisation's own seals, with business types;
+        revoked seals too when `revoked` (the list's `revocationSeal`)."""
+        params: dict[str, Any] = {"orgId": org_id, "pageNum": page, "pageSize": size}
+        if revoked:
+            params["revocationSeal"] = "true"
         data = await self._call("GET", "/v3/seals/org-own-seal-list", params=params)
         return read_as(PROVIDER, "the v3 seal list", data, V3SealPage)
 
@@ -143,11 +149,13 @@ class EsignClient:
         data = await self._call("POST", "/v3/seals/org-seals/create-by-template", json=body)
         return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
 
-    async def delete_org_seal(self, org_id: str, seal_id: str) -> None:
-        """v3: delete an organisation seal (not the default, not an image under review)."""
-        await self._call(
+    async def delete_org_seal(self, org_id: str, seal_id: str) -> DeletedSeal:
+        """v3: delete an organisation seal (not the default, not an image under review);
+        answers whether it was deleted or revoked."""
+        data = await self._call(
             "DELETE", "/v3/seals/org-seal", params={"orgId": org_id, "sealId": seal_id}
         )
+        return read_as(PROVIDER, "the deleted seal", data or {}, DeletedSeal)
 
     async def set_default(self, org_id: str, seal_id: str) -> None:
         """v1: make a seal the organisation's default."""

@@ -37,6 +37,8 @@ STATUSES = {
     2: SealStatus.AWAITING_REVIEW,
     3: SealStatus.REJECTED,
     4: SealStatus.SUSPENDED,
+    # deleted after use, its usage records kept (the v3 list's page, seal3/ups6h1)
+    6: SealStatus.REVOKED,
 }
 # v1 `sealType`: 1 organisation template, 2 personal template, 3 custom image, 4 hand-drawn.
 V1_STYLES = {1: SealStyle.TEMPLATE, 2: SealStyle.TEMPLATE, 3: SealStyle.IMAGE, 4: SealStyle.IMAGE}
@@ -95,7 +97,7 @@ def from_v1(row: V1Seal) -> Seal:
     )
 
 
-# What a v3 list row carries (its page shows no status label, reject reason or image).
+# What the layers above may ask of the v3 list (`get_summaries`) instead of a detail per seal.
 SUMMARY_FIELDS = frozenset(
     {
         A.NAME,
@@ -108,6 +110,11 @@ SUMMARY_FIELDS = frozenset(
         A.CREATED_AT,
     }
 )
+# What a v3 list row carries: every field of the v3 detail (seal3/ups6h1).
+V3_ROW_FIELDS = DETAIL_FIELDS
+# A revoked seal is listed by the v3 list alone (asked with `revocationSeal`): what only v1
+# shows of a seal is not there to be had, and is known to be absent rather than loaded.
+V1_ONLY_FIELDS = LISTING_FIELDS - V3_ROW_FIELDS
 
 
 def _millimetres(width: float | None, height: float | None) -> Size | None:
@@ -117,16 +124,20 @@ def _millimetres(width: float | None, height: float | None) -> Size | None:
 
 
 def from_v3_list(row: V3ListedSeal) -> Seal:
+    status = STATUSES.get(row.sealStatus or 0)
     return Seal(
         key=SealKey(PROVIDER, row.sealId),
-        known=SUMMARY_FIELDS,
+        known=V3_ROW_FIELDS | V1_ONLY_FIELDS if status == SealStatus.REVOKED else V3_ROW_FIELDS,
         name=non_empty(row.sealName),
         biz_type=BIZ_TYPES.get(row.sealBizType or ""),
         biz_type_label=non_empty(row.sealBizTypeDescription),
-        status=STATUSES.get(row.sealStatus or 0),
+        status=status,
+        status_label=non_empty(row.statusDescription),
+        reject_reason=non_empty(row.rejectReason),
         style=V3_STYLES.get(row.sealStyle or 0),
         is_default=bool(row.defaultSealFlag),
         physical_size=_millimetres(row.sealWidth, row.sealHeight),
+        watermarked_image=image_link(row.sealImageDownloadUrl, V3_URL_VALID_S, watermarked=True),
         created_at=from_epoch_ms(PROVIDER, "sealCreateTime", row.sealCreateTime),
     )
 

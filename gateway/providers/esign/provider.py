@@ -11,6 +11,7 @@ from gateway.domain import (
     DEFAULT_TENANT,
     Authorization,
     Capability,
+    DeleteOutcome,
     ErrorCode,
     OrgScope,
     Page,
@@ -48,6 +49,10 @@ REJECTIONS = MappingProxyType(
         # v1 delete of the default seal (参数错误:1460013)
         "60000": (Rejection.CANNOT_DELETE, "sealId"),
     }
+)
+# `DELETE /v3/seals/org-seal`'s `data.sealStatus` (seal3/qdfvs6).
+DELETE_OUTCOMES = MappingProxyType(
+    {"delete": DeleteOutcome.DELETED, "revoke": DeleteOutcome.REVOKED}
 )
 # The v3 lists serve at most 20 a page.
 V3_PAGE = 20
@@ -92,8 +97,28 @@ class EsignProvider(SealProvider):
     async def list_range(
         self, scope: OrgScope, seal_filter: SealFilter, offset: int, limit: int
     ) -> Page[Seal]:
+        """The v1 list; with revoked seals asked for, the v3 list, the only one documented to
+        show them (`revocationSeal`)."""
+        if seal_filter.include_revoked:
+            return await self._v3_range(scope.account(self.name), offset, limit)
         page = await self.client.list_org_seals(scope.account(self.name), offset, limit)
         return Page([from_v1(row) for row in page.seals or []], page.total)
+
+    async def _v3_range(self, org: str, offset: int, limit: int) -> Page[Seal]:
+        """Seals [offset, offset+limit) of the v3 list with revoked seals, 20 a call: the first
+        page says the total, so no page past the end is asked for."""
+        first_number = offset // V3_PAGE + 1
+        first = await self.client.own_seal_list(org, first_number, V3_PAGE, revoked=True)
+        end = min(offset + limit, first.total)
+        rest = await asyncio.gather(
+            *(
+                self.client.own_seal_list(org, n, V3_PAGE, revoked=True)
+                for n in range(first_number + 1, (end - 1) // V3_PAGE + 2)
+            )
+        )
+        rows = [from_v3_list(row) for page in (first, *rest) for row in page.seals or []]
+        start = offset - (first_number - 1) * V3_PAGE
+        return Page(rows[start : start + limit], first.total)
 
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         return from_v3(await self.client.org_seal_info(scope.account(self.name), vendor_id))
@@ -158,9 +183,10 @@ class EsignProvider(SealProvider):
             self.name, "e签宝 created the seal, but it is not in the organisation's seal list."
         )
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome | None:
         """The vendor documents that the default seal and image seals under review cannot be
-        deleted, but no code for those refusals: they are checked here, before sending."""
+        deleted, but no code for those refusals: they are checked here, before sending. It
+        answers whether the seal was deleted or, having been used, revoked."""
         seal = await self.get_seal(scope, seal_id)
         if seal.is_default:
             raise WriteRejected(
@@ -176,7 +202,8 @@ class EsignProvider(SealProvider):
                 field="sealId",
                 provider=self.name,
             )
-        await self.client.delete_org_seal(scope.account(self.name), seal_id)
+        deleted = await self.client.delete_org_seal(scope.account(self.name), seal_id)
+        return DELETE_OUTCOMES.get(deleted.sealStatus or "")
 
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         await self.client.set_default(scope.account(self.name), seal_id)

@@ -68,6 +68,13 @@ class CreatedSeal(msgspec.Struct, frozen=True):
     sealId: str | None = None
 
 
+class DeletedSeal(msgspec.Struct, frozen=True):
+    """`data` of `DELETE /v3/seals/org-seal`: `delete` (never used, removed) or `revoke` (used
+    before: revoked, its usage records kept)."""
+
+    sealStatus: str | None = None
+
+
 class ManageUrl(msgspec.Struct, frozen=True):
     """`data` of `POST /v3/seals/org-seals-manage-url` (valid 30 minutes)."""
 
@@ -106,6 +113,9 @@ class V3ListedSeal(msgspec.Struct, frozen=True):
     sealBizTypeDescription: str | None = None
     sealStyle: int | None = None
     sealStatus: int | None = None
+    statusDescription: str | None = None
+    rejectReason: str | None = None
+    sealImageDownloadUrl: str | None = None
 
 
 class V3SealPage(msgspec.Struct, frozen=True):

@@ -12,6 +12,7 @@ from gateway.domain import (
     AuthorizationSpec,
     BadInput,
     Capability,
+    DeleteOutcome,
     ImageSealSpec,
     OrgScope,
     Page,
@@ -134,6 +135,8 @@ class YunyinProvider(SealProvider):
         if seal_filter.biz_type is not None:
             body["categoryType"] = CATEGORY_CODES[seal_filter.biz_type]
         if seal_filter.status is not None:
+            if seal_filter.status not in STATUS_CODES:
+                return Page([], 0)  # a status 云银签 has no code for: none of its seals
             body["sealStatus"] = STATUS_CODES[seal_filter.status]
         return await self._paged(
             "/seal/getSealListByPage",
@@ -220,8 +223,10 @@ class YunyinProvider(SealProvider):
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         await self._write("/seal/updDefault", scope, {"sealId": seal_number(seal_id)}, dict)
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome:
+        """云银签 deletes logically: the seal is gone from every list and call (its page)."""
         await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)}, dict)
+        return DeleteOutcome.DELETED
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
         body = authorization_body(spec, seal_number(spec.seal_id))
