@@ -62,6 +62,10 @@ class SealStyle(Enum):
 class TemplateShape(Enum):
     ROUND = "ROUND"
     OVAL = "OVAL"
+    DOUBLE_OVAL = "DOUBLE_OVAL"
+    # square, text across (横排) or down (竖排)
+    SQUARE = "SQUARE"
+    SQUARE_VERTICAL = "SQUARE_VERTICAL"
 
 
 class SealColor(Enum):
@@ -483,6 +487,26 @@ class TemplateSealSpec:
     bottom_text: str | None = None
     color: SealColor = SealColor.RED
     opacity: float | None = None
+    # With a five-pointed star (五角星); None: the star where the template offers one.
+    star: bool | None = None
+    # Text around the outside of a double oval (环绕文), e.g. the company's English name.
+    surround_text: str | None = None
+    # An aged look (做旧): `aged_variant` 1-12 picks one, None a random one.
+    aged: bool = False
+    aged_variant: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateStyle:
+    """A template a provider draws seals from: for which business type, in which shape,
+    with or without a star (None: the vendor does not say), its vendor name and the sizes it
+    comes in (empty where the vendor fixes none)."""
+
+    biz_type: SealBizType
+    shape: TemplateShape
+    star: bool | None
+    vendor_style: str
+    sizes: tuple[Size, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

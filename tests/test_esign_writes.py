@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -66,14 +67,119 @@ def test_create_refusals(gateway: Gateway, sandbox: Sandbox) -> None:
     assert sandbox.count("esign:v3.createByTemplate") == 1
     sandbox.reset_counts()
     for input_, field in (
-        ({"bizType": "LEGAL_PERSON"}, "bizType"),
-        ({"bizType": "CONTRACT", "shape": "OVAL"}, "bizType"),
-        ({"bizType": "PUBLIC", "horizontalText": "销售部"}, "horizontalText"),
-        ({"bizType": "PUBLIC", "color": "BLUE"}, "color"),
+        ({"bizType": "LEGAL_PERSON"}, "bizType"),  # no template for it
+        ({"bizType": "CONTRACT", "shape": "OVAL"}, "shape"),
+        ({"bizType": "PUBLIC", "shape": "OVAL", "star": True}, "star"),
+        ({"bizType": "PUBLIC", "bottomText": "防伪码"}, "bottomText"),  # half-width only
+        ({"bizType": "PUBLIC", "shape": "DOUBLE_OVAL", "surroundText": "华东"}, "surroundText"),
+        ({"bizType": "PUBLIC", "opacity": 0.1}, "opacity"),  # sealOpacity 20-100
+        ({"bizType": "PUBLIC", "agedVariant": 13}, "agedVariant"),  # OLD_1 to OLD_12
+        ({"bizType": "PUBLIC", "bottomText": "A" * 31}, "bottomText"),
     ):
         error = only_error(create(gateway, name="新章", **input_))
-        assert (error["code"], error["field"]) == ("INVALID_INPUT", field)
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", field), input_
     assert sandbox.count("esign") == 0  # refused before any call
+
+
+def sent_body(sandbox: Sandbox, endpoint: str) -> dict[str, Any]:
+    (sent,) = [r for r in sandbox.requests if r.endpoint == endpoint]
+    assert sent.headers["x-tsign-open-auth-mode"] == "Signature"
+    assert sent.headers["content-md5"]
+    body: dict[str, Any] = json.loads(sent.body)
+    return body
+
+
+def test_every_template_option_reaches_esign(gateway: Gateway, sandbox: Sandbox) -> None:
+    result = create(
+        gateway,
+        name="Export seal",
+        bizType="OTHER",
+        shape="DOUBLE_OVAL",
+        color="BLUE",
+        opacity=0.55,
+        horizontalText="出口专用",
+        bottomText="9133-0001",
+        surroundText="EAST CHINA SAMPLE TECH CO., LTD.",
+        agedVariant=3,
+    )
+    assert result["userErrors"] == []
+    assert (result["seal"]["bizType"], result["seal"]["style"]) == ("OTHER", "TEMPLATE")
+    assert sent_body(sandbox, "v3.createByTemplate") == {
+        "orgId": demo.ESIGN_ORG_A,
+        "sealName": "Export seal",
+        "sealTemplateStyle": "COMMON_TWO_OVAL",
+        "sealSize": "45_30",
+        "sealColor": "BLUE",
+        "sealOpacity": 55,
+        "sealHorizontalText": "出口专用",
+        "sealBottomText": "9133-0001",
+        "sealOutsideSurroundText": "EAST CHINA SAMPLE TECH CO., LTD.",
+        "sealOldStyle": "OLD_3",
+    }
+    stored = next(s for s in sandbox.esign_seals if s.name == "Export seal")
+    assert (stored.biz_type, stored.width_mm, stored.height_mm) == ("COMMON", 45, 30)
+    assert result["seal"]["vendorId"] == stored.seal_id  # the answer's data.sealId
+
+
+@pytest.mark.parametrize(
+    ("input_", "style", "size"),
+    [
+        ({"bizType": "CONTRACT", "star": False}, "CONTRACT_ROUND_NO_STAR", "38_38"),
+        ({"bizType": "FINANCE", "shape": "SQUARE"}, "FINANCE_SQUARE_HORIZONTAL", "22_22"),
+        ({"bizType": "FINANCE", "shape": "SQUARE_VERTICAL"}, "FINANCE_SQUARE_VERTICAL", "22_22"),
+        ({"bizType": "PUBLIC", "shape": "DOUBLE_OVAL"}, "PUBLIC_TWO_OVAL", "45_30"),
+        ({"bizType": "OTHER"}, "COMMON_ROUND_STAR", "42_42"),
+        ({"bizType": "OTHER", "shape": "OVAL", "aged": True}, "COMMON_OVAL", "45_30"),
+    ],
+)
+def test_template_styles(
+    gateway: Gateway, sandbox: Sandbox, input_: dict[str, Any], style: str, size: str
+) -> None:
+    assert create(gateway, name="样式章", **input_)["userErrors"] == []
+    body = sent_body(sandbox, "v3.createByTemplate")
+    assert (body["sealTemplateStyle"], body["sealSize"]) == (style, size)
+    assert body.get("sealOldStyle") == ("OLD" if input_.get("aged") else None)
+
+
+STYLES = """{ providers { provider templateOptions
+  templateStyles { bizType shape star vendorStyle sizes { width height unit } } } }"""
+
+
+def test_the_styles_each_provider_offers_are_queryable(gateway: Gateway) -> None:
+    providers = {p["provider"]: p for p in gateway.data(STYLES)["providers"]}
+    esign = providers["ESIGN"]
+    assert len(esign["templateStyles"]) == 14
+    assert {
+        "bizType": "OTHER",
+        "shape": "DOUBLE_OVAL",
+        "star": None,
+        "vendorStyle": "COMMON_TWO_OVAL",
+        "sizes": [{"width": 45.0, "height": 30.0, "unit": "MILLIMETRE"}],
+    } in esign["templateStyles"]
+    assert "LEGAL_PERSON" not in {s["bizType"] for s in esign["templateStyles"]}
+    assert "surroundText" in esign["templateOptions"]
+    yunyin = providers["YUNYIN"]
+    assert {s["shape"] for s in yunyin["templateStyles"]} == {"ROUND", "OVAL"}
+    assert "surroundText" not in yunyin["templateOptions"]
+
+
+def test_yunyin_refuses_what_its_template_lacks(gateway: Gateway, sandbox: Sandbox) -> None:
+    for input_, field in (
+        ({"shape": "DOUBLE_OVAL"}, "shape"),
+        ({"surroundText": "ABC"}, "surroundText"),
+        ({"aged": True}, "aged"),
+        ({"star": True}, "star"),
+    ):
+        error = only_error(
+            payload(
+                gateway,
+                CREATE,
+                {"provider": "YUNYIN", "name": "新章", "bizType": "PUBLIC", **input_},
+                "createTemplateSeal",
+            )
+        )
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", field)
+    assert sandbox.count("yunyin:createSealByTemplate") == 0
 
 
 def test_delete_and_its_rules(gateway: Gateway, sandbox: Sandbox) -> None:

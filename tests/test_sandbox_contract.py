@@ -70,6 +70,8 @@ V3_LISTED: dict[str, Field] = {
     **V3_DETAIL,
     "sealStatus": ((int,), frozenset({1, 2, 3, 4, 6})),
 }
+# POST /v3/seals/org-seals/create-by-template, data (seal3/igfmd2); also create-by-image's.
+V3_CREATED: dict[str, Field] = {"sealId": STR}
 # DELETE /v3/seals/org-seal, data (seal3/qdfvs6).
 V3_DELETED: dict[str, Field] = {"sealStatus": ((str,), frozenset({"delete", "revoke"}))}
 
@@ -199,6 +201,40 @@ def test_esign_v3_list_shows_only_documented_fields(client: httpx.Client) -> Non
         auth=signed(),
     ).json()
     assert too_big["code"] == 10000007  # pageSize at most 20
+
+
+def test_esign_v3_create_by_template_takes_the_documented_options(client: httpx.Client) -> None:
+    base = {"orgId": demo.ESIGN_ORG_A, "sealTemplateStyle": "COMMON_TWO_OVAL", "sealSize": "45_30"}
+    options = {
+        "sealColor": "PURPLE",
+        "sealOpacity": "100",  # the page's example sends it as text
+        "sealOldStyle": "OLD_12",
+        "sealHorizontalText": "出口专用章",
+        "sealBottomText": "9133000000000001",
+        "sealOutsideSurroundText": "SAMPLE TECH CO., LTD.",
+    }
+    made = client.post(
+        "/esign/v3/seals/org-seals/create-by-template",
+        json={**base, "sealName": "出口章", **options},
+        auth=signed(),
+    ).json()
+    assert made["code"] == 0
+    conforms(made["data"], V3_CREATED, "create-by-template.data")
+    for name, bad in (
+        ("sealColor", "GREEN"),
+        ("sealOpacity", 19),
+        ("sealOldStyle", "OLD_13"),
+        ("sealBottomText", "防伪码"),  # English letters and half-width symbols only
+        ("sealOutsideSurroundText", "S" * 51),
+        ("sealHorizontalText", "章" * 31),
+        ("sealSize", "40_40"),  # not COMMON_TWO_OVAL's size
+    ):
+        refused = client.post(
+            "/esign/v3/seals/org-seals/create-by-template",
+            json={**base, "sealName": f"章-{name}", name: bad},
+            auth=signed(),
+        ).json()
+        assert refused["code"] == 10000007, name
 
 
 def test_esign_v3_delete_answers_deleted_or_revoked(client: httpx.Client) -> None:

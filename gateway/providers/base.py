@@ -24,6 +24,7 @@ from gateway.domain import (
     SealColor,
     SealFilter,
     TemplateSealSpec,
+    TemplateStyle,
     UploadedImage,
 )
 
@@ -55,6 +56,10 @@ class SealProvider(ABC):
     max_page_size: int = 100
     # Vendor refusal code -> (the business failure, the input field it points at).
     rejections: Mapping[str, tuple[Rejection, str | None]] = {}
+    # The templates `create_template_seal` draws from, and the template seal input fields
+    # (beyond name, business type and shape) the vendor documents: told to clients up front.
+    template_styles: tuple[TemplateStyle, ...] = ()
+    template_options: frozenset[str] = frozenset()
 
     @property
     def fields(self) -> frozenset[SealAttr]:

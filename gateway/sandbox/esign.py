@@ -141,10 +141,9 @@ def v3_detail(request: Request, seal: EsignSeal) -> dict[str, Any]:
     }
 
 
-# v3 create-by-template: the template styles and the sizes each allows (open.esign.cn/doc/
-# opendoc/seal3/igfmd2). The page's size list is cut short after the finance styles; the
-# COMMON_* styles are accepted with any well-formed size.
-TEMPLATE_SIZES: dict[str, tuple[str, ...] | None] = {
+# v3 create-by-template: the template styles and the sizes each allows, and its optional
+# fields' values (open.esign.cn/doc/opendoc/seal3/igfmd2).
+TEMPLATE_SIZES: dict[str, tuple[str, ...]] = {
     "PUBLIC_ROUND_STAR": ("42_42", "40_40"),
     "PUBLIC_OVAL": ("45_30",),
     "PUBLIC_TWO_OVAL": ("45_30",),
@@ -156,10 +155,39 @@ TEMPLATE_SIZES: dict[str, tuple[str, ...] | None] = {
     "FINANCE_ROUND_STAR": ("38_38",),
     "FINANCE_SQUARE_HORIZONTAL": ("22_22",),
     "FINANCE_SQUARE_VERTICAL": ("22_22",),
-    "COMMON_ROUND_STAR": None,
-    "COMMON_OVAL": None,
-    "COMMON_TWO_OVAL": None,
+    "COMMON_ROUND_STAR": ("42_42", "40_40"),
+    "COMMON_OVAL": ("45_30",),
+    "COMMON_TWO_OVAL": ("45_30",),
 }
+SEAL_COLORS = frozenset({"RED", "BLUE", "BLACK", "PURPLE"})
+OLD_STYLES = frozenset({"NONE", "OLD", *(f"OLD_{n}" for n in range(1, 13))})
+
+
+def _half_width(value: object, limit: int) -> bool:
+    """English letters and half-width symbols only, up to `limit` characters."""
+    return isinstance(value, str) and len(value) <= limit and all(" " <= c <= "~" for c in value)
+
+
+def template_option_refusal(fields: dict[str, Any]) -> str | None:
+    """The parameter error of an optional create-by-template field the page's rules refuse."""
+    if fields.get("sealColor", "RED") not in SEAL_COLORS:
+        return "sealColor"
+    opacity = fields.get("sealOpacity", 80)
+    # int32 on the page, a string in its example: either is taken
+    if isinstance(opacity, bool) or not str(opacity).isdigit() or not 20 <= int(opacity) <= 100:
+        return "sealOpacity"
+    if fields.get("sealOldStyle", "NONE") not in OLD_STYLES:
+        return "sealOldStyle"
+    horizontal = fields.get("sealHorizontalText", "")
+    if not isinstance(horizontal, str) or len(horizontal) > 30:
+        return "sealHorizontalText"
+    if not _half_width(fields.get("sealBottomText", ""), 30):
+        return "sealBottomText"
+    if not _half_width(fields.get("sealOutsideSurroundText", ""), 50):
+        return "sealOutsideSurroundText"
+    return None
+
+
 AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
 # expireReason in the vendor page's vocabulary (NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED;
 # https://open.esign.cn/doc/opendoc/seal3/totfte, as docs/vendors.md records it), by
@@ -290,18 +318,19 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(10000007, "参数错误: sealName")
         if style not in TEMPLATE_SIZES:
             return failure(10000007, f"参数错误: sealTemplateStyle {style}")
-        allowed = TEMPLATE_SIZES[str(style)]
-        width, _, height = str(size).partition("_")
-        if (allowed is not None and size not in allowed) or not (
-            width.isdigit() and height.isdigit()
-        ):
+        if size not in TEMPLATE_SIZES[str(style)]:
             return failure(10000007, f"参数错误: sealSize {size}")
+        width, _, height = str(size).partition("_")
+        refused = template_option_refusal(fields)
+        if refused is not None:
+            return failure(10000007, f"参数错误: {refused}")
         if any(s.name == name for s in sandbox.esign_org_seals(org.org_id)):
             return failure(31400133, "印章名称已存在")
         biz = str(style).split("_", 1)[0]
+        seal_id = str(uuid.uuid4())
         sandbox.esign_seals.append(
             EsignSeal(
-                str(uuid.uuid4()),
+                seal_id,
                 org.org_id,
                 name,
                 "COMMON" if biz == "COMMON" else biz,
@@ -312,8 +341,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
                 height_mm=int(height),
             )
         )
-        # The vendor's page shows no response fields for this call: answer none.
-        return ok(None)
+        return ok({"sealId": seal_id})
 
     async def delete_org_seal(request: Request, body: bytes) -> Response:
         org = v3_org(request, body, request.query_params.get("orgId"))

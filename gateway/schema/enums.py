@@ -72,6 +72,16 @@ class SealStyle(Enum):
 class TemplateShape(Enum):
     ROUND = strawberry.enum_value("ROUND", description="Round, 圆形.")
     OVAL = strawberry.enum_value("OVAL", description="Oval, 椭圆.")
+    DOUBLE_OVAL = strawberry.enum_value(
+        "DOUBLE_OVAL", description="Double oval, 双椭圆 (e签宝 PUBLIC_TWO_OVAL, COMMON_TWO_OVAL)."
+    )
+    SQUARE = strawberry.enum_value(
+        "SQUARE", description="Square, text across, 横排正方形 (e签宝 FINANCE_SQUARE_HORIZONTAL)."
+    )
+    SQUARE_VERTICAL = strawberry.enum_value(
+        "SQUARE_VERTICAL",
+        description="Square, text downwards, 竖排正方形 (e签宝 FINANCE_SQUARE_VERTICAL).",
+    )
 
 
 @strawberry.enum(description="Seal ink colour.")

@@ -18,6 +18,7 @@ from gateway.schema.types import (
     Seal,
     SealConnection,
     SealEdge,
+    TemplateStyle,
     operations,
 )
 from gateway.schema.writes import (
@@ -171,6 +172,10 @@ class Query:
                 provider=convert(Provider, name),
                 sandbox=info.context.sandbox,
                 supported_operations=operations(name, info),
+                template_styles=[
+                    TemplateStyle.of(style) for style in info.context.reads.template_styles(name)
+                ],
+                template_options=sorted(info.context.reads.template_options(name)),
             )
             for name in info.context.reads.configured()
         ]

@@ -26,6 +26,7 @@ from gateway.schema.enums import (
     SealStatus,
     SealStyle,
     SizeUnit,
+    TemplateShape,
     convert,
 )
 
@@ -410,6 +411,32 @@ class SealEdge:
     node: Seal = strawberry.field(description="The seal.")
 
 
+@strawberry.type(description="A template a vendor draws seals from (`createTemplateSeal`).")
+class TemplateStyle:
+    biz_type: SealBizType = strawberry.field(description="The business type it is for.")
+    shape: TemplateShape = strawberry.field(description="Its shape.")
+    star: bool | None = strawberry.field(
+        description="Whether it has a five-pointed star; null where the vendor does not say."
+    )
+    vendor_style: str = strawberry.field(
+        description="The vendor's name of it (e签宝 sealTemplateStyle, 云银签 sealTemplateStyle)."
+    )
+    sizes: list[Size] = strawberry.field(
+        description="The sizes the vendor fixes for it (the first is used); empty where it fixes "
+        "none."
+    )
+
+    @classmethod
+    def of(cls, style: domain.TemplateStyle) -> TemplateStyle:
+        return cls(
+            biz_type=convert(SealBizType, style.biz_type),
+            shape=convert(TemplateShape, style.shape),
+            star=style.star,
+            vendor_style=style.vendor_style,
+            sizes=[s for s in (Size.of(size) for size in style.sizes) if s is not None],
+        )
+
+
 @strawberry.type(description="A configured seal vendor and what it supports.")
 class ProviderInfo:
     provider: Provider = strawberry.field(description="The vendor.")
@@ -418,6 +445,14 @@ class ProviderInfo:
     )
     supported_operations: list[SealOperation] = strawberry.field(
         description="The operations this vendor supports through the gateway. " + UNSUPPORTED_WHY
+    )
+    template_styles: list[TemplateStyle] = strawberry.field(
+        description="The templates `createTemplateSeal` draws from here: a business type and "
+        "shape (and star) not listed is refused."
+    )
+    template_options: list[str] = strawberry.field(
+        description="The `TemplateSealInput` fields this vendor takes beyond name, bizType, shape "
+        "and star; any other given is refused."
     )
 
 

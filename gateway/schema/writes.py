@@ -153,7 +153,9 @@ UPLOAD_SCALAR = scalar(
     parse_value=_uploaded_file,
 )
 
-PROVIDER_DESCRIPTION = "Where the seal lives (only 云银签 offers writes)."
+PROVIDER_DESCRIPTION = (
+    "Where the seal lives; `providers { supportedOperations }` says which writes each offers."
+)
 
 
 @strawberry.input(description="Upload a seal image (PNG with a transparent background).")
@@ -167,21 +169,50 @@ class UploadSealImageInput:
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
 
-@strawberry.input(description="A template seal: drawn by the vendor from these parameters.")
+@strawberry.input(
+    description="A template seal: drawn by the vendor from these parameters. The templates and "
+    "options each vendor offers are in `providers { templateStyles templateOptions }`; an option "
+    "a vendor does not document is refused (INVALID_INPUT, naming it), never dropped."
+)
 class TemplateSealInput:
     name: str = strawberry.field(description=f"The seal's name, 1 to {MAX_NAME} characters.")
-    biz_type: SealBizType = strawberry.field(description="What the seal is for.")
+    biz_type: SealBizType = strawberry.field(
+        description="What the seal is for (e签宝 OTHER: its COMMON_* templates)."
+    )
     shape: TemplateShape = strawberry.field(
-        default=TemplateShape.ROUND, description="Round or oval."
+        default=TemplateShape.ROUND,
+        description="The seal's shape, where the vendor has a template of it for `bizType`.",
+    )
+    star: bool | None = strawberry.field(
+        default=None,
+        description="With a five-pointed star, 五角星 (e签宝 *_STAR or *_NO_STAR); null: the star "
+        "where the template offers one.",
     )
     horizontal_text: str | None = strawberry.field(
         default=None, description=f"Text across the seal, 横排文字 (at most {MAX_TEXT})."
     )
     bottom_text: str | None = strawberry.field(
-        default=None, description=f"Text along the bottom, 下弦文 (at most {MAX_TEXT})."
+        default=None,
+        description=f"Text along the bottom, 下弦文 (at most {MAX_TEXT}; e签宝: English letters "
+        "and half-width symbols only, e.g. an anti-counterfeiting code).",
     )
     color: SealColor = strawberry.field(default=SealColor.RED, description="Ink colour.")
-    opacity: float | None = strawberry.field(default=None, description="0 (clear) to 1 (solid).")
+    opacity: float | None = strawberry.field(
+        default=None,
+        description="0 (clear) to 1 (solid); e签宝 sealOpacity 20 to 100, so at least 0.2 there.",
+    )
+    surround_text: str | None = strawberry.field(
+        default=None,
+        description="Text around the outside of a double oval, 环绕文 (e签宝 "
+        "sealOutsideSurroundText: English letters and half-width symbols, at most 50).",
+    )
+    aged: bool = strawberry.field(
+        default=False, description="An aged look, 做旧 (e签宝 sealOldStyle OLD)."
+    )
+    aged_variant: int | None = strawberry.field(
+        default=None,
+        description="Which aged look, 1 to 12 (e签宝 OLD_1 to OLD_12); implies `aged`.",
+    )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
 
@@ -339,6 +370,10 @@ def template_spec(input: TemplateSealInput) -> domain.TemplateSealSpec:
         bottom_text=input.bottom_text,
         color=convert(domain.SealColor, input.color),
         opacity=input.opacity,
+        star=input.star,
+        surround_text=input.surround_text,
+        aged=input.aged,
+        aged_variant=input.aged_variant,
     )
 
 

@@ -30,6 +30,8 @@ from gateway.domain import (
 
 MAX_NAME = 50
 MAX_TEXT = 30
+# e签宝's aged looks (sealOldStyle OLD_1 to OLD_12).
+MAX_AGED_VARIANT = 12
 MAX_USERS = 100
 MAX_TEMPLATES = 100
 MAX_NAME_FILTER = 100
@@ -76,12 +78,20 @@ def opacity(value: float | None) -> float | None:
 
 
 def template_spec(spec: TemplateSealSpec) -> TemplateSealSpec:
+    """The checks every vendor shares; each provider refuses what its own template lacks."""
+    if spec.aged_variant is not None and not 1 <= spec.aged_variant <= MAX_AGED_VARIANT:
+        raise invalid("agedVariant", f"`agedVariant` must be 1 to {MAX_AGED_VARIANT}.")
+    surround = spec.surround_text
+    if surround is not None and _has_control(surround):
+        raise invalid("surroundText", "`surroundText` may not hold control characters.")
     return replace(
         spec,
         name=name(spec.name),
         horizontal_text=text(spec.horizontal_text, "horizontalText"),
         bottom_text=text(spec.bottom_text, "bottomText"),
         opacity=opacity(spec.opacity),
+        surround_text=surround or None,
+        aged=spec.aged or spec.aged_variant is not None,
     )
 
 

@@ -35,6 +35,7 @@ from gateway.domain import (
     SealAttr,
     SealFilter,
     SealKey,
+    TemplateStyle,
     UpstreamError,
 )
 from gateway.providers.base import SealProvider
@@ -154,6 +155,14 @@ class SealReads:
     def operations(self, provider: ProviderName) -> list[Capability]:
         adapter = self.adapters.get(provider)
         return [] if adapter is None else [c for c in Capability if adapter.supports(c)]
+
+    def template_styles(self, provider: ProviderName) -> tuple[TemplateStyle, ...]:
+        adapter = self.adapters.get(provider)
+        return () if adapter is None else adapter.template_styles
+
+    def template_options(self, provider: ProviderName) -> frozenset[str]:
+        adapter = self.adapters.get(provider)
+        return frozenset() if adapter is None else adapter.template_options
 
     def adapter(self, provider: ProviderName) -> SealProvider:
         """The one place that answers "this provider is not configured"."""

@@ -141,11 +141,8 @@ class EsignClient:
         data = await self._call("GET", "/v3/seals/org-own-seal-list", params=params)
         return read_as(PROVIDER, "the v3 seal list", data, V3SealPage)
 
-    async def create_by_template(
-        self, org_id: str, name: str, style: str, size: str
-    ) -> CreatedSeal:
-        """v3: a template seal; answers its id when the vendor gives one."""
-        body = {"orgId": org_id, "sealName": name, "sealTemplateStyle": style, "sealSize": size}
+    async def create_by_template(self, body: dict[str, object]) -> CreatedSeal:
+        """v3: a template seal (the body `mapping.template_body` makes); answers its id."""
         data = await self._call("POST", "/v3/seals/org-seals/create-by-template", json=body)
         return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
 

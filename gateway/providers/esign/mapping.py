@@ -17,6 +17,7 @@ from gateway.domain import (
     SizeUnit,
     TemplateSealSpec,
     TemplateShape,
+    TemplateStyle,
     WriteRejected,
 )
 from gateway.providers.esign.wire import InternalAuth, V1Seal, V3ListedSeal, V3SealInfo
@@ -160,50 +161,115 @@ def from_v3(data: V3SealInfo) -> Seal:
     )
 
 
-# v3 create-by-template: the style for a business type and shape, and the size the vendor
-# fixes for it (open.esign.cn/doc/opendoc/seal3/igfmd2). Only styles whose size the page
-# states are offered; the COMMON_* sizes are cut from the page, and it has no style for a legal
-# representative's seal.
-TEMPLATE_STYLES: dict[tuple[SealBizType, TemplateShape], tuple[str, str]] = {
-    (SealBizType.PUBLIC, TemplateShape.ROUND): ("PUBLIC_ROUND_STAR", "42_42"),
-    (SealBizType.PUBLIC, TemplateShape.OVAL): ("PUBLIC_OVAL", "45_30"),
-    (SealBizType.CONTRACT, TemplateShape.ROUND): ("CONTRACT_ROUND_STAR", "38_38"),
-    (SealBizType.PERSONNEL, TemplateShape.ROUND): ("PERSONNEL_ROUND_STAR", "38_38"),
-    (SealBizType.FINANCE, TemplateShape.ROUND): ("FINANCE_ROUND_STAR", "38_38"),
-}
+# v3 create-by-template (open.esign.cn/doc/opendoc/seal3/igfmd2): its 14 template styles, by
+# business type, shape and star, with the sizes the page fixes for each (the first is sent).
+# A legal representative's seal has no template.
+def _mm(*sizes: str) -> tuple[Size, ...]:
+    return tuple(
+        Size(float(w), float(h), SizeUnit.MILLIMETRE) for w, h in (s.split("_") for s in sizes)
+    )
 
 
-def template_style(spec: TemplateSealSpec) -> tuple[str, str]:
-    """The v3 template style and size for the spec, or the input's fault: e签宝 draws its
-    template seals itself, with no texts, colour or opacity of the caller's."""
-    found = TEMPLATE_STYLES.get((spec.biz_type, spec.shape))
-    if found is None:
-        offered = ", ".join(f"{b.value} {s.value.lower()}" for b, s in TEMPLATE_STYLES)
-        raise WriteRejected(
-            Rejection.INVALID_INPUT,
-            f"e签宝 has no template for a {spec.shape.value.lower()} {spec.biz_type.value} seal; "
-            f"it offers: {offered}.",
-            field="bizType",
-            provider=PROVIDER,
+B, S = SealBizType, TemplateShape
+TEMPLATE_STYLES: tuple[TemplateStyle, ...] = (
+    TemplateStyle(B.PUBLIC, S.ROUND, True, "PUBLIC_ROUND_STAR", _mm("42_42", "40_40")),
+    TemplateStyle(B.PUBLIC, S.OVAL, False, "PUBLIC_OVAL", _mm("45_30")),
+    TemplateStyle(B.PUBLIC, S.DOUBLE_OVAL, False, "PUBLIC_TWO_OVAL", _mm("45_30")),
+    TemplateStyle(B.CONTRACT, S.ROUND, True, "CONTRACT_ROUND_STAR", _mm("38_38")),
+    TemplateStyle(B.CONTRACT, S.ROUND, False, "CONTRACT_ROUND_NO_STAR", _mm("38_38")),
+    TemplateStyle(B.PERSONNEL, S.ROUND, True, "PERSONNEL_ROUND_STAR", _mm("38_38")),
+    TemplateStyle(B.PERSONNEL, S.ROUND, False, "PERSONNEL_ROUND_NO_STAR", _mm("38_38")),
+    TemplateStyle(B.FINANCE, S.ROUND, True, "FINANCE_ROUND_STAR", _mm("38_38")),
+    TemplateStyle(B.FINANCE, S.ROUND, False, "FINANCE_ROUND_NO_STAR", _mm("38_38")),
+    TemplateStyle(B.FINANCE, S.SQUARE, False, "FINANCE_SQUARE_HORIZONTAL", _mm("22_22")),
+    TemplateStyle(B.FINANCE, S.SQUARE_VERTICAL, False, "FINANCE_SQUARE_VERTICAL", _mm("22_22")),
+    TemplateStyle(B.OTHER, S.ROUND, True, "COMMON_ROUND_STAR", _mm("42_42", "40_40")),
+    TemplateStyle(B.OTHER, S.OVAL, None, "COMMON_OVAL", _mm("45_30")),
+    TemplateStyle(B.OTHER, S.DOUBLE_OVAL, None, "COMMON_TWO_OVAL", _mm("45_30")),
+)
+# The page's optional fields, as the input names them.
+TEMPLATE_OPTIONS = frozenset(
+    {"color", "opacity", "horizontalText", "bottomText", "surroundText", "aged", "agedVariant"}
+)
+# sealOpacity: 20 to 100 (percent; 100 opaque).
+MIN_OPACITY = 20
+MAX_SURROUND = 50
+
+
+def _refused(field: str, message: str) -> WriteRejected:
+    return WriteRejected(Rejection.INVALID_INPUT, message, field=field, provider=PROVIDER)
+
+
+def _style_for(spec: TemplateSealSpec) -> TemplateStyle:
+    """The template for the spec's business type, shape and star, or the field at fault."""
+    of_type = [t for t in TEMPLATE_STYLES if t.biz_type == spec.biz_type]
+    if not of_type:
+        offered = sorted({t.biz_type.value for t in TEMPLATE_STYLES})
+        raise _refused(
+            "bizType",
+            f"e签宝 has no template for a {spec.biz_type.value} seal; it has templates for "
+            f"{', '.join(offered)}.",
         )
-    extras = [
-        name
-        for name, value in (
-            ("horizontalText", spec.horizontal_text),
-            ("bottomText", spec.bottom_text),
-            ("opacity", spec.opacity),
+    of_shape = [t for t in of_type if t.shape == spec.shape]
+    if not of_shape:
+        shapes = ", ".join(dict.fromkeys(t.shape.value for t in of_type))
+        raise _refused(
+            "shape",
+            f"e签宝 has no {spec.shape.value} template for a {spec.biz_type.value} seal; "
+            f"it offers: {shapes}.",
         )
-        if value is not None
-    ]
-    if extras or spec.color.value != "RED":
-        field = extras[0] if extras else "color"
-        raise WriteRejected(
-            Rejection.INVALID_INPUT,
-            f"e签宝 draws its template seals itself: `{field}` cannot be set there.",
-            field=field,
-            provider=PROVIDER,
+    if spec.star is None:
+        return next((t for t in of_shape if t.star), of_shape[0])
+    for style in of_shape:
+        if style.star in (spec.star, None):
+            return style
+    have = "with" if of_shape[0].star else "without"
+    raise _refused(
+        "star",
+        f"e签宝's {spec.shape.value} {spec.biz_type.value} template comes {have} a star only.",
+    )
+
+
+def _half_width(value: str, field: str, limit: int) -> str:
+    """Text e签宝 takes in English letters and half-width symbols only, up to `limit`."""
+    if not all(" " <= ch <= "~" for ch in value):
+        raise _refused(
+            field, f"e签宝 takes `{field}` in English letters and half-width symbols only."
         )
-    return found
+    if len(value) > limit:
+        raise _refused(field, f"e签宝 takes at most {limit} characters of `{field}`.")
+    return value
+
+
+def template_body(org_id: str, spec: TemplateSealSpec) -> dict[str, object]:
+    """The body of v3 create-by-template: each option the caller gave, in the page's terms;
+    what e签宝 itself refuses (opacity under 20%, non-ASCII bottom or surround text) is
+    refused here, before sending."""
+    style = _style_for(spec)
+    size = style.sizes[0]
+    body: dict[str, object] = {
+        "orgId": org_id,
+        "sealName": spec.name,
+        "sealTemplateStyle": style.vendor_style,
+        "sealSize": f"{size.width:.0f}_{size.height:.0f}",
+        "sealColor": spec.color.value,
+    }
+    if spec.opacity is not None:
+        percent = round(spec.opacity * 100)
+        if percent < MIN_OPACITY:
+            raise _refused("opacity", "e签宝 draws seals at an opacity of 0.2 to 1 (20% to 100%).")
+        body["sealOpacity"] = percent
+    if spec.horizontal_text:
+        body["sealHorizontalText"] = spec.horizontal_text
+    if spec.bottom_text:
+        body["sealBottomText"] = _half_width(spec.bottom_text, "bottomText", 30)
+    if spec.surround_text:
+        body["sealOutsideSurroundText"] = _half_width(
+            spec.surround_text, "surroundText", MAX_SURROUND
+        )
+    if spec.aged:
+        body["sealOldStyle"] = "OLD" if spec.aged_variant is None else f"OLD_{spec.aged_variant}"
+    return body
 
 
 ROLES = {"SEAL_USER": AuthorizationRole.USER, "SEAL_EXAMINER": AuthorizationRole.EXAMINER}

@@ -31,11 +31,13 @@ from gateway.providers.esign.mapping import (
     DETAIL_FIELDS,
     LISTING_FIELDS,
     SUMMARY_FIELDS,
+    TEMPLATE_OPTIONS,
+    TEMPLATE_STYLES,
     from_internal_auth,
     from_v1,
     from_v3,
     from_v3_list,
-    template_style,
+    template_body,
 )
 from gateway.providers.resilience import SharedUpstream
 
@@ -69,6 +71,8 @@ class EsignProvider(SealProvider):
     summary_fields = SUMMARY_FIELDS
     max_page_size = 100
     rejections = REJECTIONS
+    template_styles = TEMPLATE_STYLES
+    template_options = TEMPLATE_OPTIONS
 
     def __init__(
         self,
@@ -170,9 +174,9 @@ class EsignProvider(SealProvider):
     # --- writes ------------------------------------------------------------------------------
 
     async def create_template_seal(self, scope: OrgScope, spec: TemplateSealSpec) -> str:
-        style, size = template_style(spec)
-        org = scope.account(self.name)
-        created = await self.client.create_by_template(org, spec.name, style, size)
+        created = await self.client.create_by_template(
+            template_body(scope.account(self.name), spec)
+        )
         if created.sealId:
             return created.sealId
         # The name is unique in the organisation: the new seal is the one that bears it.

@@ -33,6 +33,8 @@ from gateway.providers.yunyin.mapping import (
     FIELDS,
     SHAPE_CODES,
     STATUS_CODES,
+    TEMPLATE_OPTIONS,
+    TEMPLATE_STYLES,
     authorization_body,
     template_body,
     to_authorization,
@@ -86,6 +88,8 @@ class YunyinProvider(SealProvider):
     pushdown = frozenset({"name_contains", "biz_type", "status"})
     max_page_size = 100
     rejections = REJECTIONS
+    template_styles = TEMPLATE_STYLES
+    template_options = TEMPLATE_OPTIONS
 
     def __init__(
         self,
