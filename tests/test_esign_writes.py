@@ -14,7 +14,7 @@ from tests.conftest import Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 from tests.test_write_path import CREATE, DELETE, MANAGE, SET_DEFAULT, only_error, payload
 
-DEFAULT, CONTRACT, UNDER_REVIEW, USED = ESIGN_A[0], ESIGN_A[1], ESIGN_A[4], ESIGN_A[6]
+DEFAULT, CONTRACT, SUSPENDED, UNDER_REVIEW, USED = (ESIGN_A[i] for i in (0, 1, 2, 4, 6))
 DELETE_OUTCOME = """
 mutation Delete($input: SealRefInput!) {
   deleteSeal(input: $input) { deletedSealId outcome userErrors { code field message } }
@@ -247,6 +247,49 @@ def test_a_used_seal_is_revoked_and_listed_when_asked(gateway: Gateway, sandbox:
     only_revoked = listed({"providers": ["ESIGN"], "includeRevoked": True, "status": "REVOKED"})
     assert list(only_revoked) == [USED.seal_id]
     assert listed({"status": "REVOKED"}) == {}  # not asked to include them
+
+
+STATE = """
+mutation($input: SealRefInput!) {
+  enableSeal(input: $input) { seal { vendorId status } userErrors { code field message } }
+  disableSeal(input: $input) { seal { vendorId } userErrors { code field message } }
+}"""
+
+
+def test_enable_a_disabled_seal(gateway: Gateway, sandbox: Sandbox) -> None:
+    assert SUSPENDED.status == 4  # 挂起或已停用
+    data = gateway.data(STATE, {"input": {"sealId": esign_id(SUSPENDED.seal_id)}})
+    assert data["enableSeal"] == {
+        "seal": {"vendorId": SUSPENDED.seal_id, "status": "ENABLED"},
+        "userErrors": [],
+    }
+    (stored,) = [s for s in sandbox.esign_seals if s.seal_id == SUSPENDED.seal_id]
+    assert stored.status == 1
+    assert sent_body(sandbox, "v3.enableSeal") == {
+        "orgId": demo.ESIGN_ORG_A,
+        "sealId": SUSPENDED.seal_id,
+    }
+    # disabling: no page documents it, so no vendor is called
+    (error,) = data["disableSeal"]["userErrors"]
+    assert error["code"] == "NOT_SUPPORTED"
+    assert sandbox.count("esign:v3.disableSeal") == 0
+
+
+def test_enable_refusals(gateway: Gateway, sandbox: Sandbox) -> None:
+    for seal in (UNDER_REVIEW, ESIGN_A[5]):  # awaiting review, rejected by it
+        error = only_error(
+            payload(
+                gateway,
+                STATE,
+                {"sealId": esign_id(seal.seal_id)},
+                "enableSeal",
+            )
+        )
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", "sealId")
+    other_org = "7f2c8d0e-5b7a-4c9d-9e2f-4a5b6c7d8e9f"
+    error = only_error(payload(gateway, STATE, {"sealId": esign_id(other_org)}, "enableSeal"))
+    assert error["code"] == "SEAL_NOT_FOUND"
+    assert sandbox.count("esign:v3.enableSeal") == 0
 
 
 def test_set_default_through_v1(gateway: Gateway, sandbox: Sandbox) -> None:

@@ -237,6 +237,31 @@ def test_esign_v3_create_by_template_takes_the_documented_options(client: httpx.
         assert refused["code"] == 10000007, name
 
 
+def test_esign_v3_enable_seal(client: httpx.Client) -> None:
+    sandbox = demo.Sandbox()
+    org = demo.ESIGN_ORG_A
+    suspended = next(s for s in sandbox.esign_org_seals(org) if s.status == 4)
+    rejected = next(s for s in sandbox.esign_org_seals(org) if s.status == 3)
+    body = client.post(
+        "/esign/v3/seals/org-seals/enable-seal",
+        json={"orgId": org, "sealId": suspended.seal_id},
+        auth=signed(),
+    ).json()
+    assert body == {"code": 0, "message": "成功", "data": None}  # seal3/eyggvgw6g59wlg4k
+    refused = client.post(
+        "/esign/v3/seals/org-seals/enable-seal",
+        json={"orgId": org, "sealId": rejected.seal_id},
+        auth=signed(),
+    ).json()
+    assert refused["code"] == 10000007
+    unknown = client.post(
+        "/esign/v3/seals/org-seals/enable-seal",
+        json={"orgId": org, "sealId": "no-such-seal"},
+        auth=signed(),
+    ).json()
+    assert unknown["code"] == 31400100
+
+
 def test_esign_v3_delete_answers_deleted_or_revoked(client: httpx.Client) -> None:
     org = demo.ESIGN_ORG_A
     seals = [s for s in demo.Sandbox().esign_org_seals(org) if not s.default and s.status != 2]

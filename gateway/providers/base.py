@@ -181,6 +181,12 @@ class SealProvider(ABC):
         """Deletes the seal; answers what that did, when the vendor says."""
         raise self._unsupported(Capability.DELETE)
 
+    async def enable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self._unsupported(Capability.ENABLE)
+
+    async def disable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self._unsupported(Capability.DISABLE)
+
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
         raise self._unsupported(Capability.AUTHORIZE)
 

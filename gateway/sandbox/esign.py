@@ -365,6 +365,21 @@ def routes(sandbox: Sandbox) -> list[Route]:
         sandbox.esign_seals.remove(seal)
         return ok({"sealStatus": "delete"})
 
+    async def enable_seal(request: Request, body: bytes) -> Response:
+        """v3 enable-seal (seal3/eyggvgw6g59wlg4k): a disabled seal (4) is enabled again. The
+        page publishes no refusal code: a seal review has not passed gets the parameter error."""
+        fields = json_body(body)
+        org = v3_org(request, body, fields.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        seal = own_seal(org, fields.get("sealId"))
+        if isinstance(seal, Response):
+            return seal
+        if seal.status in (2, 3):
+            return failure(10000007, "参数错误: 印章未通过审核, 不可启用")
+        seal.status = 1
+        return ok(None)
+
     async def set_default(request: Request, body: bytes) -> Response:
         refusal = check_caller(sandbox, request, body)
         if refusal is not None:
@@ -488,6 +503,11 @@ def routes(sandbox: Sandbox) -> list[Route]:
             "/v3/seals/org-seal",
             instrument(sandbox, "esign", "v3.delete", delete_org_seal),
             methods=["DELETE"],
+        ),
+        Route(
+            "/v3/seals/org-seals/enable-seal",
+            instrument(sandbox, "esign", "v3.enableSeal", enable_seal),
+            methods=["POST"],
         ),
         Route(
             "/v1/organizations/{org_id}/seals/{seal_id}/setDefault",

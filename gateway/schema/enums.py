@@ -137,6 +137,14 @@ class SealOperation(Enum):
     MANAGEMENT_URL = strawberry.enum_value(
         "MANAGEMENT_URL", description="Get a link to the vendor's seal management page."
     )
+    ENABLE = strawberry.enum_value("ENABLE", description="Enable a disabled seal again.")
+    DISABLE = strawberry.enum_value("DISABLE", description="Disable (stop) a seal.")
+    REVOKE_AUTHORIZATION = strawberry.enum_value(
+        "REVOKE_AUTHORIZATION", description="Revoke an authorisation."
+    )
+    CHANGE_AUTHORIZATION_PERIOD = strawberry.enum_value(
+        "CHANGE_AUTHORIZATION_PERIOD", description="Change when an authorisation is in force."
+    )
 
 
 @strawberry.enum(description="What deleting a seal did.")

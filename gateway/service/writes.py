@@ -387,6 +387,31 @@ class SealWrites:
 
         return await self._write("setDefaultSeal", steps, seal_id=seal_id)
 
+    async def enable_seal(self, seal_id: str) -> WriteResult[Seal]:
+        return await self._set_state(seal_id, Capability.ENABLE, "enableSeal")
+
+    async def disable_seal(self, seal_id: str) -> WriteResult[Seal]:
+        return await self._set_state(seal_id, Capability.DISABLE, "disableSeal")
+
+    async def _set_state(
+        self, seal_id: str, capability: Capability, operation: str
+    ) -> WriteResult[Seal]:
+        """Enables or disables a seal, and reads it back."""
+
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
+            target = self._seal_target(seal_id, capability)
+            key = _key(target)
+            adapter, scope = target.adapter, self._reads.scope
+            change = (
+                adapter.enable_seal(scope, key.vendor_id)
+                if capability == Capability.ENABLE
+                else adapter.disable_seal(scope, key.vendor_id)
+            )
+            await self._send(target, change)
+            return await self._read_back(key.provider, self._reads.seal(key), result)
+
+        return await self._write(operation, steps, seal_id=seal_id)
+
     async def delete_seal(self, seal_id: str) -> WriteResult[Deleted]:
         """Answers the deleted seal's id, and whether it was deleted or revoked."""
 

@@ -154,6 +154,11 @@ class EsignClient:
         )
         return read_as(PROVIDER, "the deleted seal", data or {}, DeletedSeal)
 
+    async def enable_seal(self, org_id: str, seal_id: str) -> None:
+        """v3: enable a disabled seal again."""
+        body = {"orgId": org_id, "sealId": seal_id}
+        await self._call("POST", "/v3/seals/org-seals/enable-seal", json=body)
+
     async def set_default(self, org_id: str, seal_id: str) -> None:
         """v1: make a seal the organisation's default."""
         await self._call("PUT", f"/v1/organizations/{org_id}/seals/{seal_id}/setDefault")

@@ -87,6 +87,7 @@ class EsignProvider(SealProvider):
             Capability.DELETE,
             Capability.SET_DEFAULT,
             Capability.LIST_AUTHORIZATIONS,
+            Capability.ENABLE,
         }
         if self._transactor:
             capabilities.add(Capability.MANAGEMENT_URL)
@@ -208,6 +209,20 @@ class EsignProvider(SealProvider):
             )
         deleted = await self.client.delete_org_seal(scope.account(self.name), seal_id)
         return DELETE_OUTCOMES.get(deleted.sealStatus or "")
+
+    async def enable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        """Enables a disabled seal (seal3/eyggvgw6g59wlg4k). Review, not this call, enables an
+        image seal awaiting it or rejected by it: those are refused here, before sending."""
+        seal = await self.get_seal(scope, seal_id)
+        if seal.status in (SealStatus.AWAITING_REVIEW, SealStatus.REJECTED):
+            raise WriteRejected(
+                Rejection.INVALID_INPUT,
+                "The seal is awaiting review or was rejected by it: review enables a seal, "
+                "not this call.",
+                field="sealId",
+                provider=self.name,
+            )
+        await self.client.enable_seal(scope.account(self.name), seal_id)
 
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         await self.client.set_default(scope.account(self.name), seal_id)
