@@ -90,6 +90,23 @@ class AuthorizationScope(Enum):
     LISTED_TEMPLATES = "LISTED_TEMPLATES"
 
 
+class AuthorizationStatus(Enum):
+    IN_FORCE = "IN_FORCE"
+    PENDING = "PENDING"
+    LAPSED = "LAPSED"
+
+
+class AuthorizationStatusReason(Enum):
+    """Why an authorisation is not in force (e签宝 `expireReason`)."""
+
+    LETTER_NOT_SIGNED = "LETTER_NOT_SIGNED"
+    NOT_YET_EFFECTIVE = "NOT_YET_EFFECTIVE"
+    EXPIRED = "EXPIRED"
+    ORGANIZATION_ACCOUNT_CHANGED = "ORGANIZATION_ACCOUNT_CHANGED"
+    GRANTER_ACCOUNT_CHANGED = "GRANTER_ACCOUNT_CHANGED"
+    GRANTEE_ACCOUNT_CHANGED = "GRANTEE_ACCOUNT_CHANGED"
+
+
 class Capability(Enum):
     """An operation a provider may or may not offer."""
 
@@ -240,7 +257,16 @@ class Authorization:
     created_at: datetime | None
     auto_sign: bool | None
     examiner_notified: bool | None
-    status: int | None
+    # The vendor's own status code, as it gave it.
+    vendor_status: int | None
+    status: AuthorizationStatus | None = None
+    status_reason: AuthorizationStatusReason | None = None
+    # In force with no end (e签宝 longTermEffective).
+    long_term: bool | None = None
+    # The authorisation letter's signing flow (e签宝 signFlowId).
+    sign_flow_id: str | None = None
+    # The developer apps it is limited to (e签宝 sealAuthScope applicationsIds).
+    application_ids: tuple[str, ...] = ()
 
     def node_id(self) -> str:
         return f"{self.provider.value}:{self.seal_id}:{self.vendor_id}"
@@ -523,6 +549,25 @@ class ImageSealSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizationGrant:
+    """What an authorise call answered: the new authorisations' vendor ids where the vendor
+    names them, and the link where an administrator signs the authorisation letter that puts
+    them in force (e签宝), if one is needed."""
+
+    vendor_ids: tuple[str, ...] | None = None
+    sign_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPeriod:
+    """When an authorisation is in force: from `effective_at` (None: now) to `expires_at`
+    (None: with no end)."""
+
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorizationSpec:
     seal_id: str
     user_ids: tuple[str, ...]
@@ -558,6 +603,7 @@ class Rejection(Enum):
     IMAGE_PROCESSING_FAILED = "IMAGE_PROCESSING_FAILED"
     AUTHORIZATION_CONFLICT = "AUTHORIZATION_CONFLICT"
     CANNOT_DELETE = "CANNOT_DELETE"
+    AUTHORIZATION_NOT_FOUND = "AUTHORIZATION_NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     VENDOR_REJECTED = "VENDOR_REJECTED"
 

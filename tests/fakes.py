@@ -12,6 +12,7 @@ from msgspec.structs import replace
 from gateway.domain import (
     SEAL_ATTRS,
     Authorization,
+    AuthorizationGrant,
     AuthorizationSpec,
     Capability,
     DeleteOutcome,
@@ -132,7 +133,7 @@ class FakeProvider(SealProvider):
         self.seals.remove(self._find(seal_id))
         return DeleteOutcome.DELETED
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         self._enter("authorize")
         for user in spec.user_ids:
             self.authorizations.append(
@@ -153,6 +154,7 @@ class FakeProvider(SealProvider):
                     1,
                 )
             )
+        return AuthorizationGrant()
 
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int

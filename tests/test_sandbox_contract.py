@@ -15,6 +15,9 @@ from gateway.sandbox import state as demo
 from tests.conftest import SandboxServer
 from tests.test_sandbox import signed
 
+# The seal the seeded e签宝 authorisations are on.
+ESIGN_SEAL = "5f9813c5-c521-4c3c-aa62-40b0344a6d53"
+
 # (JSON types allowed, the closed vocabulary or None); None stands for JSON null throughout.
 Field = tuple[tuple[type, ...], frozenset[object] | None]
 STR: Field = ((str,), None)
@@ -87,9 +90,45 @@ V3_AUTH: dict[str, Field] = {
     "statusDescription": STR,
     "expireReason": (
         (str,),
-        frozenset({"NOT_EXPIRE", "NOT_SIGN", "WAIT_EFFECTIVE", "EXPIRED"}),
+        frozenset(
+            {
+                "NOT_EXPIRE",
+                "NOT_SIGN",
+                "WAIT_EFFECTIVE",
+                "EXPIRED",
+                "GRANT_ORG_ACCOUNT_UPDATE",
+                "GRANTER_ACCOUNT_UPDATE",
+                "GRANTED_ACCOUNT_UPDATE",
+            }
+        ),
     ),
+    "expireReasonDescription": STR,
+    "longTermEffective": BOOL,
+    "effectiveTime": ((int, type(None)), None),  # none when long-term
+    "expireTime": ((int, type(None)), None),
+    "signFlowId": STR,
+    "sealAuthScope": ((dict,), None),
 }
+# ... its sealAuthScope, and sealAuthScope.template.
+V3_AUTH_SCOPE: dict[str, Field] = {"template": ((dict,), None), "autoSign": BOOL}
+V3_AUTH_TEMPLATE: dict[str, Field] = {"templateId": OPT_STR, "applicationsIds": OPT_STR}
+# POST /v3/seals/org-seals/internal-auth, data (seal3/fu6ov5).
+V3_AUTHORIZED: dict[str, Field] = {
+    "sealAuthBizIds": ((list,), None),
+    "sealAuthBizInfos": ((list,), None),
+    "authorizationSignShortUrl": STR,
+    "authorizationSignUrl": STR,
+    "sealAuthorizeType": ((int,), frozenset({1, 2})),
+}
+V3_AUTH_BIZ_INFO: dict[str, Field] = {"authorizedPsnId": STR, "sealAuthBizId": STR}
+# POST /v3/seals/org-seals/reauthorization, data (seal3/giha96).
+V3_REAUTHORIZED: dict[str, Field] = {
+    "newSealAuthBizId": STR,
+    "authorizationSignShortUrl": STR,
+    "authorizationSignUrl": STR,
+}
+# GET /v3/seals/org-seals/authorization-sign-url, data (seal3/dszm8d).
+V3_SIGN_URL: dict[str, Field] = {"authorizationSignShortUrl": STR, "authorizationSignUrl": STR}
 
 # yunyin-seal-api.txt, getSealListByPage / getSealInfo 响应参数 (the same record).
 YUNYIN_SEAL: dict[str, Field] = {
@@ -300,6 +339,101 @@ def test_esign_v3_authorisations_show_only_documented_fields(client: httpx.Clien
     assert body["data"]["total"] == len(body["data"]["sealAuthorizedInfos"]) == 2
     for row in body["data"]["sealAuthorizedInfos"]:
         conforms(row, V3_AUTH, f"internal-auth[{row['sealAuthBizId']}]")
+        conforms(row["sealAuthScope"], V3_AUTH_SCOPE, "internal-auth.sealAuthScope")
+        conforms(row["sealAuthScope"]["template"], V3_AUTH_TEMPLATE, "sealAuthScope.template")
+
+
+def test_esign_v3_authorisation_lifecycle_speaks_v3(client: httpx.Client) -> None:
+    org, seal = demo.ESIGN_ORG_A, ESIGN_SEAL
+    grant = {
+        "orgId": org,
+        "sealId": seal,
+        "authorizedPsnIds": [demo.ESIGN_MEMBER_3],
+        "sealRole": "SEAL_USER",
+        "transactorPsnId": demo.ESIGN_TRANSACTOR,
+        "sealAuthScope": {"templateIds": ["ALL"]},
+        "longTermEffective": True,
+    }
+    made = client.post("/esign/v3/seals/org-seals/internal-auth", json=grant, auth=signed())
+    body = made.json()
+    assert body["code"] == 0
+    conforms(body["data"], V3_AUTHORIZED, "internal-auth.data")
+    (info,) = body["data"]["sealAuthBizInfos"]
+    conforms(info, V3_AUTH_BIZ_INFO, "internal-auth.sealAuthBizInfos")
+    biz_id = info["sealAuthBizId"]
+    assert body["data"]["sealAuthBizIds"] == [biz_id]
+    (row,) = [
+        r
+        for r in client.get(
+            "/esign/v3/seals/org-seals/internal-auth",
+            params={"orgId": org, "sealId": seal, "pageNum": 1, "pageSize": 20},
+            auth=signed(),
+        ).json()["data"]["sealAuthorizedInfos"]
+        if r["sealAuthBizId"] == biz_id
+    ]
+    # saved, its letter unsigned: the page's own example shows status 0 with NOT_SIGN
+    assert (row["authorizeStatus"], row["expireReason"]) == (0, "NOT_SIGN")
+    link = client.get(
+        "/esign/v3/seals/org-seals/authorization-sign-url",
+        params={"orgId": org, "sealAuthBizId": biz_id},
+        auth=signed(),
+    ).json()
+    conforms(link["data"], V3_SIGN_URL, "authorization-sign-url.data")
+    renewed = client.post(
+        "/esign/v3/seals/org-seals/reauthorization",
+        json={
+            "orgId": org,
+            "transactorPsnId": demo.ESIGN_TRANSACTOR,
+            "sealAuthBizId": biz_id,
+            "effectiveTime": 1_900_000_000_000,
+            "expireTime": 1_930_000_000_000,
+        },
+        auth=signed(),
+    ).json()
+    conforms(renewed["data"], V3_REAUTHORIZED, "reauthorization.data")
+    deleted = client.post(
+        "/esign/v3/seals/org-seals/auth-delete",
+        json={
+            "orgId": org,
+            "deleteType": "sealAuthBizIds",
+            "sealAuthBizIds": [renewed["data"]["newSealAuthBizId"]],
+        },
+        auth=signed(),
+    ).json()
+    assert deleted == {"code": 0, "message": "成功", "data": None}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"authorizedPsnIds": ["not-a-member"]}, "members only"),
+        ({"authorizedPsnIds": [f"m{n}" for n in range(11)]}, "at most 10"),
+        ({"authorizedPsnIds": ["ALL"], "sealRole": "SEAL_EXAMINER"}, "ALL: users only"),
+        ({"sealAuthScope": {}}, "templateIds or applicationsIds"),
+        ({"sealAuthScope": {"templateIds": ["ALL"], "applicationsIds": ["1"]}}, "not both"),
+        ({"effectiveTime": 1_900_000_000_000}, "long-term takes no times"),
+        (
+            {"longTermEffective": False, "effectiveTime": 1, "expireTime": 200_000_000_000},
+            "at most 3 years",
+        ),
+        ({"transactorPsnId": "stranger"}, "the transactor is a member"),
+    ],
+)
+def test_esign_v3_internal_auth_refusals(
+    client: httpx.Client, change: dict[str, Any], why: str
+) -> None:
+    grant = {
+        "orgId": demo.ESIGN_ORG_A,
+        "sealId": ESIGN_SEAL,
+        "authorizedPsnIds": [demo.ESIGN_MEMBER_3],
+        "sealRole": "SEAL_USER",
+        "transactorPsnId": demo.ESIGN_TRANSACTOR,
+        "sealAuthScope": {"templateIds": ["ALL"]},
+        "longTermEffective": True,
+        **change,
+    }
+    body = client.post("/esign/v3/seals/org-seals/internal-auth", json=grant, auth=signed()).json()
+    assert body["code"] == 10000007, why
 
 
 def test_yunyin_records_speak_yunyin(client: httpx.Client) -> None:

@@ -10,6 +10,8 @@ from typing import TypeVar
 from gateway.domain import (
     FILTER_FIELDS,
     Authorization,
+    AuthorizationGrant,
+    AuthorizationPeriod,
     AuthorizationSpec,
     Capability,
     DeleteOutcome,
@@ -187,8 +189,25 @@ class SealProvider(ABC):
     async def disable_seal(self, scope: OrgScope, seal_id: str) -> None:
         raise self._unsupported(Capability.DISABLE)
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    def check_authorization(self, spec: AuthorizationSpec) -> None:  # noqa: B027 (a hook)
+        """Refuses, before any call, what the vendor's authorise call cannot take."""
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         raise self._unsupported(Capability.AUTHORIZE)
+
+    async def authorization_sign_url(
+        self, scope: OrgScope, authorization: Authorization
+    ) -> str | None:
+        """The link where the authorisation's letter is signed; None where there is none."""
+        return None
+
+    async def revoke_authorization(self, scope: OrgScope, authorization: Authorization) -> None:
+        raise self._unsupported(Capability.REVOKE_AUTHORIZATION)
+
+    async def change_authorization_period(
+        self, scope: OrgScope, authorization: Authorization, period: AuthorizationPeriod
+    ) -> AuthorizationGrant:
+        raise self._unsupported(Capability.CHANGE_AUTHORIZATION_PERIOD)
 
     async def management_url(self, scope: OrgScope) -> str:
         raise self._unsupported(Capability.MANAGEMENT_URL)

@@ -24,6 +24,7 @@ from gateway.sandbox.state import (
     YUNYIN_APP_SECRET,
     Fault,
     Sandbox,
+    sign_auth_letter,
 )
 
 
@@ -77,6 +78,23 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         )
         return HTMLResponse(page)
 
+    async def esign_auth_letter(request: Request) -> Response:
+        """The page an authorisation letter's link opens: the letter, and (POST) the
+        administrator signing it, which puts its authorisations in force."""
+        flow = request.query_params.get("flow", "")
+        if flow not in sandbox.auth_letters:
+            return Response("授权书不存在或已失效", status_code=404, media_type="text/plain")
+        if request.method == "POST":
+            sign_auth_letter(sandbox, flow, int(time.time() * 1000))
+        signed = sandbox.auth_letters[flow]
+        members = ", ".join(a.authorized for a in sandbox.esign_auths if a.sign_flow == flow)
+        page = (
+            "<!doctype html><meta charset=utf-8><title>电子印章授权书</title>"
+            f"<h1>电子印章授权书 (sandbox)</h1><p>被授权人: {html.escape(members)}</p>"
+            + ("<p>已签署</p>" if signed else "<form method=post><button>签署</button></form>")
+        )
+        return HTMLResponse(page)
+
     async def yunyin_manage(request: Request) -> Response:
         """The page the management link opens: the corporation's seals."""
         if request.query_params.get("session") not in sandbox.management_sessions:
@@ -96,6 +114,7 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
 
     return [
         Route("/files/esign/manage", esign_manage),
+        Route("/files/esign/auth-letter", esign_auth_letter, methods=["GET", "POST"]),
         Route("/files/esign/{seal_id}.png", esign_image),
         Route("/files/yunyin/seals/{seal_id:int}.png", yunyin_seal_image),
         Route("/files/yunyin/uploads/{key}.png", yunyin_upload),

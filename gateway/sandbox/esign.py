@@ -3,6 +3,7 @@ the vendor's gateway checks (signature, timestamp, Content-MD5, token) and its e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 from gateway.sandbox import esign_signature as sig
 from gateway.sandbox.endpoint import files_root, instrument, vendor_path
-from gateway.sandbox.state import ESIGN_REVOKED, EsignOrg, EsignSeal, Sandbox
+from gateway.sandbox.state import ESIGN_REVOKED, EsignAuth, EsignOrg, EsignSeal, Sandbox
 
 URL_VALID_S = 3600
 
@@ -189,11 +190,20 @@ def template_option_refusal(fields: dict[str, Any]) -> str | None:
 
 
 AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
-# expireReason in the vendor page's vocabulary (NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED;
-# https://open.esign.cn/doc/opendoc/seal3/totfte, as docs/vendors.md records it), by
-# authorizeStatus: 0 lapsed (past its expireTime: EXPIRED), 1 in force, 3 awaiting its
-# effectiveTime. NOT_SIGN (a letter never signed) is a state the seeded records are not in.
-AUTH_EXPIRE_REASONS = {0: "EXPIRED", 1: "NOT_EXPIRE", 3: "WAIT_EFFECTIVE"}
+# expireReason and its description (seal3/totfte). A new authorisation is saved with its letter
+# unsigned (NOT_SIGN, authorizeStatus 0, as the page's example shows); signing the letter puts
+# it in force, or awaiting its effectiveTime (3, WAIT_EFFECTIVE).
+EXPIRE_REASON_LABELS = {
+    "NOT_EXPIRE": "未失效",
+    "NOT_SIGN": "保存授权成功，但未进行签署授权",
+    "WAIT_EFFECTIVE": "还未到开始日期",
+    "EXPIRED": "超过有效期",
+}
+AUTH_ROLES = frozenset({"SEAL_USER", "SEAL_EXAMINER"})
+MAX_AUTH_MEMBERS = 10
+MAX_AUTH_TEMPLATES = 10
+MAX_AUTH_DELETE = 20
+MAX_AUTH_MS = 3 * 366 * 24 * 3600 * 1000  # at most 3 years
 MAX_V3_PAGE = 20
 
 
@@ -213,6 +223,29 @@ def _int_param(request: Request, name: str, default: int) -> int | None:
         return int(raw)
     except ValueError:
         return None
+
+
+def auth_period(fields: dict[str, Any]) -> tuple[bool, int | None, int | None] | str:
+    """`longTermEffective`, `effectiveTime`, `expireTime` as internal-auth and reauthorization
+    take them, or the parameter error's text."""
+    long_term = fields.get("longTermEffective", False)
+    effective, expire = fields.get("effectiveTime"), fields.get("expireTime")
+    if long_term is True:
+        if effective is not None or expire is not None:
+            return "设置为长期有效无需传入生效和失效时间"
+        return True, None, None
+    try:
+        start, end = int(str(effective)), int(str(expire))
+    except ValueError:
+        return "effectiveTime和expireTime必传"
+    if not start < end <= start + MAX_AUTH_MS:
+        return "授权有效期最长不可超过3年"
+    return False, start, end
+
+
+def letter_links(request: Request, flow: str) -> dict[str, str]:
+    page = f"{files_root(request)}/files/esign/auth-letter?flow={flow}"
+    return {"authorizationSignShortUrl": f"{page}&short=1", "authorizationSignUrl": page}
 
 
 def routes(sandbox: Sandbox) -> list[Route]:
@@ -480,12 +513,158 @@ def routes(sandbox: Sandbox) -> list[Route]:
                         "sealRole": a.role,
                         "authorizeStatus": a.status,
                         "statusDescription": AUTH_STATUS_LABELS[a.status],
-                        "expireReason": AUTH_EXPIRE_REASONS[a.status],
+                        "expireReason": a.reason,
+                        "expireReasonDescription": EXPIRE_REASON_LABELS[a.reason],
+                        "longTermEffective": a.long_term,
+                        "effectiveTime": a.effective_ms,
+                        "expireTime": a.expire_ms,
+                        "signFlowId": a.sign_flow,
+                        "sealAuthScope": {
+                            "template": {"templateId": a.template_id, "applicationsIds": a.app_ids},
+                            "autoSign": False,
+                        },
                     }
                     for a in chunk
                 ],
             }
         )
+
+    def org_auth(org: EsignOrg, biz_id: object) -> EsignAuth | None:
+        own = {s.seal_id for s in sandbox.esign_org_seals(org.org_id)}
+        return next(
+            (a for a in sandbox.esign_auths if a.biz_id == biz_id and a.seal_id in own), None
+        )
+
+    async def internal_auth(request: Request, body: bytes) -> Response:
+        """v3 internal-auth (seal3/fu6ov5): each member (and template) gets a record, saved
+        with its letter unsigned; the answer gives their ids and the letter's links."""
+        fields = json_body(body)
+        org = v3_org(request, body, fields.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        seal = own_seal(org, fields.get("sealId"))
+        if isinstance(seal, Response):
+            return seal
+        members, role = fields.get("authorizedPsnIds"), fields.get("sealRole")
+        transactor = fields.get("transactorPsnId")
+        scope = fields.get("sealAuthScope")
+        if not isinstance(members, list) or not 1 <= len(members) <= MAX_AUTH_MEMBERS:
+            return failure(10000007, "参数错误: authorizedPsnIds")
+        everyone = members == ["ALL"]
+        if not everyone and not all(m in org.members for m in members):
+            return failure(10000007, "参数错误: 被授权人不是企业成员")
+        if role not in AUTH_ROLES or (everyone and role != "SEAL_USER"):
+            return failure(10000007, "参数错误: sealRole")
+        if transactor not in org.members:
+            return failure(10000007, "参数错误: 授权操作人不是企业成员")
+        if not isinstance(scope, dict):
+            return failure(10000007, "参数错误: sealAuthScope")
+        templates, apps = scope.get("templateIds"), scope.get("applicationsIds")
+        if bool(templates) == bool(apps):  # exactly one of the two
+            return failure(10000007, "参数错误: templateIds和applicationsIds必须二选一")
+        if templates and (
+            not isinstance(templates, list)
+            or len(templates) > MAX_AUTH_TEMPLATES
+            or (everyone and "ALL" in templates)
+        ):
+            return failure(10000007, "参数错误: templateIds")
+        period = auth_period(fields)
+        if isinstance(period, str):
+            return failure(10000007, f"参数错误: {period}")
+        long_term, start, end = period
+        flow = secrets.token_hex(12)
+        made = [
+            EsignAuth(
+                uuid.uuid4().hex,
+                seal.seal_id,
+                str(transactor),
+                str(member),
+                str(role),
+                0,
+                start,
+                end,
+                reason="NOT_SIGN",
+                long_term=long_term,
+                template_id=None if apps else str(template),
+                app_ids=",".join(map(str, apps)) if apps else None,
+                sign_flow=flow,
+            )
+            for member in members
+            for template in (templates or [None])
+        ]
+        sandbox.esign_auths.extend(made)
+        sandbox.auth_letters[flow] = False
+        return ok(
+            {
+                "sealAuthBizIds": [a.biz_id for a in made],
+                "sealAuthBizInfos": [
+                    {"authorizedPsnId": a.authorized, "sealAuthBizId": a.biz_id} for a in made
+                ],
+                **letter_links(request, flow),
+                "sealAuthorizeType": 1 if transactor in org.seal_managers else 2,
+            }
+        )
+
+    async def sign_url(request: Request, body: bytes) -> Response:
+        """v3 authorization-sign-url (seal3/dszm8d): the letter's links, again."""
+        org = v3_org(request, body, request.query_params.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        found = org_auth(org, request.query_params.get("sealAuthBizId"))
+        if found is None:
+            return failure(10000007, "参数错误: 授权业务流程编号不存在")
+        return ok(letter_links(request, found.sign_flow))
+
+    async def reauthorization(request: Request, body: bytes) -> Response:
+        """v3 reauthorization (seal3/giha96): a new period under a new id, with a new letter to
+        sign; the old id and its letter no longer stand."""
+        fields = json_body(body)
+        org = v3_org(request, body, fields.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        if fields.get("transactorPsnId") not in org.members:
+            return failure(10000007, "参数错误: 授权操作人不是企业成员")
+        found = org_auth(org, fields.get("sealAuthBizId"))
+        if found is None:
+            return failure(10000007, "参数错误: 授权业务流程编号不存在")
+        period = auth_period(fields)
+        if isinstance(period, str):
+            return failure(10000007, f"参数错误: {period}")
+        long_term, start, end = period
+        flow = secrets.token_hex(12)
+        renewed = dataclasses.replace(
+            found,
+            biz_id=uuid.uuid4().hex,
+            status=0,
+            reason="NOT_SIGN",
+            long_term=long_term,
+            effective_ms=start,
+            expire_ms=end,
+            sign_flow=flow,
+        )
+        sandbox.esign_auths[sandbox.esign_auths.index(found)] = renewed
+        sandbox.auth_letters[flow] = False
+        return ok({"newSealAuthBizId": renewed.biz_id, **letter_links(request, flow)})
+
+    async def auth_delete(request: Request, body: bytes) -> Response:
+        """v3 auth-delete (seal3/sgx0am): by seal ids or by authorisation ids, 20 at most."""
+        fields = json_body(body)
+        org = v3_org(request, body, fields.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        kind = fields.get("deleteType")
+        if kind not in ("sealIds", "sealAuthBizIds"):
+            return failure(10000007, "参数错误: deleteType")
+        wanted = fields.get(kind)
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= MAX_AUTH_DELETE:
+            return failure(10000007, f"参数错误: {kind}")
+        own = {s.seal_id for s in sandbox.esign_org_seals(org.org_id)}
+        sandbox.esign_auths = [
+            a
+            for a in sandbox.esign_auths
+            if a.seal_id not in own or (a.seal_id if kind == "sealIds" else a.biz_id) not in wanted
+        ]
+        return ok(None)
 
     return [
         Route("/v1/oauth2/access_token", instrument(sandbox, "esign", "token", access_token)),
@@ -526,5 +705,25 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route(
             "/v3/seals/org-seals/internal-auth",
             instrument(sandbox, "esign", "v3.internalAuthList", internal_auth_list),
+            methods=["GET"],
+        ),
+        Route(
+            "/v3/seals/org-seals/internal-auth",
+            instrument(sandbox, "esign", "v3.internalAuth", internal_auth),
+            methods=["POST"],
+        ),
+        Route(
+            "/v3/seals/org-seals/authorization-sign-url",
+            instrument(sandbox, "esign", "v3.authorizationSignUrl", sign_url),
+        ),
+        Route(
+            "/v3/seals/org-seals/reauthorization",
+            instrument(sandbox, "esign", "v3.reauthorization", reauthorization),
+            methods=["POST"],
+        ),
+        Route(
+            "/v3/seals/org-seals/auth-delete",
+            instrument(sandbox, "esign", "v3.authDelete", auth_delete),
+            methods=["POST"],
         ),
     ]

@@ -30,6 +30,7 @@ YUNYIN_ADMIN = 20001
 ESIGN_TRANSACTOR = "6d0ec1b9a3f24d8e9b5a7c3e1f2d4a6b"
 ESIGN_MEMBER_1 = "8f3a2b1c0d9e4f7a6b5c4d3e2f1a0b9c"
 ESIGN_MEMBER_2 = "1b2c3d4e5f6a4b8c9d0e1f2a3b4c5d6e"
+ESIGN_MEMBER_3 = "4e5f6a7b8c9d4e0f8a1b2c3d4e5f6a7b"
 
 MINUTE_MS = 60_000
 
@@ -75,6 +76,8 @@ class EsignOrg:
     granted: bool = True
     # Members with seal-management rights (may be a `transactorPsnId`).
     seal_managers: tuple[str, ...] = ()
+    # Every member (person account) of the organisation: who may be authorised.
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,8 +90,16 @@ class EsignAuth:
     authorized: str
     role: str  # SEAL_USER / SEAL_EXAMINER
     status: int  # 0 lapsed, 1 in force, 3 awaiting effect
-    effective_ms: int
-    expire_ms: int
+    effective_ms: int | None
+    expire_ms: int | None
+    # expireReason: NOT_EXPIRE, NOT_SIGN (the letter is not signed), WAIT_EFFECTIVE, EXPIRED
+    reason: str = "NOT_EXPIRE"
+    long_term: bool = False
+    # sealAuthScope: a template id (or ALL), or developer app ids
+    template_id: str | None = "ALL"
+    app_ids: str | None = None
+    # The authorisation letter's signing flow.
+    sign_flow: str = ""
 
 
 @dataclass
@@ -242,6 +253,8 @@ class Sandbox:
         self.uploads: dict[str, Upload] = {}
         self.previews: dict[str, Upload] = {}
         self.management_sessions: set[str] = set()
+        # e签宝 authorisation letters by signing flow: whether signed.
+        self.auth_letters: dict[str, bool] = {}
         self._ids = itertools.count(60001)
         self._author_ids = itertools.count(201)
         seed(self)
@@ -350,7 +363,10 @@ def seed(sandbox: Sandbox) -> None:
     with its reason, authorisations of both roles and both scopes."""
     sandbox.esign_orgs = {
         ESIGN_ORG_A: EsignOrg(
-            ESIGN_ORG_A, "华东示例科技有限公司", seal_managers=(ESIGN_TRANSACTOR,)
+            ESIGN_ORG_A,
+            "华东示例科技有限公司",
+            seal_managers=(ESIGN_TRANSACTOR,),
+            members=(ESIGN_TRANSACTOR, ESIGN_MEMBER_1, ESIGN_MEMBER_2, ESIGN_MEMBER_3),
         ),
         ESIGN_ORG_B: EsignOrg(ESIGN_ORG_B, "华南示例贸易有限公司"),
         ESIGN_ORG_UNGRANTED: EsignOrg(ESIGN_ORG_UNGRANTED, "未授权示例有限公司", granted=False),
@@ -484,6 +500,7 @@ def seed(sandbox: Sandbox) -> None:
             1,
             base + 60 * MINUTE_MS,
             base + 525_600 * MINUTE_MS,
+            sign_flow="2575fb920a1b4c3d",
         ),
         EsignAuth(
             "b2e1d3f5a7c94e1b8d2f4a6c8e0b1d3f",
@@ -494,6 +511,8 @@ def seed(sandbox: Sandbox) -> None:
             3,
             base + 120 * MINUTE_MS,
             base + 525_600 * MINUTE_MS,
+            reason="WAIT_EFFECTIVE",
+            sign_flow="39e658ba0c1d4e2f",
         ),
     ]
 
@@ -631,3 +650,16 @@ def seed(sandbox: Sandbox) -> None:
             "2024-01-22T10:00:00.000+0800",
         ),
     ]
+
+
+def sign_auth_letter(sandbox: Sandbox, flow: str, now_ms: int) -> bool:
+    """An administrator signs an authorisation letter: its authorisations take effect (in force,
+    or awaiting their start). False when no unsigned letter has this flow."""
+    if sandbox.auth_letters.get(flow) is not False:
+        return False
+    sandbox.auth_letters[flow] = True
+    for auth in sandbox.esign_auths:
+        if auth.sign_flow == flow:
+            waiting = auth.effective_ms is not None and auth.effective_ms > now_ms
+            auth.status, auth.reason = (3, "WAIT_EFFECTIVE") if waiting else (1, "NOT_EXPIRE")
+    return True

@@ -157,3 +157,43 @@ class DeleteOutcome(Enum):
         description="The seal was used before: revoked, its usage records kept (e签宝 "
         "`revoke`, 已吊销); still listed with `includeRevoked`.",
     )
+
+
+@strawberry.enum(description="Whether an authorisation lets its holder use the seal now.")
+class AuthorizationStatus(Enum):
+    IN_FORCE = strawberry.enum_value(
+        "IN_FORCE", description="In force, 正常 (e签宝 authorizeStatus 1)."
+    )
+    PENDING = strawberry.enum_value(
+        "PENDING",
+        description="Not yet in force: its letter awaits signing (e签宝 expireReason NOT_SIGN) "
+        "or its start is ahead, 待生效 (authorizeStatus 3). See `statusReason`.",
+    )
+    LAPSED = strawberry.enum_value(
+        "LAPSED", description="No longer in force, 失效 (authorizeStatus 0). See `statusReason`."
+    )
+
+
+@strawberry.enum(description="Why an authorisation is not in force (e签宝 expireReason).")
+class AuthorizationStatusReason(Enum):
+    LETTER_NOT_SIGNED = strawberry.enum_value(
+        "LETTER_NOT_SIGNED",
+        description="Saved, but the authorisation letter is not signed yet (NOT_SIGN): see "
+        "`signUrl`.",
+    )
+    NOT_YET_EFFECTIVE = strawberry.enum_value(
+        "NOT_YET_EFFECTIVE", description="Its start is ahead (WAIT_EFFECTIVE)."
+    )
+    EXPIRED = strawberry.enum_value("EXPIRED", description="Its period is over (EXPIRED).")
+    ORGANIZATION_ACCOUNT_CHANGED = strawberry.enum_value(
+        "ORGANIZATION_ACCOUNT_CHANGED",
+        description="The granting organisation's account changed (GRANT_ORG_ACCOUNT_UPDATE).",
+    )
+    GRANTER_ACCOUNT_CHANGED = strawberry.enum_value(
+        "GRANTER_ACCOUNT_CHANGED",
+        description="The granting person's account changed (GRANTER_ACCOUNT_UPDATE).",
+    )
+    GRANTEE_ACCOUNT_CHANGED = strawberry.enum_value(
+        "GRANTEE_ACCOUNT_CHANGED",
+        description="The authorised person's account changed (GRANTED_ACCOUNT_UPDATE).",
+    )

@@ -20,6 +20,8 @@ from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
     AuthorizationScope,
+    AuthorizationStatus,
+    AuthorizationStatusReason,
     Provider,
     SealBizType,
     SealOperation,
@@ -307,7 +309,7 @@ class ContractTemplate:
 
 @strawberry.type(
     description="A rule letting one person use (使用员) or approve (审批员) one seal: 云银签 "
-    "getSealAuthorList, or e签宝 v3 internal-auth (which shows no scope, templates or dates)."
+    "getSealAuthorList, or e签宝 v3 internal-auth (pending until its letter is signed)."
 )
 class Authorization(relay.Node):
     node_key: relay.NodeID[str]
@@ -379,10 +381,48 @@ class Authorization(relay.Node):
         return self.record.examiner_notified
 
     @strawberry.field(
-        description="The vendor's raw status code of the record (its meaning is undocumented)."
+        description="The vendor's own status code of the record: e签宝 authorizeStatus (0 "
+        "lapsed, 1 in force, 3 awaiting effect); 云银签 status (its values undocumented)."
     )
     def vendor_status(self) -> int | None:
-        return self.record.status
+        return self.record.vendor_status
+
+    @strawberry.field(
+        description="In force, pending or lapsed (e签宝 authorizeStatus with expireReason; null "
+        "on 云银签, whose page leaves its status values unconfirmed)."
+    )
+    def status(self) -> AuthorizationStatus | None:
+        status = self.record.status
+        return None if status is None else convert(AuthorizationStatus, status)
+
+    @strawberry.field(description="Why it is not in force; null when it is, or not said.")
+    def status_reason(self) -> AuthorizationStatusReason | None:
+        reason = self.record.status_reason
+        return None if reason is None else convert(AuthorizationStatusReason, reason)
+
+    @strawberry.field(
+        description="In force with no end (e签宝 longTermEffective; 云银签: no expireTime)."
+    )
+    def long_term_effective(self) -> bool | None:
+        return self.record.long_term
+
+    @strawberry.field(description="The authorisation letter's signing flow (e签宝 signFlowId).")
+    def sign_flow_id(self) -> str | None:
+        return self.record.sign_flow_id
+
+    @strawberry.field(
+        description="The developer apps it is limited to (e签宝 sealAuthScope applicationsIds)."
+    )
+    def application_ids(self) -> list[str]:
+        return list(self.record.application_ids)
+
+    @strawberry.field(
+        description="Where an administrator signs the authorisation letter that puts it in "
+        "force (e签宝 authorization-sign-url: a vendor call); null unless a letter awaits "
+        "signing."
+    )
+    async def sign_url(self, info: Info) -> str | None:
+        return await info.context.reads.authorization_sign_url(self.record)
 
 
 @strawberry.type(description="One authorisation in a page, with its cursor.")

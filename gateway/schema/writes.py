@@ -78,6 +78,9 @@ class UserErrorCode(Enum):
         "CANNOT_DELETE",
         description="The seal cannot be deleted, e.g. the default seal (SEAL_DELETE_FAILED).",
     )
+    AUTHORIZATION_NOT_FOUND = strawberry.enum_value(
+        "AUTHORIZATION_NOT_FOUND", description="No such authorisation (any more)."
+    )
     PERMISSION_DENIED = strawberry.enum_value(
         "PERMISSION_DENIED", description="The operator may not do this (PERMISSION_DENIED)."
     )
@@ -278,6 +281,24 @@ class AuthorizeSealInput:
     )
 
 
+@strawberry.input(description="Which authorisation.")
+class AuthorizationRefInput:
+    authorization_id: strawberry.ID = strawberry.field(description="The authorisation's `id`.")
+
+
+@strawberry.input(description="A new period for an authorisation.")
+class ChangeAuthorizationPeriodInput:
+    authorization_id: strawberry.ID = strawberry.field(description="The authorisation's `id`.")
+    effective_at: datetime | None = strawberry.field(
+        default=None, description="When it takes effect (default: now)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it lapses; null: with no end (e签宝 longTermEffective, which then "
+        "takes no `effectiveAt`). e签宝: at most 3 years after `effectiveAt`.",
+    )
+
+
 @strawberry.input(description="Whose management page.")
 class SealManagementUrlInput:
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
@@ -351,7 +372,34 @@ class AuthorizeSealPayload:
     authorizations: list[Authorization] | None = strawberry.field(
         default_factory=list,
         description="The authorisations this call created; null when reading them back failed "
-        "(the error beside says the change was made).",
+        "(the error beside says the change was made). On e签宝 they are PENDING until the "
+        "letter at `signUrl` is signed.",
+    )
+    sign_url: str | None = strawberry.field(
+        default=None,
+        description="Where an administrator signs the authorisation letter that puts them in "
+        "force (e签宝 authorizationSignUrl); null where the vendor grants at once (云银签).",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
+
+
+@strawberry.type(description="The result of `revokeAuthorization`.")
+class RevokeAuthorizationPayload:
+    revoked_authorization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The `id` of the revoked authorisation."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
+
+
+@strawberry.type(description="The result of `changeAuthorizationPeriod`.")
+class ChangeAuthorizationPeriodPayload:
+    authorization: Authorization | None = strawberry.field(
+        default=None,
+        description="The authorisation with its new period, read back: on e签宝 a new record "
+        "(a new id; the old one no longer stands), PENDING until its letter is signed.",
+    )
+    sign_url: str | None = strawberry.field(
+        default=None, description="Where the new letter is signed (e签宝 authorizationSignUrl)."
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
@@ -628,9 +676,53 @@ class Mutation:
                     if done.authorizations is None
                     else [Authorization.of(a) for a in done.authorizations]
                 ),
+                sign_url=None if done is None else done.sign_url,
                 user_errors=errors,
             ),
             at="authorizations",
+        )
+
+    @strawberry.mutation(
+        description="Revoke an authorisation (e签宝 v3 auth-delete). 云银签 documents no call "
+        "for it: NOT_SUPPORTED there."
+    )
+    async def revoke_authorization(
+        self, info: Info, input: Annotated[AuthorizationRefInput, _input("Which one.")]
+    ) -> RevokeAuthorizationPayload | None:
+        result = await info.context.writes.revoke_authorization(input.authorization_id)
+        return payload(
+            info,
+            result,
+            lambda revoked, errors: RevokeAuthorizationPayload(
+                revoked_authorization_id=None if revoked is None else strawberry.ID(revoked),
+                user_errors=errors,
+            ),
+            at="revokedAuthorizationId",
+        )
+
+    @strawberry.mutation(
+        description="Change when an authorisation is in force (e签宝 v3 reauthorization: a new "
+        "letter to sign). 云银签 documents no call for it: NOT_SUPPORTED there."
+    )
+    async def change_authorization_period(
+        self,
+        info: Info,
+        input: Annotated[ChangeAuthorizationPeriodInput, _input("Which one, and when.")],
+    ) -> ChangeAuthorizationPeriodPayload | None:
+        result = await info.context.writes.change_authorization_period(
+            input.authorization_id, input.effective_at, input.expires_at
+        )
+        return payload(
+            info,
+            result,
+            lambda done, errors: ChangeAuthorizationPeriodPayload(
+                authorization=None
+                if done is None or done.authorization is None
+                else Authorization.of(done.authorization),
+                sign_url=None if done is None else done.sign_url,
+                user_errors=errors,
+            ),
+            at="authorization",
         )
 
     @strawberry.mutation(

@@ -9,6 +9,7 @@ from gateway.service.writes import (
     DefaultChange,
     Deleted,
     ReadBackFailed,
+    Reauthorized,
     SealWrites,
     WriteResult,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Deleted",
     "Limits",
     "ReadBackFailed",
+    "Reauthorized",
     "SealEdge",
     "SealPage",
     "SealQuery",

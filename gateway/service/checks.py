@@ -13,6 +13,7 @@ from datetime import datetime
 from PIL import Image
 
 from gateway.domain import (
+    AuthorizationPeriod,
     AuthorizationRole,
     AuthorizationScope,
     AuthorizationSpec,
@@ -34,6 +35,7 @@ MAX_TEXT = 30
 MAX_AGED_VARIANT = 12
 MAX_USERS = 100
 MAX_TEMPLATES = 100
+MAX_VENDOR_ID = 64
 MAX_NAME_FILTER = 100
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -124,12 +126,29 @@ class AuthorizationRequest:
     expires_at: datetime | None = None
 
 
+def _vendor_id(value: str) -> bool:
+    """An id as the vendors spell them: 云银签 int64s, e签宝 hex strings (each vendor checks
+    its own form)."""
+    return 0 < len(value) <= MAX_VENDOR_ID and value.isascii() and value.replace("-", "").isalnum()
+
+
+def period(effective_at: datetime | None, expires_at: datetime | None) -> AuthorizationPeriod:
+    """When an authorisation is in force: times with offsets, the end after the start."""
+    for field, moment in (("effectiveAt", effective_at), ("expiresAt", expires_at)):
+        if moment is not None and moment.tzinfo is None:
+            raise invalid(field, f"`{field}` needs a time-zone offset.")
+    effective = effective_at or datetime.now().astimezone()
+    if expires_at is not None and expires_at <= effective:
+        raise invalid("expiresAt", "`expiresAt` must come after `effectiveAt` (or now).")
+    return AuthorizationPeriod(effective_at, expires_at)
+
+
 def authorization_spec(request: AuthorizationRequest, vendor_id: str) -> AuthorizationSpec:
     users = tuple(dict.fromkeys(u.strip() for u in request.user_ids))
     if not 1 <= len(users) <= MAX_USERS:
         raise invalid("userIds", f"Name 1 to {MAX_USERS} people in `userIds`.")
-    if not all(u.isascii() and u.isdigit() for u in users):
-        raise invalid("userIds", "`userIds` holds the vendor's numeric user ids.")
+    if not all(_vendor_id(u) for u in users):
+        raise invalid("userIds", "`userIds` holds the vendor's user ids (letters and digits).")
     templates = tuple(
         TemplateRef(t.id.strip(), (t.name or "").strip() or None) for t in request.templates
     )
@@ -138,18 +157,11 @@ def authorization_spec(request: AuthorizationRequest, vendor_id: str) -> Authori
         raise invalid("templates", "A LISTED_TEMPLATES authorisation needs `templates`.")
     if not listed and templates:
         raise invalid("templates", "`templates` is only for a LISTED_TEMPLATES authorisation.")
-    if len(templates) > MAX_TEMPLATES or not all(
-        t.id.isascii() and t.id.isdigit() for t in templates
-    ):
-        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} numeric ids.")
+    if len(templates) > MAX_TEMPLATES or not all(_vendor_id(t.id) for t in templates):
+        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} vendor ids.")
     if any(t.name is not None and _has_control(t.name) for t in templates):
         raise invalid("templates", "Template names may not hold control characters.")
-    for field, moment in (("effectiveAt", request.effective_at), ("expiresAt", request.expires_at)):
-        if moment is not None and moment.tzinfo is None:
-            raise invalid(field, f"`{field}` needs a time-zone offset.")
-    effective = request.effective_at or datetime.now().astimezone()
-    if request.expires_at is not None and request.expires_at <= effective:
-        raise invalid("expiresAt", "`expiresAt` must come after `effectiveAt` (or now).")
+    period(request.effective_at, request.expires_at)
     return AuthorizationSpec(
         seal_id=vendor_id,
         user_ids=users,

@@ -22,6 +22,7 @@ from typing import TypeVar
 from gateway.domain import (
     PROVIDER_ORDER,
     Authorization,
+    AuthorizationStatusReason,
     BadInput,
     Caller,
     Capability,
@@ -360,6 +361,19 @@ class SealReads:
             elif isinstance(total, BaseException):
                 raise total
         return Counted(sum(t for t in totals if isinstance(t, int)), errors)
+
+    async def authorization_sign_url(self, authorization: Authorization) -> str | None:
+        """Where the authorisation's letter is signed: asked of the vendor only while a letter
+        awaits signing (the only time the link is of use)."""
+        adapter = self.adapters.get(authorization.provider)
+        if (
+            adapter is None
+            or authorization.status_reason != AuthorizationStatusReason.LETTER_NOT_SIGNED
+        ):
+            return None
+        return await self.shielded(
+            authorization.provider, adapter.authorization_sign_url(self.scope, authorization)
+        )
 
     async def authorizations(
         self, seal: Seal, first: int | None, after: str | None

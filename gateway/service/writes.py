@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gateway.domain import (
@@ -44,7 +45,8 @@ from gateway.domain import (
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest
-from gateway.service.reads import UNHANDLED, UNKNOWN_SEAL, SealReads
+from gateway.service.loaders import AuthorizationKey
+from gateway.service.reads import UNHANDLED, UNKNOWN_AUTHORIZATION, UNKNOWN_SEAL, SealReads
 
 log = logging.getLogger("gateway.service")
 audit_log = logging.getLogger("gateway.audit")
@@ -73,6 +75,16 @@ class Authorized:
     seal: Seal | None
     # None when reading them back failed (the error beside says the write happened).
     authorizations: list[Authorization] | None
+    # Where the authorisation letter is signed, where the vendor needs one (e签宝).
+    sign_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reauthorized:
+    # The authorisation with its new period (e签宝 gives it a new id); None when reading it
+    # back failed.
+    authorization: Authorization | None
+    sign_url: str | None
 
 
 @dataclass(slots=True)
@@ -430,16 +442,19 @@ class SealWrites:
             target = self._seal_target(request.seal_id, Capability.AUTHORIZE)
             key = _key(target)
             spec = checks.authorization_spec(request, key.vendor_id)
+            target.adapter.check_authorization(spec)
 
             def listing() -> Awaitable[list[Authorization]]:
                 return self._reads.loaders.all_authorizations(key.provider, key.vendor_id)
 
             # The vendor answers no ids: the new rules are those absent before the call.
             before = {a.vendor_id for a in await self._before(target, listing())}
-            await self._send(target, target.adapter.authorize(self._reads.scope, spec))
+            grant = await self._send(target, target.adapter.authorize(self._reads.scope, spec))
             after = await self._read_back(key.provider, listing(), result)
             created = None
-            if after is not None:
+            if after is not None and grant.vendor_ids is not None:
+                created = [a for a in after if a.vendor_id in grant.vendor_ids]
+            elif after is not None:
                 created = [
                     a
                     for a in after
@@ -448,10 +463,81 @@ class SealWrites:
                     and a.role == spec.role
                 ]
             return Authorized(
-                await self._read_back(key.provider, self._reads.seal(key), result), created
+                await self._read_back(key.provider, self._reads.seal(key), result),
+                created,
+                grant.sign_url,
             )
 
         return await self._write("authorizeSeal", steps, seal_id=request.seal_id)
+
+    async def _authorization_target(
+        self, authorization_id: str, capability: Capability
+    ) -> tuple[Target, Authorization]:
+        """The authorisation a write is about, read first: an id this tenant was not issued,
+        or one its seal no longer lists, is AUTHORIZATION_NOT_FOUND, and nothing is sent."""
+        try:
+            type_name, node_id = ids.parse_global_id(authorization_id, "authorizationId")
+            if type_name != ids.AUTHORIZATION_TYPE:
+                raise BadInput(f"{authorization_id!r} is not an authorisation id.")
+            issued = ids.authorization_key(node_id, self._reads.tenant)
+        except BadInput as error:
+            raise checks.invalid("authorizationId", error.message) from None
+        provider, seal_id, vendor_id = issued.key
+        target = self._write_target(provider, capability)
+        missing = WriteRejected(
+            Rejection.AUTHORIZATION_NOT_FOUND,
+            UNKNOWN_AUTHORIZATION,
+            field="authorizationId",
+            provider=provider,
+        )
+        if not issued.ours:
+            raise missing
+        key = AuthorizationKey(provider, seal_id, vendor_id)
+        try:
+            found: Authorization = await self._before(
+                target, self._reads.loaders.authorization.load(key)
+            )
+        except WriteRejected as error:
+            if error.reason == Rejection.SEAL_NOT_FOUND:
+                raise missing from None
+            raise
+        return Target(target.adapter, SealKey(provider, seal_id)), found
+
+    async def revoke_authorization(self, authorization_id: str) -> WriteResult[str]:
+        """Answers the revoked authorisation's id."""
+
+        async def steps(result: WriteResult[str]) -> str:
+            target, found = await self._authorization_target(
+                authorization_id, Capability.REVOKE_AUTHORIZATION
+            )
+            await self._send(target, target.adapter.revoke_authorization(self._reads.scope, found))
+            return authorization_id
+
+        return await self._write("revokeAuthorization", steps)
+
+    async def change_authorization_period(
+        self,
+        authorization_id: str,
+        effective_at: datetime | None,
+        expires_at: datetime | None,
+    ) -> WriteResult[Reauthorized]:
+        async def steps(result: WriteResult[Reauthorized]) -> Reauthorized:
+            target, found = await self._authorization_target(
+                authorization_id, Capability.CHANGE_AUTHORIZATION_PERIOD
+            )
+            period = checks.period(effective_at, expires_at)
+            grant = await self._send(
+                target,
+                target.adapter.change_authorization_period(self._reads.scope, found, period),
+            )
+            new_id = grant.vendor_ids[0] if grant.vendor_ids else found.vendor_id
+            key = AuthorizationKey(found.provider, found.seal_id, new_id)
+            changed = await self._read_back(
+                found.provider, self._reads.loaders.authorization.load(key), result
+            )
+            return Reauthorized(changed, grant.sign_url)
+
+        return await self._write("changeAuthorizationPeriod", steps)
 
     async def management_url(self, provider: ProviderName) -> WriteResult[str]:
         async def steps(result: WriteResult[str]) -> str:

@@ -12,10 +12,13 @@ from gateway.domain import DEFAULT_TENANT, ProviderName
 from gateway.providers.esign.auth import SignatureAuth, token_auth
 from gateway.providers.esign.wire import (
     AccessToken,
+    Authorized,
     CreatedSeal,
     DeletedSeal,
     InternalAuthPage,
     ManageUrl,
+    Reauthorized,
+    SignUrl,
     V1SealPage,
     V3SealInfo,
     V3SealPage,
@@ -176,6 +179,28 @@ class EsignClient:
         params = {"orgId": org_id, "sealId": seal_id, "pageNum": page, "pageSize": size}
         data = await self._call("GET", "/v3/seals/org-seals/internal-auth", params=params)
         return read_as(PROVIDER, "the authorisation list", data, InternalAuthPage)
+
+    async def authorize(self, body: dict[str, object]) -> Authorized:
+        """v3: authorise members (the body `mapping.authorization_body` makes); pending until
+        the authorisation letter is signed."""
+        data = await self._call("POST", "/v3/seals/org-seals/internal-auth", json=body)
+        return read_as(PROVIDER, "the authorisation", data or {}, Authorized)
+
+    async def sign_url(self, org_id: str, auth_biz_id: str) -> SignUrl:
+        """v3: the signing link of an authorisation's letter."""
+        params = {"orgId": org_id, "sealAuthBizId": auth_biz_id}
+        data = await self._call("GET", "/v3/seals/org-seals/authorization-sign-url", params=params)
+        return read_as(PROVIDER, "the letter's link", data or {}, SignUrl)
+
+    async def reauthorize(self, body: dict[str, object]) -> Reauthorized:
+        """v3: a new period for an authorisation: a new id and a new letter to sign."""
+        data = await self._call("POST", "/v3/seals/org-seals/reauthorization", json=body)
+        return read_as(PROVIDER, "the new authorisation", data, Reauthorized)
+
+    async def delete_auths(self, org_id: str, auth_biz_ids: list[str]) -> None:
+        """v3: revoke authorisations by their ids."""
+        body = {"orgId": org_id, "deleteType": "sealAuthBizIds", "sealAuthBizIds": auth_biz_ids}
+        await self._call("POST", "/v3/seals/org-seals/auth-delete", json=body)
 
     async def _call(
         self,

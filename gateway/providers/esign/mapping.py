@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from gateway.domain import (
     Authorization,
+    AuthorizationPeriod,
     AuthorizationRole,
+    AuthorizationScope,
+    AuthorizationSpec,
+    AuthorizationStatus,
+    AuthorizationStatusReason,
     ProviderName,
     Rejection,
     Seal,
@@ -15,12 +22,20 @@ from gateway.domain import (
     SealStyle,
     Size,
     SizeUnit,
+    TemplateRef,
     TemplateSealSpec,
     TemplateShape,
     TemplateStyle,
     WriteRejected,
 )
-from gateway.providers.esign.wire import InternalAuth, V1Seal, V3ListedSeal, V3SealInfo
+from gateway.providers.esign.wire import (
+    AuthScope,
+    AuthTemplate,
+    InternalAuth,
+    V1Seal,
+    V3ListedSeal,
+    V3SealInfo,
+)
 from gateway.providers.mapping import from_epoch_ms, image_link, non_empty
 
 PROVIDER = ProviderName.ESIGN
@@ -273,11 +288,47 @@ def template_body(org_id: str, spec: TemplateSealSpec) -> dict[str, object]:
 
 
 ROLES = {"SEAL_USER": AuthorizationRole.USER, "SEAL_EXAMINER": AuthorizationRole.EXAMINER}
+ROLE_CODES = {role: code for code, role in ROLES.items()}
+
+
+# `authorizeStatus` (0 lapsed, 1 in force, 3 awaiting effect) and `expireReason`
+# (seal3/totfte). An authorisation whose letter is not signed is pending whatever its status
+# code says: signing the letter puts it in force.
+AUTH_STATUSES = {
+    0: AuthorizationStatus.LAPSED,
+    1: AuthorizationStatus.IN_FORCE,
+    3: AuthorizationStatus.PENDING,
+}
+EXPIRE_REASONS = {
+    "NOT_SIGN": AuthorizationStatusReason.LETTER_NOT_SIGNED,
+    "WAIT_EFFECTIVE": AuthorizationStatusReason.NOT_YET_EFFECTIVE,
+    "EXPIRED": AuthorizationStatusReason.EXPIRED,
+    "GRANT_ORG_ACCOUNT_UPDATE": AuthorizationStatusReason.ORGANIZATION_ACCOUNT_CHANGED,
+    "GRANTER_ACCOUNT_UPDATE": AuthorizationStatusReason.GRANTER_ACCOUNT_CHANGED,
+    "GRANTED_ACCOUNT_UPDATE": AuthorizationStatusReason.GRANTEE_ACCOUNT_CHANGED,
+}
+ALL = "ALL"
+
+
+def _auth_status(row: InternalAuth) -> AuthorizationStatus | None:
+    if row.expireReason == "NOT_SIGN":
+        return AuthorizationStatus.PENDING
+    return AUTH_STATUSES.get(row.authorizeStatus if row.authorizeStatus is not None else -1)
 
 
 def from_internal_auth(row: InternalAuth) -> Authorization:
-    """An internal-member authorisation; the vendor's list shows no scope, templates or dates,
-    so those stay unknown."""
+    """An internal-member authorisation, with its state, period and scope as its page gives
+    them; a template id of ALL is every contract, an app-only scope no template limit."""
+    scope = row.sealAuthScope or AuthScope()
+    template = scope.template or AuthTemplate()
+    templates: tuple[TemplateRef, ...] = ()
+    auth_scope = None
+    if template.templateId == ALL:
+        auth_scope = AuthorizationScope.ALL_CONTRACTS
+    elif template.templateId:
+        auth_scope = AuthorizationScope.LISTED_TEMPLATES
+        templates = (TemplateRef(template.templateId, None),)
+    apps = tuple(a for a in (template.applicationsIds or "").split(",") if a)
     return Authorization(
         provider=PROVIDER,
         vendor_id=row.sealAuthBizId,
@@ -285,12 +336,79 @@ def from_internal_auth(row: InternalAuth) -> Authorization:
         user_id=row.authorizedPsnId,
         user_name=None,
         role=ROLES.get(row.sealRole or ""),
-        scope=None,
-        templates=(),
-        effective_at=None,
-        expires_at=None,
+        scope=auth_scope,
+        templates=templates,
+        effective_at=from_epoch_ms(PROVIDER, "effectiveTime", row.effectiveTime),
+        expires_at=from_epoch_ms(PROVIDER, "expireTime", row.expireTime),
         created_at=None,
-        auto_sign=None,
+        auto_sign=scope.autoSign,
         examiner_notified=None,
-        status=row.authorizeStatus,
+        vendor_status=row.authorizeStatus,
+        status=_auth_status(row),
+        status_reason=EXPIRE_REASONS.get(row.expireReason or ""),
+        long_term=row.longTermEffective,
+        sign_flow_id=non_empty(row.signFlowId),
+        application_ids=apps,
     )
+
+
+# v3 internal-auth (seal3/fu6ov5) and reauthorization (seal3/giha96).
+MAX_AUTH_MEMBERS = 10
+MAX_AUTH_TEMPLATES = 10
+MAX_AUTH_YEARS = 3
+
+
+def _years_after(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def period_fields(period: AuthorizationPeriod) -> dict[str, object]:
+    """`longTermEffective`, or `effectiveTime` and `expireTime` (epoch ms): with no end, an
+    authorisation is long-term and takes no times; else both are sent, at most 3 years apart."""
+    if period.expires_at is None:
+        if period.effective_at is not None:
+            raise _refused(
+                "effectiveAt",
+                "e签宝 starts an authorisation with no end at once (longTermEffective takes no "
+                "times): give `expiresAt` too, or neither.",
+            )
+        return {"longTermEffective": True}
+    effective = period.effective_at or datetime.now(UTC)
+    if period.expires_at > _years_after(effective, MAX_AUTH_YEARS):
+        raise _refused(
+            "expiresAt", f"e签宝 authorises for at most {MAX_AUTH_YEARS} years at a time."
+        )
+    return {
+        "longTermEffective": False,
+        "effectiveTime": int(effective.timestamp() * 1000),
+        "expireTime": int(period.expires_at.timestamp() * 1000),
+    }
+
+
+def check_authorization(spec: AuthorizationSpec) -> None:
+    """What internal-auth's page refuses, refused before any call."""
+    if len(spec.user_ids) > MAX_AUTH_MEMBERS:
+        raise _refused("userIds", f"e签宝 authorises at most {MAX_AUTH_MEMBERS} members a call.")
+    if len(spec.templates) > MAX_AUTH_TEMPLATES:
+        raise _refused("templates", f"e签宝 takes at most {MAX_AUTH_TEMPLATES} templates a call.")
+    period_fields(AuthorizationPeriod(spec.effective_at, spec.expires_at))
+
+
+def authorization_body(org_id: str, transactor: str, spec: AuthorizationSpec) -> dict[str, object]:
+    """The body of v3 internal-auth: the members, their role, the contracts it covers (every
+    template, or those listed) and its period; the transactor signs the letter or is sent it."""
+    templates = (
+        [ALL] if spec.scope == AuthorizationScope.ALL_CONTRACTS else [t.id for t in spec.templates]
+    )
+    return {
+        "orgId": org_id,
+        "sealId": spec.seal_id,
+        "authorizedPsnIds": list(spec.user_ids),
+        "sealRole": ROLE_CODES[spec.role],
+        "transactorPsnId": transactor,
+        "sealAuthScope": {"templateIds": templates},
+        **period_fields(AuthorizationPeriod(spec.effective_at, spec.expires_at)),
+    }

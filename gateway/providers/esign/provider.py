@@ -10,6 +10,10 @@ from types import MappingProxyType
 from gateway.domain import (
     DEFAULT_TENANT,
     Authorization,
+    AuthorizationGrant,
+    AuthorizationPeriod,
+    AuthorizationSpec,
+    AuthorizationStatusReason,
     Capability,
     DeleteOutcome,
     ErrorCode,
@@ -33,10 +37,13 @@ from gateway.providers.esign.mapping import (
     SUMMARY_FIELDS,
     TEMPLATE_OPTIONS,
     TEMPLATE_STYLES,
+    authorization_body,
+    check_authorization,
     from_internal_auth,
     from_v1,
     from_v3,
     from_v3_list,
+    period_fields,
     template_body,
 )
 from gateway.providers.resilience import SharedUpstream
@@ -89,8 +96,14 @@ class EsignProvider(SealProvider):
             Capability.LIST_AUTHORIZATIONS,
             Capability.ENABLE,
         }
+        capabilities.add(Capability.REVOKE_AUTHORIZATION)
         if self._transactor:
-            capabilities.add(Capability.MANAGEMENT_URL)
+            # the calls that need a transactor (`transactorPsnId`)
+            capabilities |= {
+                Capability.MANAGEMENT_URL,
+                Capability.AUTHORIZE,
+                Capability.CHANGE_AUTHORIZATION_PERIOD,
+            }
         self.capabilities = frozenset(capabilities)
 
     async def aclose(self) -> None:
@@ -234,10 +247,82 @@ class EsignProvider(SealProvider):
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
     ) -> Page[Authorization]:
+        """A range of the seal's authorisations: the pages of at most 20 that hold it (one
+        where it fits one, else pages of 20 from the first the total says exist)."""
         org = scope.account(self.name)
-        pages = covering_pages(offset, limit, V3_PAGE)
-        answers = await asyncio.gather(
-            *(self.client.internal_auths(org, seal_id, n, size) for n, size in pages)
+        if limit <= V3_PAGE:
+            pages = covering_pages(offset, limit, V3_PAGE)
+            answers = await asyncio.gather(
+                *(self.client.internal_auths(org, seal_id, n, size) for n, size in pages)
+            )
+            rows = [[from_internal_auth(r) for r in a.sealAuthorizedInfos or []] for a in answers]
+            return Page(slice_pages(pages, rows, offset, limit), answers[0].total)
+        first_number = offset // V3_PAGE + 1
+        first = await self.client.internal_auths(org, seal_id, first_number, V3_PAGE)
+        end = min(offset + limit, first.total)
+        rest = await asyncio.gather(
+            *(
+                self.client.internal_auths(org, seal_id, n, V3_PAGE)
+                for n in range(first_number + 1, (end - 1) // V3_PAGE + 2)
+            )
         )
-        rows = [[from_internal_auth(r) for r in a.sealAuthorizedInfos or []] for a in answers]
-        return Page(slice_pages(pages, rows, offset, limit), answers[0].total)
+        items = [from_internal_auth(r) for a in (first, *rest) for r in a.sealAuthorizedInfos or []]
+        start = offset - (first_number - 1) * V3_PAGE
+        return Page(items[start : start + limit], first.total)
+
+    # --- authorisations: pending until an administrator signs the letter -----------------------
+
+    def check_authorization(self, spec: AuthorizationSpec) -> None:
+        check_authorization(spec)
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
+        """Authorises members; the grant is pending until the letter (its link answered) is
+        signed. A member whose letter for this seal awaits signing is refused first: that
+        letter is signed or revoked before another is asked for."""
+        org = scope.account(self.name)
+        existing = await read_all(
+            lambda offset, limit: self.list_authorizations(scope, spec.seal_id, offset, limit),
+            V3_PAGE,
+        )
+        waiting = sorted(
+            a.user_id
+            for a in existing
+            if a.user_id in spec.user_ids
+            and a.status_reason == AuthorizationStatusReason.LETTER_NOT_SIGNED
+        )
+        if waiting:
+            raise WriteRejected(
+                Rejection.AUTHORIZATION_CONFLICT,
+                f"An authorisation letter for {', '.join(waiting)} awaits signing: sign it "
+                "(`signUrl`) or revoke that authorisation first.",
+                field="userIds",
+                provider=self.name,
+            )
+        answer = await self.client.authorize(authorization_body(org, self._transactor or "", spec))
+        ids = answer.sealAuthBizIds or [
+            info.sealAuthBizId for info in answer.sealAuthBizInfos or [] if info.sealAuthBizId
+        ]
+        return AuthorizationGrant(tuple(ids) or None, answer.authorizationSignUrl)
+
+    async def authorization_sign_url(
+        self, scope: OrgScope, authorization: Authorization
+    ) -> str | None:
+        answer = await self.client.sign_url(scope.account(self.name), authorization.vendor_id)
+        return answer.authorizationSignUrl or answer.authorizationSignShortUrl
+
+    async def revoke_authorization(self, scope: OrgScope, authorization: Authorization) -> None:
+        await self.client.delete_auths(scope.account(self.name), [authorization.vendor_id])
+
+    async def change_authorization_period(
+        self, scope: OrgScope, authorization: Authorization, period: AuthorizationPeriod
+    ) -> AuthorizationGrant:
+        """A new period: e签宝 answers a new authorisation id (the old one lapses) and a new
+        letter to sign."""
+        body = {
+            "orgId": scope.account(self.name),
+            "transactorPsnId": self._transactor or "",
+            "sealAuthBizId": authorization.vendor_id,
+            **period_fields(period),
+        }
+        answer = await self.client.reauthorize(body)
+        return AuthorizationGrant((answer.newSealAuthBizId,), answer.authorizationSignUrl)

@@ -81,6 +81,18 @@ class ManageUrl(msgspec.Struct, frozen=True):
     orgSealManageUrl: Filled
 
 
+class AuthTemplate(msgspec.Struct, frozen=True):
+    """`sealAuthScope.template`: a template id (or ALL), or developer app ids."""
+
+    templateId: str | None = None
+    applicationsIds: str | None = None
+
+
+class AuthScope(msgspec.Struct, frozen=True):
+    template: AuthTemplate | None = None
+    autoSign: bool | None = None
+
+
 class InternalAuth(msgspec.Struct, frozen=True):
     """A row of `GET /v3/seals/org-seals/internal-auth`, the fields its page shows."""
 
@@ -89,10 +101,48 @@ class InternalAuth(msgspec.Struct, frozen=True):
     authorizedPsnId: Filled
     authorizerPsnId: str | None = None
     sealRole: str | None = None
-    # 0 lapsed, 1 in force, 3 awaiting effect (e.g. the authorisation letter is not signed)
+    # 0 lapsed, 1 in force, 3 awaiting effect
     authorizeStatus: int | None = None
     statusDescription: str | None = None
+    # NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED, *_ACCOUNT_UPDATE
     expireReason: str | None = None
+    expireReasonDescription: str | None = None
+    longTermEffective: bool | None = None
+    effectiveTime: int | None = None
+    expireTime: int | None = None
+    signFlowId: str | None = None
+    sealAuthScope: AuthScope | None = None
+
+
+class AuthBizInfo(msgspec.Struct, frozen=True):
+    authorizedPsnId: str | None = None
+    sealAuthBizId: str | None = None
+
+
+class Authorized(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals/internal-auth`."""
+
+    sealAuthBizIds: list[str] | None = None
+    sealAuthBizInfos: list[AuthBizInfo] | None = None
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
+    # the transactor's role: 1 administrator or legal representative, 2 member
+    sealAuthorizeType: int | None = None
+
+
+class Reauthorized(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals/reauthorization`: the old id no longer stands."""
+
+    newSealAuthBizId: Filled
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
+
+
+class SignUrl(msgspec.Struct, frozen=True):
+    """`data` of `GET /v3/seals/org-seals/authorization-sign-url`."""
+
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
 
 
 class InternalAuthPage(msgspec.Struct, frozen=True):

@@ -232,5 +232,8 @@ def to_authorization(row: AuthorRecord) -> Authorization:
         created_at=_time("createTime", row.createTime),
         auto_sign=None if row.autoSign is None else row.autoSign == 1,
         examiner_notified=None if row.examinerNotify is None else row.examinerNotify == 1,
-        status=row.status,
+        vendor_status=row.status,
+        # its page leaves `status`'s values unconfirmed: not read as in force or not
+        status=None,
+        long_term=None if row.effectiveTime is None else row.expireTime is None,
     )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from gateway.domain import (
     DEFAULT_TENANT,
     Authorization,
+    AuthorizationGrant,
     AuthorizationSpec,
     BadInput,
     Capability,
@@ -23,6 +24,7 @@ from gateway.domain import (
     SealFilter,
     TemplateSealSpec,
     UploadedImage,
+    WriteRejected,
 )
 from gateway.providers.base import SealProvider, covering_pages, slice_pages
 from gateway.providers.resilience import SharedUpstream
@@ -81,7 +83,14 @@ def seal_number(vendor_id: str) -> int:
 
 class YunyinProvider(SealProvider):
     name = ProviderName.YUNYIN
-    capabilities = frozenset(Capability)
+    # Every operation but those its page documents no call for: enabling, disabling, revoking
+    # an authorisation and changing its period.
+    capabilities = frozenset(Capability) - {
+        Capability.ENABLE,
+        Capability.DISABLE,
+        Capability.REVOKE_AUTHORIZATION,
+        Capability.CHANGE_AUTHORIZATION_PERIOD,
+    }
     listing_fields = FIELDS
     detail_fields = FIELDS
     # getSealListByPage filters by name (fuzzy), category and status; not by the default flag.
@@ -232,9 +241,25 @@ class YunyinProvider(SealProvider):
         await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)}, dict)
         return DeleteOutcome.DELETED
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    def check_authorization(self, spec: AuthorizationSpec) -> None:
+        """云银签's user and template ids are numbers (int64)."""
+        for field, ids in (
+            ("userIds", spec.user_ids),
+            ("templates", [t.id for t in spec.templates]),
+        ):
+            if not all(i.isascii() and i.isdigit() for i in ids):
+                raise WriteRejected(
+                    Rejection.INVALID_INPUT,
+                    f"`{field}` holds 云银签's numeric ids.",
+                    field=field,
+                    provider=self.name,
+                )
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
+        """Grants at once; the answer names no ids (the new rules are found by listing)."""
         body = authorization_body(spec, seal_number(spec.seal_id))
         await self._write("/seal/addSealAuthor", scope, body, dict)
+        return AuthorizationGrant()
 
     async def management_url(self, scope: OrgScope) -> str:
         answer = await self._write("/seal/getSealAuthorUrl", scope, {}, Link)
