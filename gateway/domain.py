@@ -501,8 +501,10 @@ class UploadedImage:
     """An image file the vendor stored: an uploaded seal image or a generated preview."""
 
     file_name: str
+    # Where the vendor keeps it: 云银签 fileUrl, e签宝 fileKey (what createImageSeal takes).
     storage_path: str
-    url: str
+    # Where to download it; None where the vendor gives no link (an e签宝 upload).
+    url: str | None
     page_count: int | None
     width: int | None
     height: int | None
@@ -543,9 +545,14 @@ class TemplateStyle:
 class ImageSealSpec:
     name: str
     biz_type: SealBizType
-    shape: TemplateShape = TemplateShape.ROUND
+    # None: the vendor's own (云银签 round); e签宝 takes none.
+    shape: TemplateShape | None = None
     # The uploaded image's storage path (`UploadedImage.storage_path`).
     image_path: str | None = None
+    # The seal's size on paper, in millimetres (e签宝 requires it).
+    width_mm: int | None = None
+    height_mm: int | None = None
+    color: SealColor | None = None
 
 
 @dataclass(frozen=True, slots=True)

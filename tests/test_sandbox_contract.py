@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.sandbox import state as demo
+from gateway.sandbox.esign_signature import body_md5
 from tests.conftest import SandboxServer
 from tests.test_sandbox import signed
 
@@ -75,6 +76,9 @@ V3_LISTED: dict[str, Field] = {
 }
 # POST /v3/seals/org-seals/create-by-template, data (seal3/igfmd2); also create-by-image's.
 V3_CREATED: dict[str, Field] = {"sealId": STR}
+# POST /v3/files/file-key, data (seal3/gd1tsb); the PUT to fileUploadUrl answers errCode, msg.
+V3_FILE_KEY: dict[str, Field] = {"fileKey": STR, "fileUploadUrl": STR}
+FILE_UPLOADED: dict[str, Field] = {"errCode": ((int,), frozenset({0})), "msg": STR}
 # DELETE /v3/seals/org-seal, data (seal3/qdfvs6).
 V3_DELETED: dict[str, Field] = {"sealStatus": ((str,), frozenset({"delete", "revoke"}))}
 
@@ -274,6 +278,54 @@ def test_esign_v3_create_by_template_takes_the_documented_options(client: httpx.
             auth=signed(),
         ).json()
         assert refused["code"] == 10000007, name
+
+
+def test_esign_v3_image_upload_and_seal(client: httpx.Client) -> None:
+    data = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    md5 = body_md5(data)
+    step_one = client.post(
+        "/esign/v3/files/file-key",
+        json={
+            "contentMd5": md5,
+            "contentType": "application/octet-stream",
+            "fileName": "这是个自定义图片印章.png",
+            "fileSize": len(data),
+        },
+        auth=signed(),
+    ).json()
+    conforms(step_one["data"], V3_FILE_KEY, "file-key.data")
+    put = client.put(
+        step_one["data"]["fileUploadUrl"],
+        content=data,
+        headers={"Content-MD5": md5, "Content-Type": "application/octet-stream"},
+    ).json()
+    conforms(put, FILE_UPLOADED, "fileUploadUrl")
+    made = client.post(
+        "/esign/v3/seals/org-seals/create-by-image",
+        json={
+            "orgId": demo.ESIGN_ORG_A,
+            "sealImageFileKey": step_one["data"]["fileKey"],
+            "sealName": "这是一个自定义的印章名称",
+            "sealWidth": "20",  # text in the page's example
+            "sealHeight": "10",
+            "sealBizType": "CONTRACT",
+        },
+        auth=signed(),
+    ).json()
+    conforms(made["data"], V3_CREATED, "create-by-image.data")
+    for bad in ({"fileName": "a.gif"}, {"fileName": "a/b.png"}, {"fileSize": 3 * 1024 * 1024}):
+        refused = client.post(
+            "/esign/v3/files/file-key",
+            json={
+                "contentMd5": md5,
+                "contentType": "application/octet-stream",
+                "fileName": "a.png",
+                "fileSize": len(data),
+                **bad,
+            },
+            auth=signed(),
+        ).json()
+        assert refused["code"] == 10000007, bad
 
 
 def test_esign_v3_enable_seal(client: httpx.Client) -> None:

@@ -16,7 +16,14 @@ from starlette.routing import Route
 
 from gateway.sandbox import esign_signature as sig
 from gateway.sandbox.endpoint import files_root, instrument, vendor_path
-from gateway.sandbox.state import ESIGN_REVOKED, EsignAuth, EsignOrg, EsignSeal, Sandbox
+from gateway.sandbox.state import (
+    ESIGN_REVOKED,
+    EsignAuth,
+    EsignFile,
+    EsignOrg,
+    EsignSeal,
+    Sandbox,
+)
 
 URL_VALID_S = 3600
 
@@ -189,6 +196,13 @@ def template_option_refusal(fields: dict[str, Any]) -> str | None:
     return None
 
 
+# v3 file-key (seal3/gd1tsb) and create-by-image (seal3/lggz9w).
+OCTET_STREAM = "application/octet-stream"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+FORBIDDEN_IN_NAME = frozenset('/\\:*"<>|?？')
+MAX_IMAGE_BYTES = 2 * 1024 * 1024  # 2M
+UPLOAD_URL_VALID_S = 3600
+IMAGE_BIZ_TYPES = frozenset({"PUBLIC", "CONTRACT", "PERSONNEL", "FINANCE", "COMMON"})
 AUTH_STATUS_LABELS = {0: "失效", 1: "正常", 3: "待生效"}
 # expireReason and its description (seal3/totfte). A new authorisation is saved with its letter
 # unsigned (NOT_SIGN, authorizeStatus 0, as the page's example shows); signing the letter puts
@@ -372,6 +386,74 @@ def routes(sandbox: Sandbox) -> list[Route]:
                 int(time.time() * 1000),
                 width_mm=int(width),
                 height_mm=int(height),
+            )
+        )
+        return ok({"sealId": seal_id})
+
+    async def file_key(request: Request, body: bytes) -> Response:
+        """v3 file-key, step one of an image upload: the image's key and a pre-signed address
+        (valid 60 minutes) to PUT its bytes to with the same Content-MD5."""
+        refusal = check_caller(sandbox, request, body)
+        if refusal is not None:
+            return refusal
+        fields = json_body(body)
+        name, size, md5 = fields.get("fileName"), fields.get("fileSize"), fields.get("contentMd5")
+        if not isinstance(md5, str) or not md5:
+            return failure(10000007, "参数错误: contentMd5")
+        if fields.get("contentType") != OCTET_STREAM:
+            return failure(10000007, "参数错误: contentType")
+        if (
+            not isinstance(name, str)
+            or not name.lower().endswith(IMAGE_EXTENSIONS)
+            or any(ch in FORBIDDEN_IN_NAME for ch in name)
+        ):
+            return failure(10000007, "参数错误: fileName")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_IMAGE_BYTES:
+            return failure(10000007, "参数错误: fileSize")
+        token = secrets.token_hex(12)
+        expires = int(time.time()) + UPLOAD_URL_VALID_S
+        key = f"${uuid.uuid4()}${secrets.randbelow(10**10)}"
+        sandbox.esign_files[token] = EsignFile(key, name, size, md5, expires)
+        url = (
+            f"{files_root(request)}/files/esign/oss/{token}?Expires={expires}"
+            f"&OSSAccessKeyId=SANDBOX&Signature={secrets.token_urlsafe(12)}"
+        )
+        return ok({"fileKey": key, "fileUploadUrl": url})
+
+    async def create_by_image(request: Request, body: bytes) -> Response:
+        """v3 create-by-image: a seal from an uploaded fileKey, awaiting review (2)."""
+        fields = json_body(body)
+        org = v3_org(request, body, fields.get("orgId"))
+        if isinstance(org, Response):
+            return org
+        key, name = fields.get("sealImageFileKey"), fields.get("sealName")
+        upload = next((f for f in sandbox.esign_files.values() if f.file_key == key), None)
+        if upload is None or upload.data is None:
+            return failure(10000007, "参数错误: sealImageFileKey")
+        if not isinstance(name, str) or not name.strip():
+            return failure(10000007, "参数错误: sealName")
+        sizes = [str(fields.get(f, "")) for f in ("sealWidth", "sealHeight")]
+        if not all(v.isdigit() and 1 <= int(v) <= 100 for v in sizes):
+            return failure(10000007, "参数错误: sealWidth或sealHeight")
+        if fields.get("sealColor", "RED") not in SEAL_COLORS:
+            return failure(10000007, "参数错误: sealColor")
+        biz = fields.get("sealBizType", "COMMON")
+        if biz not in IMAGE_BIZ_TYPES:
+            return failure(10000007, "参数错误: sealBizType")
+        if any(s.name == name for s in sandbox.esign_org_seals(org.org_id)):
+            return failure(31400133, "印章名称已存在")
+        seal_id = str(uuid.uuid4())
+        sandbox.esign_seals.append(
+            EsignSeal(
+                seal_id,
+                org.org_id,
+                name,
+                str(biz),
+                2,
+                3,
+                int(time.time() * 1000),
+                width_mm=int(sizes[0]),
+                height_mm=int(sizes[1]),
             )
         )
         return ok({"sealId": seal_id})
@@ -676,6 +758,16 @@ def routes(sandbox: Sandbox) -> list[Route]:
         Route(
             "/v3/seals/org-seals/create-by-template",
             instrument(sandbox, "esign", "v3.createByTemplate", create_by_template),
+            methods=["POST"],
+        ),
+        Route(
+            "/v3/files/file-key",
+            instrument(sandbox, "esign", "v3.fileKey", file_key),
+            methods=["POST"],
+        ),
+        Route(
+            "/v3/seals/org-seals/create-by-image",
+            instrument(sandbox, "esign", "v3.createByImage", create_by_image),
             methods=["POST"],
         ),
         Route(

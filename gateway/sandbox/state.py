@@ -81,6 +81,18 @@ class EsignOrg:
 
 
 @dataclass
+class EsignFile:
+    """An e签宝 image upload: announced by file-key, its bytes PUT to the upload address."""
+
+    file_key: str
+    name: str
+    size: int
+    content_md5: str
+    expires_at: float
+    data: bytes | None = None
+
+
+@dataclass
 class EsignAuth:
     """An internal-member authorisation of an organisation seal (v3 internal-auth)."""
 
@@ -253,6 +265,8 @@ class Sandbox:
         self.uploads: dict[str, Upload] = {}
         self.previews: dict[str, Upload] = {}
         self.management_sessions: set[str] = set()
+        # e签宝 image uploads, by the token in their upload address.
+        self.esign_files: dict[str, EsignFile] = {}
         # e签宝 authorisation letters by signing flow: whether signed.
         self.auth_letters: dict[str, bool] = {}
         self._ids = itertools.count(60001)

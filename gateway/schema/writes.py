@@ -115,10 +115,13 @@ class UserError:
 class UploadedImage:
     file_name: str = strawberry.field(description="The file's name.")
     storage_path: str = strawberry.field(
-        description="Where the vendor stored it (fileUrl); pass it as `imagePath` to "
-        "`createImageSeal`."
+        description="Where the vendor stored it (云银签 fileUrl, e签宝 fileKey); pass it as "
+        "`imagePath` to `createImageSeal`."
     )
-    url: str = strawberry.field(description="Where to download it (httpUrl).")
+    url: str | None = strawberry.field(
+        description="Where to download it (云银签 httpUrl); null where the vendor gives no link "
+        "(e签宝)."
+    )
     page_count: int | None = strawberry.field(description="Pages in the file (totalPage).")
     width: int | None = strawberry.field(description="Width in pixels.")
     height: int | None = strawberry.field(description="Height in pixels.")
@@ -167,7 +170,9 @@ class UploadSealImageInput:
         description="The PNG file, sent as a GraphQL multipart request."
     )
     color: SealColor | None = strawberry.field(
-        default=None, description="The ink colour to process the image with."
+        default=None,
+        description="The ink colour to process the image with (云银签; e签宝 takes it on "
+        "`createImageSeal`).",
     )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
@@ -225,11 +230,22 @@ class CreateImageSealInput:
     biz_type: SealBizType = strawberry.field(description="What the seal is for.")
     image_path: str | None = strawberry.field(
         default=None,
-        description="`storagePath` of the uploaded image; without it the vendor takes the "
-        "operator's latest upload.",
+        description="`storagePath` of the uploaded image (e签宝: its fileKey, required); without "
+        "it 云银签 takes the operator's latest upload.",
     )
-    shape: TemplateShape = strawberry.field(
-        default=TemplateShape.ROUND, description="The shape the vendor shows the image in."
+    shape: TemplateShape | None = strawberry.field(
+        default=None,
+        description="The shape 云银签 shows the image in (round or oval; default round). e签宝 "
+        "takes none.",
+    )
+    width_mm: int | None = strawberry.field(
+        default=None, description="The seal's width on paper in mm (e签宝 sealWidth, 1-100)."
+    )
+    height_mm: int | None = strawberry.field(
+        default=None, description="The seal's height on paper in mm (e签宝 sealHeight, 1-100)."
+    )
+    color: SealColor | None = strawberry.field(
+        default=None, description="The ink colour (e签宝 sealColor)."
     )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
@@ -560,8 +576,11 @@ class Mutation:
         spec = domain.ImageSealSpec(
             name=input.name,
             biz_type=convert(domain.SealBizType, input.biz_type),
-            shape=convert(domain.TemplateShape, input.shape),
+            shape=None if input.shape is None else convert(domain.TemplateShape, input.shape),
             image_path=input.image_path,
+            width_mm=input.width_mm,
+            height_mm=input.height_mm,
+            color=color_of(input.color),
         )
         result = await info.context.writes.create_image_seal(
             convert(ProviderName, input.provider), spec

@@ -8,13 +8,15 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.domain import DEFAULT_TENANT, ProviderName
+from gateway.domain import DEFAULT_TENANT, ProviderName, UpstreamError
 from gateway.providers.esign.auth import SignatureAuth, token_auth
 from gateway.providers.esign.wire import (
     AccessToken,
     Authorized,
     CreatedSeal,
     DeletedSeal,
+    FileKey,
+    FileUploaded,
     InternalAuthPage,
     ManageUrl,
     Reauthorized,
@@ -38,6 +40,7 @@ from gateway.providers.wire import read_as
 from gateway.settings import DEFAULTS
 
 PROVIDER = ProviderName.ESIGN
+OCTET_STREAM = "application/octet-stream"
 AuthMode = Literal["signature", "token"]
 
 # Business codes (UPSTREAMS.md): `{"code": 0, "message": ..., "data": ...}`, 0 for success.
@@ -179,6 +182,55 @@ class EsignClient:
         params = {"orgId": org_id, "sealId": seal_id, "pageNum": page, "pageSize": size}
         data = await self._call("GET", "/v3/seals/org-seals/internal-auth", params=params)
         return read_as(PROVIDER, "the authorisation list", data, InternalAuthPage)
+
+    async def file_key(self, file_name: str, size: int, content_md5: str) -> FileKey:
+        """v3: step one of an image upload: the image's fileKey and where to PUT it."""
+        body = {
+            "contentMd5": content_md5,
+            "contentType": OCTET_STREAM,
+            "fileName": file_name,
+            "fileSize": size,
+        }
+        data = await self._call("POST", "/v3/files/file-key", json=body)
+        return read_as(PROVIDER, "the upload address", data, FileKey)
+
+    async def put_file(self, url: str, data: bytes, content_md5: str) -> None:
+        """Step two: the bytes to the pre-signed `fileUploadUrl`, unsigned by the app (the URL
+        carries its own signature) and with the Content-MD5 step one named."""
+
+        async def send() -> Any:
+            try:
+                response = await self._http.request(
+                    "PUT",
+                    url,
+                    content=data,
+                    headers={"Content-MD5": content_md5, "Content-Type": OCTET_STREAM},
+                    auth=NO_AUTH,
+                )
+            except httpx.HTTPError as exc:
+                raise transport_failure(PROVIDER, exc, is_write=True) from None
+            if response.status_code != 200:
+                raise UpstreamError(
+                    PROVIDER,
+                    f"e签宝's file store refused the upload (HTTP {response.status_code}).",
+                    vendor_code=f"HTTP_{response.status_code}",
+                    write_may_have_happened=False,
+                )
+            answer = read_as(PROVIDER, "the upload", response.json(), FileUploaded)
+            if answer.errCode != 0:
+                raise UpstreamError(
+                    PROVIDER,
+                    f"e签宝's file store refused the upload: {answer.msg}",
+                    vendor_code=f"UPLOAD_{answer.errCode}",
+                    write_may_have_happened=False,
+                )
+
+        await self.upstream.call(send, is_write=True, endpoint="PUT fileUploadUrl", share_as=None)
+
+    async def create_by_image(self, body: dict[str, object]) -> CreatedSeal:
+        """v3: an image seal from an uploaded fileKey; it awaits review."""
+        data = await self._call("POST", "/v3/seals/org-seals/create-by-image", json=body)
+        return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
 
     async def authorize(self, body: dict[str, object]) -> Authorized:
         """v3: authorise members (the body `mapping.authorization_body` makes); pending until

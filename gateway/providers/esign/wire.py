@@ -61,9 +61,8 @@ class AccessToken(msgspec.Struct, frozen=True):
 
 
 class CreatedSeal(msgspec.Struct, frozen=True):
-    """`data` of `POST /v3/seals/org-seals/create-by-template`. The vendor's page shows no
-    response fields, so none is relied on: a `sealId` is used when present, else the seal is
-    found by its (unique) name."""
+    """`data` of `POST /v3/seals/org-seals/create-by-template` and `create-by-image`: the new
+    seal's id (when absent, the seal is found by its unique name)."""
 
     sealId: str | None = None
 
@@ -73,6 +72,21 @@ class DeletedSeal(msgspec.Struct, frozen=True):
     before: revoked, its usage records kept)."""
 
     sealStatus: str | None = None
+
+
+class FileKey(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/files/file-key`: the image's key, and where to PUT its bytes (valid
+    60 minutes)."""
+
+    fileKey: Filled
+    fileUploadUrl: Filled
+
+
+class FileUploaded(msgspec.Struct, frozen=True):
+    """The answer of the PUT to `fileUploadUrl`: `errCode` 0 for success."""
+
+    errCode: int
+    msg: str | None = None
 
 
 class ManageUrl(msgspec.Struct, frozen=True):

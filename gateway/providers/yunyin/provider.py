@@ -23,6 +23,7 @@ from gateway.domain import (
     SealColor,
     SealFilter,
     TemplateSealSpec,
+    TemplateShape,
     UploadedImage,
     WriteRejected,
 )
@@ -195,11 +196,30 @@ class YunyinProvider(SealProvider):
         return str(answer.data.sealId)
 
     async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
+        shape = spec.shape or TemplateShape.ROUND
+        refused = [
+            (field, why)
+            for field, given, why in (
+                ("shape", shape not in SHAPE_CODES, "round or oval only"),
+                ("widthMm", spec.width_mm is not None, "no size field"),
+                ("heightMm", spec.height_mm is not None, "no size field"),
+                ("color", spec.color is not None, "no colour field"),
+            )
+            if given
+        ]
+        if refused:
+            field, why = refused[0]
+            raise WriteRejected(
+                Rejection.INVALID_INPUT,
+                f"云银签's createSealByImage takes no such `{field}` ({why}).",
+                field=field,
+                provider=self.name,
+            )
         body: dict[str, Any] = {
             "sealName": spec.name,
             "sealStyle": 3,
             "categoryType": CATEGORY_CODES[spec.biz_type],
-            "sealTemplateStyle": SHAPE_CODES[spec.shape],
+            "sealTemplateStyle": SHAPE_CODES[shape],
         }
         # The seed page leaves open how the upload is tied to the seal; naming it is harmless
         # where the vendor ties it by session, and exact where it reads the path.
