@@ -35,12 +35,12 @@ from gateway.schema.enums import (
 A = SealAttr
 
 UNSUPPORTED_WHY = (
-    "Not offered on e签宝, and why (docs/vendors.md): RENAME (the vendor documents no rename of "
-    "an organisation seal); AUTHORIZE (an e签宝 grant takes effect only once an administrator "
-    "signs an authorisation letter, and the call's answer is not documented); UPLOAD_IMAGE and "
-    "CREATE_FROM_IMAGE (its image seals need the fileKey upload, not built); PREVIEW (no "
-    "preview endpoint); MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is "
-    "configured."
+    "What is missing, and why (docs/vendors.md). On e签宝: RENAME (the vendor documents no "
+    "rename of an organisation seal); PREVIEW (no preview endpoint); DISABLE (its disable-seal "
+    "page is not at hand to confirm the call); AUTHORIZE, CHANGE_AUTHORIZATION_PERIOD and "
+    "MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is configured, as the "
+    "calls need one. On 云银签: ENABLE, DISABLE, REVOKE_AUTHORIZATION and "
+    "CHANGE_AUTHORIZATION_PERIOD (its pages document no such call)."
 )
 
 
