@@ -206,6 +206,30 @@ def test_esign_authorise_refusals_before_any_call(
     assert sandbox.count("esign") == 0
 
 
+def test_a_period_is_checked_before_any_call(gateway: Gateway, sandbox: Sandbox) -> None:
+    (seeded,) = [
+        a["id"]
+        for a in listed(gateway, seal_id(SEAL.seal_id)).values()
+        if a["userId"] == demo.ESIGN_MEMBER_1
+    ]
+    sandbox.reset_counts()
+    for input_, field in (
+        ({"expiresAt": "2020-01-01T00:00:00+08:00"}, "expiresAt"),  # before now
+        ({"effectiveAt": "2030-01-01T00:00:00+08:00"}, "effectiveAt"),  # no end: no start
+        (
+            {"effectiveAt": "2030-01-01T00:00:00+08:00", "expiresAt": "2034-01-01T00:00:00+08:00"},
+            "expiresAt",  # more than 3 years
+        ),
+    ):
+        error = only_error(
+            payload(
+                gateway, CHANGE, {"authorizationId": seeded, **input_}, "changeAuthorizationPeriod"
+            )
+        )
+        assert (error["code"], error["field"]) == ("INVALID_INPUT", field), input_
+    assert sandbox.count("esign") == 0
+
+
 def test_yunyin_documents_no_revoke_or_period_change(gateway: Gateway, sandbox: Sandbox) -> None:
     found = listed(gateway, seal_id("50001", "yunyin"))
     some = next(iter(found.values()))

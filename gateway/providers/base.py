@@ -192,6 +192,9 @@ class SealProvider(ABC):
     def check_authorization(self, spec: AuthorizationSpec) -> None:  # noqa: B027 (a hook)
         """Refuses, before any call, what the vendor's authorise call cannot take."""
 
+    def check_period(self, period: AuthorizationPeriod) -> None:  # noqa: B027 (a hook)
+        """Refuses, before any call, a period the vendor cannot take."""
+
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         raise self._unsupported(Capability.AUTHORIZE)
 

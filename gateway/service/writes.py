@@ -470,11 +470,11 @@ class SealWrites:
 
         return await self._write("authorizeSeal", steps, seal_id=request.seal_id)
 
-    async def _authorization_target(
+    def _authorization_ref(
         self, authorization_id: str, capability: Capability
-    ) -> tuple[Target, Authorization]:
-        """The authorisation a write is about, read first: an id this tenant was not issued,
-        or one its seal no longer lists, is AUTHORIZATION_NOT_FOUND, and nothing is sent."""
+    ) -> tuple[Target, AuthorizationKey | None]:
+        """The authorisation a write is about and its provider, checked to support the write;
+        no key when the id was not issued to this tenant. Nothing is called."""
         try:
             type_name, node_id = ids.parse_global_id(authorization_id, "authorizationId")
             if type_name != ids.AUTHORIZATION_TYPE:
@@ -484,15 +484,20 @@ class SealWrites:
             raise checks.invalid("authorizationId", error.message) from None
         provider, seal_id, vendor_id = issued.key
         target = self._write_target(provider, capability)
+        key = AuthorizationKey(provider, seal_id, vendor_id) if issued.ours else None
+        return Target(target.adapter, SealKey(provider, seal_id)), key
+
+    async def _authorization(self, target: Target, key: AuthorizationKey | None) -> Authorization:
+        """The authorisation, read before the write: an id this tenant was not issued, or one
+        its seal no longer lists, is AUTHORIZATION_NOT_FOUND, and nothing is sent."""
         missing = WriteRejected(
             Rejection.AUTHORIZATION_NOT_FOUND,
             UNKNOWN_AUTHORIZATION,
             field="authorizationId",
-            provider=provider,
+            provider=target.adapter.name,
         )
-        if not issued.ours:
+        if key is None:
             raise missing
-        key = AuthorizationKey(provider, seal_id, vendor_id)
         try:
             found: Authorization = await self._before(
                 target, self._reads.loaders.authorization.load(key)
@@ -501,15 +506,14 @@ class SealWrites:
             if error.reason == Rejection.SEAL_NOT_FOUND:
                 raise missing from None
             raise
-        return Target(target.adapter, SealKey(provider, seal_id)), found
+        return found
 
     async def revoke_authorization(self, authorization_id: str) -> WriteResult[str]:
         """Answers the revoked authorisation's id."""
 
         async def steps(result: WriteResult[str]) -> str:
-            target, found = await self._authorization_target(
-                authorization_id, Capability.REVOKE_AUTHORIZATION
-            )
+            target, key = self._authorization_ref(authorization_id, Capability.REVOKE_AUTHORIZATION)
+            found = await self._authorization(target, key)
             await self._send(target, target.adapter.revoke_authorization(self._reads.scope, found))
             return authorization_id
 
@@ -521,19 +525,23 @@ class SealWrites:
         effective_at: datetime | None,
         expires_at: datetime | None,
     ) -> WriteResult[Reauthorized]:
+        """The authorisation under its new period, read back, and the new letter's link."""
+
         async def steps(result: WriteResult[Reauthorized]) -> Reauthorized:
-            target, found = await self._authorization_target(
+            target, key = self._authorization_ref(
                 authorization_id, Capability.CHANGE_AUTHORIZATION_PERIOD
             )
             period = checks.period(effective_at, expires_at)
+            target.adapter.check_period(period)
+            found = await self._authorization(target, key)
             grant = await self._send(
                 target,
                 target.adapter.change_authorization_period(self._reads.scope, found, period),
             )
             new_id = grant.vendor_ids[0] if grant.vendor_ids else found.vendor_id
-            key = AuthorizationKey(found.provider, found.seal_id, new_id)
+            new_key = AuthorizationKey(found.provider, found.seal_id, new_id)
             changed = await self._read_back(
-                found.provider, self._reads.loaders.authorization.load(key), result
+                found.provider, self._reads.loaders.authorization.load(new_key), result
             )
             return Reauthorized(changed, grant.sign_url)
 

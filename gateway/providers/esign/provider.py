@@ -311,6 +311,9 @@ class EsignProvider(SealProvider):
     def check_authorization(self, spec: AuthorizationSpec) -> None:
         check_authorization(spec)
 
+    def check_period(self, period: AuthorizationPeriod) -> None:
+        period_fields(period)
+
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         """Authorises members; the grant is pending until the letter (its link answered) is
         signed. A member whose letter for this seal awaits signing is refused first: that
