@@ -1,4 +1,5 @@
-"""The write side of the API: every 云银签 seal operation, as mutations (and two preview queries).
+"""The write side of the API: every seal operation either vendor documents, as mutations (and
+two preview queries).
 
 Each takes one `input:` argument and returns a payload whose `userErrors` carry expected
 business failures (name taken, not found, not allowed); outages stay top-level errors, saying

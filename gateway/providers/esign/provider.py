@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import MappingProxyType
+from typing import TypeVar
 
 from gateway.domain import (
     DEFAULT_TENANT,
@@ -72,12 +73,30 @@ DELETE_OUTCOMES = MappingProxyType(
 )
 # The v3 lists serve at most 20 a page.
 V3_PAGE = 20
+T = TypeVar("T")
+
+
+async def v3_range(
+    fetch: Callable[[int], Awaitable[tuple[list[T], int]]], offset: int, limit: int
+) -> Page[T]:
+    """Items [offset, offset+limit) of a v3 list served 20 a page (`fetch` reads page n and
+    the total): the first page says the total, so no page past the end is asked for."""
+    first_number = offset // V3_PAGE + 1
+    items, total = await fetch(first_number)
+    end = min(offset + limit, total)
+    rest = await asyncio.gather(
+        *(fetch(n) for n in range(first_number + 1, (end - 1) // V3_PAGE + 2))
+    )
+    items = [*items, *(item for more, _ in rest for item in more)]
+    start = offset - (first_number - 1) * V3_PAGE
+    return Page(items[start : start + limit], total)
 
 
 class EsignProvider(SealProvider):
-    """v1 filters nothing itself. Writes: template seals, delete, set default, and the
-    management page where a transactor is configured; authorisations are listed, not granted
-    (see `supportedOperations`)."""
+    """v1 filters nothing itself. Writes: template and image seals (the two-step upload),
+    enable, delete (or revoke), set default, revoking authorisations; and where a transactor is
+    configured, the management page, authorising members and changing a period (see
+    `supportedOperations`)."""
 
     name = ProviderName.ESIGN
     listing_fields = LISTING_FIELDS
@@ -104,8 +123,8 @@ class EsignProvider(SealProvider):
             Capability.SET_DEFAULT,
             Capability.LIST_AUTHORIZATIONS,
             Capability.ENABLE,
+            Capability.REVOKE_AUTHORIZATION,
         }
-        capabilities.add(Capability.REVOKE_AUTHORIZATION)
         if self._transactor:
             # the calls that need a transactor (`transactorPsnId`)
             capabilities |= {
@@ -132,20 +151,11 @@ class EsignProvider(SealProvider):
         return Page([from_v1(row) for row in page.seals or []], page.total)
 
     async def _v3_range(self, org: str, offset: int, limit: int) -> Page[Seal]:
-        """Seals [offset, offset+limit) of the v3 list with revoked seals, 20 a call: the first
-        page says the total, so no page past the end is asked for."""
-        first_number = offset // V3_PAGE + 1
-        first = await self.client.own_seal_list(org, first_number, V3_PAGE, revoked=True)
-        end = min(offset + limit, first.total)
-        rest = await asyncio.gather(
-            *(
-                self.client.own_seal_list(org, n, V3_PAGE, revoked=True)
-                for n in range(first_number + 1, (end - 1) // V3_PAGE + 2)
-            )
-        )
-        rows = [from_v3_list(row) for page in (first, *rest) for row in page.seals or []]
-        start = offset - (first_number - 1) * V3_PAGE
-        return Page(rows[start : start + limit], first.total)
+        async def page(number: int) -> tuple[list[Seal], int]:
+            answer = await self.client.own_seal_list(org, number, V3_PAGE, revoked=True)
+            return [from_v3_list(row) for row in answer.seals or []], answer.total
+
+        return await v3_range(page, offset, limit)
 
     async def get_seal(self, scope: OrgScope, vendor_id: str) -> Seal:
         return from_v3(await self.client.org_seal_info(scope.account(self.name), vendor_id))
@@ -293,18 +303,12 @@ class EsignProvider(SealProvider):
             )
             rows = [[from_internal_auth(r) for r in a.sealAuthorizedInfos or []] for a in answers]
             return Page(slice_pages(pages, rows, offset, limit), answers[0].total)
-        first_number = offset // V3_PAGE + 1
-        first = await self.client.internal_auths(org, seal_id, first_number, V3_PAGE)
-        end = min(offset + limit, first.total)
-        rest = await asyncio.gather(
-            *(
-                self.client.internal_auths(org, seal_id, n, V3_PAGE)
-                for n in range(first_number + 1, (end - 1) // V3_PAGE + 2)
-            )
-        )
-        items = [from_internal_auth(r) for a in (first, *rest) for r in a.sealAuthorizedInfos or []]
-        start = offset - (first_number - 1) * V3_PAGE
-        return Page(items[start : start + limit], first.total)
+
+        async def page(number: int) -> tuple[list[Authorization], int]:
+            answer = await self.client.internal_auths(org, seal_id, number, V3_PAGE)
+            return [from_internal_auth(r) for r in answer.sealAuthorizedInfos or []], answer.total
+
+        return await v3_range(page, offset, limit)
 
     # --- authorisations: pending until an administrator signs the letter -----------------------
 
