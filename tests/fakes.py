@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace as replace_dataclass
 from types import MappingProxyType
 
 from msgspec.structs import replace
@@ -13,6 +14,7 @@ from gateway.domain import (
     SEAL_ATTRS,
     Authorization,
     AuthorizationGrant,
+    AuthorizationPeriod,
     AuthorizationSpec,
     Capability,
     DeleteOutcome,
@@ -162,6 +164,28 @@ class FakeProvider(SealProvider):
         self._enter("authorizations")
         mine = [a for a in self.authorizations if a.seal_id == seal_id]
         return Page(mine[offset : offset + limit], len(mine))
+
+    async def enable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        self._enter("enable")
+        self._find(seal_id)
+
+    async def revoke_authorization(self, scope: OrgScope, authorization: Authorization) -> None:
+        self._enter("revoke_authorization")
+        self.authorizations.remove(authorization)
+
+    async def change_authorization_period(
+        self, scope: OrgScope, authorization: Authorization, period: AuthorizationPeriod
+    ) -> AuthorizationGrant:
+        """Like e签宝: the new period is a new record, under a new id."""
+        self._enter("change_authorization_period")
+        renewed = replace_dataclass(
+            authorization,
+            vendor_id=f"{authorization.vendor_id}-renewed",
+            effective_at=period.effective_at,
+            expires_at=period.expires_at,
+        )
+        self.authorizations[self.authorizations.index(authorization)] = renewed
+        return AuthorizationGrant((renewed.vendor_id,), "https://vendor.example/letter")
 
     async def management_url(self, scope: OrgScope) -> str:
         self._enter("management_url")
