@@ -242,6 +242,7 @@ def test_yunyin_documents_no_revoke_or_period_change(gateway: Gateway, sandbox: 
     ):
         error = only_error(payload(gateway, mutation, input_, name))
         assert error["code"] == "NOT_SUPPORTED"
+        assert "云银签's seal API documents no call" in error["message"]  # the reason
     assert sandbox.count("yunyin") == 0
 
 

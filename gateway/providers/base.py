@@ -62,6 +62,8 @@ class SealProvider(ABC):
     # (beyond name, business type and shape) the vendor documents: told to clients up front.
     template_styles: tuple[TemplateStyle, ...] = ()
     template_options: frozenset[str] = frozenset()
+    # Why an operation the provider does not offer is missing, for the NOT_SUPPORTED answer.
+    unsupported_why: Mapping[Capability, str] = {}
 
     @property
     def fields(self) -> frozenset[SealAttr]:

@@ -144,9 +144,11 @@ class SealWrites:
             ) from None
         if not adapter.supports(capability):
             what = capability.value.lower().replace("_", " ")
+            why = adapter.unsupported_why.get(capability)
             raise WriteRejected(
                 Rejection.NOT_SUPPORTED,
-                f"Provider {provider.value} does not support this operation ({what}).",
+                f"Provider {provider.value} does not support this operation ({what})"
+                + (f": {why}" if why else "."),
                 provider=provider,
             )
         return Target(adapter)

@@ -71,6 +71,10 @@ REJECTIONS = MappingProxyType(
 DELETE_OUTCOMES = MappingProxyType(
     {"delete": DeleteOutcome.DELETED, "revoke": DeleteOutcome.REVOKED}
 )
+NEEDS_TRANSACTOR = (
+    "the call needs an e签宝 member with seal-management rights (SEALGW_ESIGN_TRANSACTOR_ID), "
+    "and none is configured."
+)
 # The v3 lists serve at most 20 a page.
 V3_PAGE = 20
 T = TypeVar("T")
@@ -106,6 +110,16 @@ class EsignProvider(SealProvider):
     rejections = REJECTIONS
     template_styles = TEMPLATE_STYLES
     template_options = TEMPLATE_OPTIONS
+    unsupported_why = MappingProxyType(
+        {
+            Capability.RENAME: "e签宝 documents no rename of an organisation seal.",
+            Capability.PREVIEW: "e签宝 documents no preview of a seal.",
+            Capability.DISABLE: "e签宝's disable-seal page is not at hand to confirm the call.",
+            Capability.MANAGEMENT_URL: NEEDS_TRANSACTOR,
+            Capability.AUTHORIZE: NEEDS_TRANSACTOR,
+            Capability.CHANGE_AUTHORIZATION_PERIOD: NEEDS_TRANSACTOR,
+        }
+    )
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gateway.domain import (
@@ -84,14 +85,18 @@ def seal_number(vendor_id: str) -> int:
 
 class YunyinProvider(SealProvider):
     name = ProviderName.YUNYIN
-    # Every operation but those its page documents no call for: enabling, disabling, revoking
-    # an authorisation and changing its period.
-    capabilities = frozenset(Capability) - {
-        Capability.ENABLE,
-        Capability.DISABLE,
-        Capability.REVOKE_AUTHORIZATION,
-        Capability.CHANGE_AUTHORIZATION_PERIOD,
-    }
+    # Every operation but those its page documents no call for.
+    unsupported_why = MappingProxyType(
+        {
+            Capability.ENABLE: "云银签's seal API documents no call to enable a seal.",
+            Capability.DISABLE: "云银签's seal API documents no call to disable a seal.",
+            Capability.REVOKE_AUTHORIZATION: "云银签's seal API documents no call to revoke an "
+            "authorisation (only addSealAuthor and getSealAuthorList).",
+            Capability.CHANGE_AUTHORIZATION_PERIOD: "云银签's seal API documents no call to "
+            "change an authorisation's period.",
+        }
+    )
+    capabilities = frozenset(Capability) - set(unsupported_why)
     listing_fields = FIELDS
     detail_fields = FIELDS
     # getSealListByPage filters by name (fuzzy), category and status; not by the default flag.
