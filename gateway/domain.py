@@ -526,6 +526,9 @@ class TemplateSealSpec:
     # An aged look (做旧): `aged_variant` 1-12 picks one, None a random one.
     aged: bool = False
     aged_variant: int | None = None
+    # The size on paper in millimetres, among those the template comes in (None: its first).
+    width_mm: int | None = None
+    height_mm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

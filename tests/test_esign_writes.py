@@ -75,6 +75,8 @@ def test_create_refusals(gateway: Gateway, sandbox: Sandbox) -> None:
         ({"bizType": "PUBLIC", "opacity": 0.1}, "opacity"),  # sealOpacity 20-100
         ({"bizType": "PUBLIC", "agedVariant": 13}, "agedVariant"),  # OLD_1 to OLD_12
         ({"bizType": "PUBLIC", "bottomText": "A" * 31}, "bottomText"),
+        ({"bizType": "PUBLIC", "widthMm": 38, "heightMm": 38}, "widthMm"),  # 42 or 40 only
+        ({"bizType": "PUBLIC", "widthMm": 42}, "heightMm"),  # both or neither
     ):
         error = only_error(create(gateway, name="新章", **input_))
         assert (error["code"], error["field"]) == ("INVALID_INPUT", field), input_
@@ -130,6 +132,7 @@ def test_every_template_option_reaches_esign(gateway: Gateway, sandbox: Sandbox)
         ({"bizType": "PUBLIC", "shape": "DOUBLE_OVAL"}, "PUBLIC_TWO_OVAL", "45_30"),
         ({"bizType": "OTHER"}, "COMMON_ROUND_STAR", "42_42"),
         ({"bizType": "OTHER", "shape": "OVAL", "aged": True}, "COMMON_OVAL", "45_30"),
+        ({"bizType": "PUBLIC", "widthMm": 40, "heightMm": 40}, "PUBLIC_ROUND_STAR", "40_40"),
     ],
 )
 def test_template_styles(
@@ -169,6 +172,7 @@ def test_yunyin_refuses_what_its_template_lacks(gateway: Gateway, sandbox: Sandb
         ({"surroundText": "ABC"}, "surroundText"),
         ({"aged": True}, "aged"),
         ({"star": True}, "star"),
+        ({"widthMm": 40, "heightMm": 40}, "widthMm"),
     ):
         error = only_error(
             payload(

@@ -222,6 +222,14 @@ class TemplateSealInput:
         default=None,
         description="Which aged look, 1 to 12 (e签宝 OLD_1 to OLD_12); implies `aged`.",
     )
+    width_mm: int | None = strawberry.field(
+        default=None,
+        description="The width on paper in mm, with `heightMm`: one of the sizes the template "
+        "comes in (`templateStyles { sizes }`; e签宝 sealSize); default its first.",
+    )
+    height_mm: int | None = strawberry.field(
+        default=None, description="The height on paper in mm, with `widthMm`."
+    )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
 
@@ -445,6 +453,8 @@ def template_spec(input: TemplateSealInput) -> domain.TemplateSealSpec:
         surround_text=input.surround_text,
         aged=input.aged,
         aged_variant=input.aged_variant,
+        width_mm=input.width_mm,
+        height_mm=input.height_mm,
     )
 
 

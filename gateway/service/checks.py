@@ -83,6 +83,9 @@ def template_spec(spec: TemplateSealSpec) -> TemplateSealSpec:
     """The checks every vendor shares; each provider refuses what its own template lacks."""
     if spec.aged_variant is not None and not 1 <= spec.aged_variant <= MAX_AGED_VARIANT:
         raise invalid("agedVariant", f"`agedVariant` must be 1 to {MAX_AGED_VARIANT}.")
+    if (spec.width_mm is None) != (spec.height_mm is None):
+        missing = "heightMm" if spec.height_mm is None else "widthMm"
+        raise invalid(missing, "Give `widthMm` and `heightMm` together, or neither.")
     surround = spec.surround_text
     if surround is not None and _has_control(surround):
         raise invalid("surroundText", "`surroundText` may not hold control characters.")

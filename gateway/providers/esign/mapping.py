@@ -205,7 +205,17 @@ TEMPLATE_STYLES: tuple[TemplateStyle, ...] = (
 )
 # The page's optional fields, as the input names them.
 TEMPLATE_OPTIONS = frozenset(
-    {"color", "opacity", "horizontalText", "bottomText", "surroundText", "aged", "agedVariant"}
+    {
+        "color",
+        "opacity",
+        "horizontalText",
+        "bottomText",
+        "surroundText",
+        "aged",
+        "agedVariant",
+        "widthMm",
+        "heightMm",
+    }
 )
 # sealOpacity: 20 to 100 (percent; 100 opaque).
 MIN_OPACITY = 20
@@ -246,6 +256,17 @@ def _style_for(spec: TemplateSealSpec) -> TemplateStyle:
     )
 
 
+def _size_for(style: TemplateStyle, spec: TemplateSealSpec) -> Size:
+    """The size asked for, if the template comes in it; else its first."""
+    if spec.width_mm is None or spec.height_mm is None:
+        return style.sizes[0]
+    for size in style.sizes:
+        if (size.width, size.height) == (spec.width_mm, spec.height_mm):
+            return size
+    offered = " or ".join(f"{s.width:.0f}×{s.height:.0f}" for s in style.sizes)
+    raise _refused("widthMm", f"e签宝's {style.vendor_style} template comes in {offered} mm only.")
+
+
 def _half_width(value: str, field: str, limit: int) -> str:
     """Text e签宝 takes in English letters and half-width symbols only, up to `limit`."""
     if not all(" " <= ch <= "~" for ch in value):
@@ -262,7 +283,7 @@ def template_body(org_id: str, spec: TemplateSealSpec) -> dict[str, object]:
     what e签宝 itself refuses (opacity under 20%, non-ASCII bottom or surround text) is
     refused here, before sending."""
     style = _style_for(spec)
-    size = style.sizes[0]
+    size = _size_for(style, spec)
     body: dict[str, object] = {
         "orgId": org_id,
         "sealName": spec.name,

@@ -150,6 +150,7 @@ def template_body(spec: TemplateSealSpec) -> dict[str, Any]:
         ("star", spec.star is not None),
         ("surroundText", bool(spec.surround_text)),
         ("aged", spec.aged or spec.aged_variant is not None),
+        ("widthMm", spec.width_mm is not None),
     ):
         if given:
             raise WriteRejected(
