@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ import pytest
 from gateway.domain import (
     AuthorizationRole,
     AuthorizationScope,
+    AuthorizationStatusReason,
     BadInput,
     Capability,
     DeleteOutcome,
@@ -454,3 +456,25 @@ def test_enable_reads_the_seal_back() -> None:
     assert result.value is not None
     assert result.value.key.vendor_id == "2"
     assert providers[Y].calls["enable"] == 1
+
+
+def test_no_second_letter_while_one_awaits_signing() -> None:
+    providers = fakes()
+    authorized(providers)
+    (made,) = providers[Y].authorizations
+    providers[Y].authorizations = [
+        replace(made, status_reason=AuthorizationStatusReason.LETTER_NOT_SIGNED)
+    ]
+    request = AuthorizationRequest(
+        ids.global_id("Seal", "yunyin:1"),
+        ("7", "8"),
+        AuthorizationRole.EXAMINER,
+        AuthorizationScope.ALL_CONTRACTS,
+    )
+    result = run(lambda: service(providers).writes.authorize_seal(request))
+    assert result.rejection is not None
+    assert (result.rejection.reason, result.rejection.field) == (
+        Rejection.AUTHORIZATION_CONFLICT,
+        "userIds",
+    )
+    assert providers[Y].calls["authorize"] == 1  # the first grant only

@@ -21,6 +21,8 @@ from typing import Any, Generic, TypeVar
 
 from gateway.domain import (
     Authorization,
+    AuthorizationSpec,
+    AuthorizationStatusReason,
     BadInput,
     Capability,
     DeleteOutcome,
@@ -449,8 +451,10 @@ class SealWrites:
             def listing() -> Awaitable[list[Authorization]]:
                 return self._reads.loaders.all_authorizations(key.provider, key.vendor_id)
 
-            # The vendor answers no ids: the new rules are those absent before the call.
-            before = {a.vendor_id for a in await self._before(target, listing())}
+            existing = await self._before(target, listing())
+            _no_letter_waiting(existing, spec)
+            # Where the vendor answers no ids, the new rules are those absent before the call.
+            before = {a.vendor_id for a in existing}
             grant = await self._send(target, target.adapter.authorize(self._reads.scope, spec))
             after = await self._read_back(key.provider, listing(), result)
             created = None
@@ -555,6 +559,24 @@ class SealWrites:
             return await self._send(target, target.adapter.management_url(self._reads.scope))
 
         return await self._write("sealManagementUrl", steps)
+
+
+def _no_letter_waiting(existing: list[Authorization], spec: AuthorizationSpec) -> None:
+    """A person whose authorisation letter for the seal awaits signing is not authorised again:
+    that letter is signed or the authorisation revoked first (e签宝 saves one per call)."""
+    waiting = sorted(
+        a.user_id
+        for a in existing
+        if a.user_id in spec.user_ids
+        and a.status_reason == AuthorizationStatusReason.LETTER_NOT_SIGNED
+    )
+    if waiting:
+        raise WriteRejected(
+            Rejection.AUTHORIZATION_CONFLICT,
+            f"An authorisation letter for {', '.join(waiting)} awaits signing: sign it "
+            "(`signUrl`) or revoke that authorisation first.",
+            field="userIds",
+        )
 
 
 def _key(target: Target) -> SealKey:

@@ -15,7 +15,6 @@ from gateway.domain import (
     AuthorizationGrant,
     AuthorizationPeriod,
     AuthorizationSpec,
-    AuthorizationStatusReason,
     Capability,
     DeleteOutcome,
     ErrorCode,
@@ -334,27 +333,8 @@ class EsignProvider(SealProvider):
 
     async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         """Authorises members; the grant is pending until the letter (its link answered) is
-        signed. A member whose letter for this seal awaits signing is refused first: that
-        letter is signed or revoked before another is asked for."""
+        signed."""
         org = scope.account(self.name)
-        existing = await read_all(
-            lambda offset, limit: self.list_authorizations(scope, spec.seal_id, offset, limit),
-            V3_PAGE,
-        )
-        waiting = sorted(
-            a.user_id
-            for a in existing
-            if a.user_id in spec.user_ids
-            and a.status_reason == AuthorizationStatusReason.LETTER_NOT_SIGNED
-        )
-        if waiting:
-            raise WriteRejected(
-                Rejection.AUTHORIZATION_CONFLICT,
-                f"An authorisation letter for {', '.join(waiting)} awaits signing: sign it "
-                "(`signUrl`) or revoke that authorisation first.",
-                field="userIds",
-                provider=self.name,
-            )
         answer = await self.client.authorize(authorization_body(org, self._transactor or "", spec))
         ids = answer.sealAuthBizIds or [
             info.sealAuthBizId for info in answer.sealAuthBizInfos or [] if info.sealAuthBizId
