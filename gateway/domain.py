@@ -50,6 +50,8 @@ class SealStatus(Enum):
     AWAITING_REVIEW = "AWAITING_REVIEW"
     REJECTED = "REJECTED"
     SUSPENDED = "SUSPENDED"
+    # Deleted after it was used: kept with its usage records (e签宝 sealStatus 6, 已吊销).
+    REVOKED = "REVOKED"
 
 
 class SealStyle(Enum):
@@ -60,6 +62,10 @@ class SealStyle(Enum):
 class TemplateShape(Enum):
     ROUND = "ROUND"
     OVAL = "OVAL"
+    DOUBLE_OVAL = "DOUBLE_OVAL"
+    # square, text across (横排) or down (竖排)
+    SQUARE = "SQUARE"
+    SQUARE_VERTICAL = "SQUARE_VERTICAL"
 
 
 class SealColor(Enum):
@@ -84,6 +90,23 @@ class AuthorizationScope(Enum):
     LISTED_TEMPLATES = "LISTED_TEMPLATES"
 
 
+class AuthorizationStatus(Enum):
+    IN_FORCE = "IN_FORCE"
+    PENDING = "PENDING"
+    LAPSED = "LAPSED"
+
+
+class AuthorizationStatusReason(Enum):
+    """Why an authorisation is not in force (e签宝 `expireReason`)."""
+
+    LETTER_NOT_SIGNED = "LETTER_NOT_SIGNED"
+    NOT_YET_EFFECTIVE = "NOT_YET_EFFECTIVE"
+    EXPIRED = "EXPIRED"
+    ORGANIZATION_ACCOUNT_CHANGED = "ORGANIZATION_ACCOUNT_CHANGED"
+    GRANTER_ACCOUNT_CHANGED = "GRANTER_ACCOUNT_CHANGED"
+    GRANTEE_ACCOUNT_CHANGED = "GRANTEE_ACCOUNT_CHANGED"
+
+
 class Capability(Enum):
     """An operation a provider may or may not offer."""
 
@@ -97,6 +120,10 @@ class Capability(Enum):
     SET_DEFAULT = "SET_DEFAULT"
     DELETE = "DELETE"
     MANAGEMENT_URL = "MANAGEMENT_URL"
+    ENABLE = "ENABLE"
+    DISABLE = "DISABLE"
+    REVOKE_AUTHORIZATION = "REVOKE_AUTHORIZATION"
+    CHANGE_AUTHORIZATION_PERIOD = "CHANGE_AUTHORIZATION_PERIOD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +257,16 @@ class Authorization:
     created_at: datetime | None
     auto_sign: bool | None
     examiner_notified: bool | None
-    status: int | None
+    # The vendor's own status code, as it gave it.
+    vendor_status: int | None
+    status: AuthorizationStatus | None = None
+    status_reason: AuthorizationStatusReason | None = None
+    # In force with no end (e签宝 longTermEffective).
+    long_term: bool | None = None
+    # The authorisation letter's signing flow (e签宝 signFlowId).
+    sign_flow_id: str | None = None
+    # The developer apps it is limited to (e签宝 sealAuthScope applicationsIds).
+    application_ids: tuple[str, ...] = ()
 
     def node_id(self) -> str:
         return f"{self.provider.value}:{self.seal_id}:{self.vendor_id}"
@@ -258,22 +294,34 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class SealFilter:
-    """What `seals` may be narrowed by (besides the provider). Hashable: it keys loader caches."""
+    """What `seals` may be narrowed by (besides the provider). Hashable: it keys loader caches.
+
+    `include_revoked` widens rather than narrows: revoked seals (deleted after use) are left out
+    of a list unless it is set, and a provider that keeps them apart lists them when asked."""
 
     name_contains: str | None = None
     biz_type: SealBizType | None = None
     status: SealStatus | None = None
     is_default: bool | None = None
+    include_revoked: bool = False
 
     def active(self) -> frozenset[str]:
+        """The conditions set: each reads a seal attribute (`FILTER_FIELDS`)."""
         return frozenset(
-            f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+            f.name
+            for f in dataclasses.fields(self)
+            if f.name in FILTER_FIELDS and getattr(self, f.name) is not None
         )
 
     def only(self, names: frozenset[str]) -> SealFilter:
-        return SealFilter(**{name: getattr(self, name) for name in names & self.active()})
+        return SealFilter(
+            include_revoked=self.include_revoked,
+            **{name: getattr(self, name) for name in names & self.active()},
+        )
 
     def matches(self, seal: Seal) -> bool:
+        if seal.status == SealStatus.REVOKED and not self.include_revoked:
+            return False
         if self.name_contains is not None and (
             seal.name is None or self.name_contains.casefold() not in seal.name.casefold()
         ):
@@ -453,8 +501,10 @@ class UploadedImage:
     """An image file the vendor stored: an uploaded seal image or a generated preview."""
 
     file_name: str
+    # Where the vendor keeps it: 云银签 fileUrl, e签宝 fileKey (what createImageSeal takes).
     storage_path: str
-    url: str
+    # Where to download it; None where the vendor gives no link (an e签宝 upload).
+    url: str | None
     page_count: int | None
     width: int | None
     height: int | None
@@ -469,15 +519,62 @@ class TemplateSealSpec:
     bottom_text: str | None = None
     color: SealColor = SealColor.RED
     opacity: float | None = None
+    # With a five-pointed star (五角星); None: the star where the template offers one.
+    star: bool | None = None
+    # Text around the outside of a double oval (环绕文), e.g. the company's English name.
+    surround_text: str | None = None
+    # An aged look (做旧): `aged_variant` 1-12 picks one, None a random one.
+    aged: bool = False
+    aged_variant: int | None = None
+    # The size on paper in millimetres, among those the template comes in (None: its first).
+    width_mm: int | None = None
+    height_mm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateStyle:
+    """A template a provider draws seals from: for which business type, in which shape,
+    with or without a star (None: the vendor does not say), its vendor name and the sizes it
+    comes in (empty where the vendor fixes none)."""
+
+    biz_type: SealBizType
+    shape: TemplateShape
+    star: bool | None
+    vendor_style: str
+    sizes: tuple[Size, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ImageSealSpec:
     name: str
     biz_type: SealBizType
-    shape: TemplateShape = TemplateShape.ROUND
+    # None: the vendor's own (云银签 round); e签宝 takes none.
+    shape: TemplateShape | None = None
     # The uploaded image's storage path (`UploadedImage.storage_path`).
     image_path: str | None = None
+    # The seal's size on paper, in millimetres (e签宝 requires it).
+    width_mm: int | None = None
+    height_mm: int | None = None
+    color: SealColor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationGrant:
+    """What an authorise call answered: the new authorisations' vendor ids where the vendor
+    names them, and the link where an administrator signs the authorisation letter that puts
+    them in force (e签宝), if one is needed."""
+
+    vendor_ids: tuple[str, ...] | None = None
+    sign_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPeriod:
+    """When an authorisation is in force: from `effective_at` (None: now) to `expires_at`
+    (None: with no end)."""
+
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +586,14 @@ class AuthorizationSpec:
     templates: tuple[TemplateRef, ...] = ()
     effective_at: datetime | None = None
     expires_at: datetime | None = None
+
+
+class DeleteOutcome(Enum):
+    """What deleting a seal did: e签宝 removes a seal never used, and revokes one that was
+    (its usage records are kept; `DELETE /v3/seals/org-seal` answers `delete` or `revoke`)."""
+
+    DELETED = "DELETED"
+    REVOKED = "REVOKED"
 
 
 class Rejection(Enum):
@@ -508,6 +613,7 @@ class Rejection(Enum):
     IMAGE_PROCESSING_FAILED = "IMAGE_PROCESSING_FAILED"
     AUTHORIZATION_CONFLICT = "AUTHORIZATION_CONFLICT"
     CANNOT_DELETE = "CANNOT_DELETE"
+    AUTHORIZATION_NOT_FOUND = "AUTHORIZATION_NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     VENDOR_REJECTED = "VENDOR_REJECTED"
 

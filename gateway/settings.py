@@ -458,7 +458,8 @@ class Options:
         "ESIGN_TRANSACTOR_ID",
         None,
         "text",
-        "An e签宝 person with seal-management rights (for the management page link).",
+        "An e签宝 person with seal-management rights (transactorPsnId): the management page "
+        "link, authorising members and changing an authorisation's period need one.",
     )
     esign_rate_limit: int = setting(
         "ESIGN_RATE_LIMIT",

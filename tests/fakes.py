@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace as replace_dataclass
 from types import MappingProxyType
 
 from msgspec.structs import replace
@@ -12,8 +13,11 @@ from msgspec.structs import replace
 from gateway.domain import (
     SEAL_ATTRS,
     Authorization,
+    AuthorizationGrant,
+    AuthorizationPeriod,
     AuthorizationSpec,
     Capability,
+    DeleteOutcome,
     ErrorCode,
     OrgScope,
     Page,
@@ -126,11 +130,12 @@ class FakeProvider(SealProvider):
         self._enter("set_default")
         self.seals = [replace(s, is_default=s.key.vendor_id == seal_id) for s in self.seals]
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome:
         self._enter("delete")
         self.seals.remove(self._find(seal_id))
+        return DeleteOutcome.DELETED
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         self._enter("authorize")
         for user in spec.user_ids:
             self.authorizations.append(
@@ -151,6 +156,7 @@ class FakeProvider(SealProvider):
                     1,
                 )
             )
+        return AuthorizationGrant()
 
     async def list_authorizations(
         self, scope: OrgScope, seal_id: str, offset: int, limit: int
@@ -158,6 +164,28 @@ class FakeProvider(SealProvider):
         self._enter("authorizations")
         mine = [a for a in self.authorizations if a.seal_id == seal_id]
         return Page(mine[offset : offset + limit], len(mine))
+
+    async def enable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        self._enter("enable")
+        self._find(seal_id)
+
+    async def revoke_authorization(self, scope: OrgScope, authorization: Authorization) -> None:
+        self._enter("revoke_authorization")
+        self.authorizations.remove(authorization)
+
+    async def change_authorization_period(
+        self, scope: OrgScope, authorization: Authorization, period: AuthorizationPeriod
+    ) -> AuthorizationGrant:
+        """Like e签宝: the new period is a new record, under a new id."""
+        self._enter("change_authorization_period")
+        renewed = replace_dataclass(
+            authorization,
+            vendor_id=f"{authorization.vendor_id}-renewed",
+            effective_at=period.effective_at,
+            expires_at=period.expires_at,
+        )
+        self.authorizations[self.authorizations.index(authorization)] = renewed
+        return AuthorizationGrant((renewed.vendor_id,), "https://vendor.example/letter")
 
     async def management_url(self, scope: OrgScope) -> str:
         self._enter("management_url")

@@ -108,10 +108,16 @@ def test_esign_seal_fuses_v1_and_v3(gateway: Gateway) -> None:
     assert seal["authorizationCount"] is None
     assert seal["supportedOperations"] == [
         "LIST_AUTHORIZATIONS",
+        "AUTHORIZE",
         "CREATE_FROM_TEMPLATE",
+        "CREATE_FROM_IMAGE",
+        "UPLOAD_IMAGE",
         "SET_DEFAULT",
         "DELETE",
         "MANAGEMENT_URL",
+        "ENABLE",
+        "REVOKE_AUTHORIZATION",
+        "CHANGE_AUTHORIZATION_PERIOD",
     ]
 
 
@@ -329,10 +335,16 @@ def test_providers_query_and_health(gateway: Gateway) -> None:
     assert [p["provider"] for p in data["providers"]] == ["ESIGN", "YUNYIN"]
     assert data["providers"][0]["supportedOperations"] == [
         "LIST_AUTHORIZATIONS",
+        "AUTHORIZE",
         "CREATE_FROM_TEMPLATE",
+        "CREATE_FROM_IMAGE",
+        "UPLOAD_IMAGE",
         "SET_DEFAULT",
         "DELETE",
         "MANAGEMENT_URL",
+        "ENABLE",
+        "REVOKE_AUTHORIZATION",
+        "CHANGE_AUTHORIZATION_PERIOD",
     ]
     assert "DELETE" in data["providers"][1]["supportedOperations"]
     health = gateway.client.get(f"{gateway.url}/healthz").json()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
@@ -13,8 +15,10 @@ import pytest
 from gateway.domain import (
     AuthorizationRole,
     AuthorizationScope,
+    AuthorizationStatusReason,
     BadInput,
     Capability,
+    DeleteOutcome,
     GatewayError,
     MalformedAnswer,
     OrgScope,
@@ -359,7 +363,9 @@ def test_set_default_reports_the_previous_default() -> None:
 def test_delete_and_management_url() -> None:
     providers = fakes()
     deleted = run(lambda: service(providers).writes.delete_seal(ids.global_id("Seal", "yunyin:4")))
-    assert deleted.value == ids.global_id("Seal", "yunyin:4")
+    assert deleted.value is not None
+    assert deleted.value.seal_id == ids.global_id("Seal", "yunyin:4")
+    assert deleted.value.outcome == DeleteOutcome.DELETED
     assert [s.key.vendor_id for s in providers[Y].seals] == ["1", "2", "3"]
     url = run(lambda: service(providers).writes.management_url(Y))
     assert url.value is not None
@@ -382,3 +388,93 @@ def test_every_capability_is_offered_or_refused_by_the_service() -> None:
         assert svc.reads.configured() == [E, Y]
 
     run(scenario)
+
+
+def authorized(providers: dict[ProviderName, FakeProvider]) -> str:
+    """Authorises one person on 云银签 seal 1; answers the authorisation's global id."""
+    request = AuthorizationRequest(
+        ids.global_id("Seal", "yunyin:1"),
+        ("7",),
+        AuthorizationRole.USER,
+        AuthorizationScope.ALL_CONTRACTS,
+    )
+    result = run(lambda: service(providers).writes.authorize_seal(request))
+    assert result.value is not None
+    assert result.value.authorizations is not None
+    (made,) = result.value.authorizations
+    return ids.global_id("Authorization", made.node_id())
+
+
+def test_revoke_reads_the_authorisation_first() -> None:
+    providers = fakes()
+    made = authorized(providers)
+    gone = ids.global_id("Authorization", "yunyin:1:404")
+    missing = run(lambda: service(providers).writes.revoke_authorization(gone))
+    assert missing.rejection is not None
+    assert (missing.rejection.reason, missing.rejection.field) == (
+        Rejection.AUTHORIZATION_NOT_FOUND,
+        "authorizationId",
+    )
+    assert providers[Y].calls["revoke_authorization"] == 0
+    for bad in ("garbage", ids.global_id("Seal", "yunyin:1")):
+        refused = run(lambda bad=bad: service(providers).writes.revoke_authorization(bad))
+        assert refused.rejection is not None
+        assert refused.rejection.field == "authorizationId"
+    revoked = run(lambda: service(providers).writes.revoke_authorization(made))
+    assert (revoked.rejection, revoked.value) == (None, made)
+    assert providers[Y].authorizations == []
+    unsupported = run(
+        lambda: service(providers).writes.revoke_authorization(
+            ids.global_id("Authorization", "esign:1:1")
+        )
+    )
+    assert unsupported.rejection is not None
+    assert unsupported.rejection.reason == Rejection.NOT_SUPPORTED
+
+
+def test_a_new_period_is_checked_then_read_back_under_its_new_id() -> None:
+    providers = fakes()
+    made = authorized(providers)
+    calls = sum(providers[Y].calls.values())
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    refused = run(lambda: service(providers).writes.change_authorization_period(made, None, past))
+    assert refused.rejection is not None
+    assert refused.rejection.field == "expiresAt"
+    assert sum(providers[Y].calls.values()) == calls  # checked before any call
+    until = datetime(2031, 1, 1, tzinfo=UTC)
+    changed = run(lambda: service(providers).writes.change_authorization_period(made, None, until))
+    assert changed.value is not None
+    assert changed.value.authorization is not None
+    assert changed.value.authorization.vendor_id.endswith("-renewed")
+    assert changed.value.authorization.expires_at == until
+    assert changed.value.sign_url == "https://vendor.example/letter"
+
+
+def test_enable_reads_the_seal_back() -> None:
+    providers = fakes()
+    result = run(lambda: service(providers).writes.enable_seal(ids.global_id("Seal", "yunyin:2")))
+    assert result.value is not None
+    assert result.value.key.vendor_id == "2"
+    assert providers[Y].calls["enable"] == 1
+
+
+def test_no_second_letter_while_one_awaits_signing() -> None:
+    providers = fakes()
+    authorized(providers)
+    (made,) = providers[Y].authorizations
+    providers[Y].authorizations = [
+        replace(made, status_reason=AuthorizationStatusReason.LETTER_NOT_SIGNED)
+    ]
+    request = AuthorizationRequest(
+        ids.global_id("Seal", "yunyin:1"),
+        ("7", "8"),
+        AuthorizationRole.EXAMINER,
+        AuthorizationScope.ALL_CONTRACTS,
+    )
+    result = run(lambda: service(providers).writes.authorize_seal(request))
+    assert result.rejection is not None
+    assert (result.rejection.reason, result.rejection.field) == (
+        Rejection.AUTHORIZATION_CONFLICT,
+        "userIds",
+    )
+    assert providers[Y].calls["authorize"] == 1  # the first grant only

@@ -35,13 +35,24 @@ def issued(tg: TenantsGateway, tenant: str) -> dict[str, str]:
         "{ id } } } } }",
         {"id": by_vendor["50001"]["node"]["id"]},
     )["data"]["seal"]["authorizations"]["edges"][0]
+    esign_auth = tg.as_key(
+        KEY[tenant],
+        "query S($id: ID!) { seal(id: $id) { authorizations(first: 1) "
+        "{ edges { node { id } } } } }",
+        {"id": by_vendor[ESIGN_AUTHORISED]["node"]["id"]},
+    )["data"]["seal"]["authorizations"]["edges"][0]
     return {
         "yunyin seal": by_vendor["50003"]["node"]["id"],
         "esign seal": esign["node"]["id"],
+        "esign authorization": esign_auth["node"]["id"],
         "seal cursor": by_vendor["50002"]["cursor"],
         "authorization": seal["node"]["id"],
         "authorization cursor": seal["cursor"],
     }
+
+
+# The e签宝 seal the seeded authorisations are on.
+ESIGN_AUTHORISED = "5f9813c5-c521-4c3c-aa62-40b0344a6d53"
 
 
 def nothing(tenant: str) -> dict[str, str]:
@@ -51,6 +62,9 @@ def nothing(tenant: str) -> dict[str, str]:
         "esign seal": gid("Seal", tenant, "esign:00000000-0000-4000-8000-000000000000"),
         "seal cursor": "bm90LWEtY3Vyc29y",
         "authorization": gid("Authorization", tenant, "yunyin:50001:99999"),
+        "esign authorization": gid(
+            "Authorization", tenant, f"esign:{ESIGN_AUTHORISED}:00000000000000000000000000000000"
+        ),
         "authorization cursor": "bm90LWEtY3Vyc29y",
     }
 
@@ -108,6 +122,12 @@ OPERATIONS: list[tuple[str, str, str]] = [
         "role: USER, scope: ALL_CONTRACTS}) { authorizations { id } "
         "userErrors { code field message vendorCode } } }",
         "yunyin seal",
+        "id",
+    ),
+    (
+        "mutation V($id: ID!) { revokeAuthorization(input: {authorizationId: $id}) "
+        "{ revokedAuthorizationId userErrors { code field message vendorCode } } }",
+        "esign authorization",
         "id",
     ),
 ]
@@ -174,10 +194,12 @@ def test_nothing_crosses_and_nothing_tells(tenants_gateway: TenantsGateway, tena
         "BAD_USER_INPUT: `after` is not a cursor of this connection.",
         "BAD_USER_INPUT: `after` is not a cursor of this connection.",
         "SEAL_NOT_FOUND: No seal has this id.",
-        "NOT_SUPPORTED: Provider esign does not support this operation (rename).",
+        "NOT_SUPPORTED: Provider esign does not support this operation (rename): e签宝 documents "
+        "no rename of an organisation seal.",
         "SEAL_NOT_FOUND: No seal has this id.",
         "SEAL_NOT_FOUND: No seal has this id.",
         "SEAL_NOT_FOUND: No seal has this id.",
+        "AUTHORIZATION_NOT_FOUND: No authorisation has this id.",
     ]
     # nothing was changed at the other tenant's vendors
     other = tg.sandboxes[OTHER[tenant]].sandbox

@@ -557,17 +557,9 @@ def test_operator_without_permission(start_gateway: StartGateway) -> None:
 
 
 def test_esign_writes_it_does_not_document_are_refused(gateway: Gateway, sandbox: Sandbox) -> None:
-    """e签宝 documents no rename of an organisation seal, and its authorisations take effect
-    only once an administrator signs a letter: both answer NOT_SUPPORTED, calling no vendor."""
+    """e签宝 documents no rename of an organisation seal: NOT_SUPPORTED, calling no vendor."""
     esign_seal = global_id("Seal", f"esign:{ESIGN_A[1].seal_id}")
-    cases = [
-        (RENAME, {"sealId": esign_seal, "name": "新名"}, "renameSeal"),
-        (
-            AUTHORIZE,
-            {"sealId": esign_seal, "userIds": ["1"], "role": "USER", "scope": "ALL_CONTRACTS"},
-            "authorizeSeal",
-        ),
-    ]
+    cases = [(RENAME, {"sealId": esign_seal, "name": "新名"}, "renameSeal")]
     for mutation, input_, field in cases:
         error = only_error(payload(gateway, mutation, input_, field))
         assert error["code"] == "NOT_SUPPORTED"

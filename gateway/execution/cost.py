@@ -49,6 +49,7 @@ CALLS: dict[tuple[str, str], int] = {
     ("SealConnection", "totalCount"): PROVIDERS,
     ("Seal", "authorizations"): 1,
     ("Authorization", "seal"): 1,
+    ("Authorization", "signUrl"): 1,
 }
 # Query fields whose children repeat once per id in an argument, each costing a call.
 PER_ID = {("Query", "nodes"): "ids", ("Query", "_entities"): "representations"}

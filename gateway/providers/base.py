@@ -10,8 +10,11 @@ from typing import TypeVar
 from gateway.domain import (
     FILTER_FIELDS,
     Authorization,
+    AuthorizationGrant,
+    AuthorizationPeriod,
     AuthorizationSpec,
     Capability,
+    DeleteOutcome,
     ImageSealSpec,
     NotSupported,
     OrgScope,
@@ -23,6 +26,7 @@ from gateway.domain import (
     SealColor,
     SealFilter,
     TemplateSealSpec,
+    TemplateStyle,
     UploadedImage,
 )
 
@@ -54,6 +58,12 @@ class SealProvider(ABC):
     max_page_size: int = 100
     # Vendor refusal code -> (the business failure, the input field it points at).
     rejections: Mapping[str, tuple[Rejection, str | None]] = {}
+    # The templates `create_template_seal` draws from, and the template seal input fields
+    # (beyond name, business type and shape) the vendor documents: told to clients up front.
+    template_styles: tuple[TemplateStyle, ...] = ()
+    template_options: frozenset[str] = frozenset()
+    # Why an operation the provider does not offer is missing, for the NOT_SUPPORTED answer.
+    unsupported_why: Mapping[Capability, str] = {}
 
     @property
     def fields(self) -> frozenset[SealAttr]:
@@ -171,11 +181,38 @@ class SealProvider(ABC):
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         raise self._unsupported(Capability.SET_DEFAULT)
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome | None:
+        """Deletes the seal; answers what that did, when the vendor says."""
         raise self._unsupported(Capability.DELETE)
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    async def enable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self._unsupported(Capability.ENABLE)
+
+    async def disable_seal(self, scope: OrgScope, seal_id: str) -> None:
+        raise self._unsupported(Capability.DISABLE)
+
+    def check_authorization(self, spec: AuthorizationSpec) -> None:  # noqa: B027 (a hook)
+        """Refuses, before any call, what the vendor's authorise call cannot take."""
+
+    def check_period(self, period: AuthorizationPeriod) -> None:  # noqa: B027 (a hook)
+        """Refuses, before any call, a period the vendor cannot take."""
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
         raise self._unsupported(Capability.AUTHORIZE)
+
+    async def authorization_sign_url(
+        self, scope: OrgScope, authorization: Authorization
+    ) -> str | None:
+        """The link where the authorisation's letter is signed; None where there is none."""
+        return None
+
+    async def revoke_authorization(self, scope: OrgScope, authorization: Authorization) -> None:
+        raise self._unsupported(Capability.REVOKE_AUTHORIZATION)
+
+    async def change_authorization_period(
+        self, scope: OrgScope, authorization: Authorization, period: AuthorizationPeriod
+    ) -> AuthorizationGrant:
+        raise self._unsupported(Capability.CHANGE_AUTHORIZATION_PERIOD)
 
     async def management_url(self, scope: OrgScope) -> str:
         raise self._unsupported(Capability.MANAGEMENT_URL)

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.sandbox import esign, images, yunyin
+from gateway.sandbox import esign_signature as esign_sig
 from gateway.sandbox.state import (
     ESIGN_APP_ID,
     ESIGN_APP_SECRET,
@@ -23,7 +24,9 @@ from gateway.sandbox.state import (
     YUNYIN_APP_ID,
     YUNYIN_APP_SECRET,
     Fault,
+    RecordedRequest,
     Sandbox,
+    sign_auth_letter,
 )
 
 
@@ -43,6 +46,28 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         return png(
             images.render_template_seal(name=seal.name, width=seal.width_px, height=seal.height_px)
         )
+
+    async def esign_oss_put(request: Request) -> Response:
+        """Step two of an e签宝 image upload: the bytes PUT to the pre-signed address, with the
+        Content-MD5 step one named (else 403, as the page says) and the octet-stream type."""
+        upload = sandbox.esign_files.get(request.path_params["token"])
+        expires = request.query_params.get("Expires", "")
+        if upload is None or not expires.isdigit() or int(expires) < time.time():
+            return Response("Request has expired", status_code=403)
+        body = await request.body()
+        if (
+            request.headers.get("Content-MD5") != upload.content_md5
+            or esign_sig.body_md5(body) != upload.content_md5
+            or request.headers.get("Content-Type") != "application/octet-stream"
+        ):
+            return Response("SignatureDoesNotMatch", status_code=403)
+        upload.data = body
+        sandbox.record(
+            RecordedRequest(
+                "esign", "oss.put", "PUT", request.url.path, "", dict(request.headers), body
+            )
+        )
+        return JSONResponse({"errCode": 0, "msg": "success"})
 
     async def yunyin_seal_image(request: Request) -> Response:
         seal = sandbox.yunyin_seals.get(request.path_params["seal_id"])
@@ -77,6 +102,23 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
         )
         return HTMLResponse(page)
 
+    async def esign_auth_letter(request: Request) -> Response:
+        """The page an authorisation letter's link opens: the letter, and (POST) the
+        administrator signing it, which puts its authorisations in force."""
+        flow = request.query_params.get("flow", "")
+        if flow not in sandbox.auth_letters:
+            return Response("授权书不存在或已失效", status_code=404, media_type="text/plain")
+        if request.method == "POST":
+            sign_auth_letter(sandbox, flow, int(time.time() * 1000))
+        signed = sandbox.auth_letters[flow]
+        members = ", ".join(a.authorized for a in sandbox.esign_auths if a.sign_flow == flow)
+        page = (
+            "<!doctype html><meta charset=utf-8><title>电子印章授权书</title>"
+            f"<h1>电子印章授权书 (sandbox)</h1><p>被授权人: {html.escape(members)}</p>"
+            + ("<p>已签署</p>" if signed else "<form method=post><button>签署</button></form>")
+        )
+        return HTMLResponse(page)
+
     async def yunyin_manage(request: Request) -> Response:
         """The page the management link opens: the corporation's seals."""
         if request.query_params.get("session") not in sandbox.management_sessions:
@@ -96,6 +138,8 @@ def _file_routes(sandbox: Sandbox) -> list[Route]:
 
     return [
         Route("/files/esign/manage", esign_manage),
+        Route("/files/esign/oss/{token}", esign_oss_put, methods=["PUT"]),
+        Route("/files/esign/auth-letter", esign_auth_letter, methods=["GET", "POST"]),
         Route("/files/esign/{seal_id}.png", esign_image),
         Route("/files/yunyin/seals/{seal_id:int}.png", yunyin_seal_image),
         Route("/files/yunyin/uploads/{key}.png", yunyin_upload),

@@ -30,6 +30,7 @@ YUNYIN_ADMIN = 20001
 ESIGN_TRANSACTOR = "6d0ec1b9a3f24d8e9b5a7c3e1f2d4a6b"
 ESIGN_MEMBER_1 = "8f3a2b1c0d9e4f7a6b5c4d3e2f1a0b9c"
 ESIGN_MEMBER_2 = "1b2c3d4e5f6a4b8c9d0e1f2a3b4c5d6e"
+ESIGN_MEMBER_3 = "4e5f6a7b8c9d4e0f8a1b2c3d4e5f6a7b"
 
 MINUTE_MS = 60_000
 
@@ -40,7 +41,7 @@ class EsignSeal:
     org_id: str
     name: str
     biz_type: str  # PUBLIC CONTRACT FINANCE PERSONNEL LEGAL_PERSON COMMON
-    status: int  # 1 enabled, 2 awaiting review, 3 rejected, 4 suspended
+    status: int  # 1 enabled, 2 awaiting review, 3 rejected, 4 suspended, 6 revoked
     style: int  # v3 sealStyle: 1 template, 3 image
     created_ms: int
     default: bool = False
@@ -51,6 +52,8 @@ class EsignSeal:
     alias_in_v1: bool = True
     # A seal for voiding contracts (作废章): v1 says CANCELLATION; v3 has no such type.
     cancellation: bool = False
+    # Whether it was ever used to seal: deleting it then revokes it (status 6) instead.
+    used: bool = False
 
     @property
     def width_px(self) -> int:
@@ -61,6 +64,10 @@ class EsignSeal:
         return round(self.height_mm * 159 / 40)
 
 
+# v3 sealStatus of a seal deleted after use (已吊销).
+ESIGN_REVOKED = 6
+
+
 @dataclass
 class EsignOrg:
     org_id: str
@@ -69,6 +76,20 @@ class EsignOrg:
     granted: bool = True
     # Members with seal-management rights (may be a `transactorPsnId`).
     seal_managers: tuple[str, ...] = ()
+    # Every member (person account) of the organisation: who may be authorised.
+    members: tuple[str, ...] = ()
+
+
+@dataclass
+class EsignFile:
+    """An e签宝 image upload: announced by file-key, its bytes PUT to the upload address."""
+
+    file_key: str
+    name: str
+    size: int
+    content_md5: str
+    expires_at: float
+    data: bytes | None = None
 
 
 @dataclass
@@ -81,8 +102,16 @@ class EsignAuth:
     authorized: str
     role: str  # SEAL_USER / SEAL_EXAMINER
     status: int  # 0 lapsed, 1 in force, 3 awaiting effect
-    effective_ms: int
-    expire_ms: int
+    effective_ms: int | None
+    expire_ms: int | None
+    # expireReason: NOT_EXPIRE, NOT_SIGN (the letter is not signed), WAIT_EFFECTIVE, EXPIRED
+    reason: str = "NOT_EXPIRE"
+    long_term: bool = False
+    # sealAuthScope: a template id (or ALL), or developer app ids
+    template_id: str | None = "ALL"
+    app_ids: str | None = None
+    # The authorisation letter's signing flow.
+    sign_flow: str = ""
 
 
 @dataclass
@@ -240,6 +269,10 @@ class Sandbox:
         self.uploads: dict[str, Upload] = {}
         self.previews: dict[str, Upload] = {}
         self.management_sessions: set[str] = set()
+        # e签宝 image uploads, by the token in their upload address.
+        self.esign_files: dict[str, EsignFile] = {}
+        # e签宝 authorisation letters by signing flow: whether signed.
+        self.auth_letters: dict[str, bool] = {}
         self._ids = itertools.count(60001)
         self._author_ids = itertools.count(201)
         seed(self)
@@ -325,9 +358,14 @@ class Sandbox:
 
     # --- e签宝 -----------------------------------------------------------------------------------
 
-    def esign_org_seals(self, org_id: str) -> list[EsignSeal]:
+    def esign_org_seals(self, org_id: str, *, revoked: bool = False) -> list[EsignSeal]:
+        """The organisation's seals; revoked ones (status 6) only when asked for."""
         return sorted(
-            (s for s in self.esign_seals if s.org_id == org_id),
+            (
+                s
+                for s in self.esign_seals
+                if s.org_id == org_id and (revoked or s.status != ESIGN_REVOKED)
+            ),
             key=lambda s: (s.created_ms, s.seal_id),
         )
 
@@ -353,7 +391,10 @@ def seed(sandbox: Sandbox) -> None:
     with its reason, authorisations of both roles and both scopes."""
     sandbox.esign_orgs = {
         ESIGN_ORG_A: EsignOrg(
-            ESIGN_ORG_A, "华东示例科技有限公司", seal_managers=(ESIGN_TRANSACTOR,)
+            ESIGN_ORG_A,
+            "华东示例科技有限公司",
+            seal_managers=(ESIGN_TRANSACTOR,),
+            members=(ESIGN_TRANSACTOR, ESIGN_MEMBER_1, ESIGN_MEMBER_2, ESIGN_MEMBER_3),
         ),
         ESIGN_ORG_B: EsignOrg(ESIGN_ORG_B, "华南示例贸易有限公司"),
         ESIGN_ORG_UNGRANTED: EsignOrg(ESIGN_ORG_UNGRANTED, "未授权示例有限公司", granted=False),
@@ -434,6 +475,7 @@ def seed(sandbox: Sandbox) -> None:
             base + 6 * MINUTE_MS,
             width_mm=38,
             height_mm=38,
+            used=True,
         ),
         EsignSeal(
             "7f2c8d0e-5b7a-4c9d-9e2f-4a5b6c7d8e9f",
@@ -486,6 +528,7 @@ def seed(sandbox: Sandbox) -> None:
             1,
             base + 60 * MINUTE_MS,
             base + 525_600 * MINUTE_MS,
+            sign_flow="2575fb920a1b4c3d",
         ),
         EsignAuth(
             "b2e1d3f5a7c94e1b8d2f4a6c8e0b1d3f",
@@ -496,6 +539,8 @@ def seed(sandbox: Sandbox) -> None:
             3,
             base + 120 * MINUTE_MS,
             base + 525_600 * MINUTE_MS,
+            reason="WAIT_EFFECTIVE",
+            sign_flow="39e658ba0c1d4e2f",
         ),
     ]
 
@@ -633,3 +678,16 @@ def seed(sandbox: Sandbox) -> None:
             "2024-01-22T10:00:00.000+0800",
         ),
     ]
+
+
+def sign_auth_letter(sandbox: Sandbox, flow: str, now_ms: int) -> bool:
+    """An administrator signs an authorisation letter: its authorisations take effect (in force,
+    or awaiting their start). False when no unsigned letter has this flow."""
+    if sandbox.auth_letters.get(flow) is not False:
+        return False
+    sandbox.auth_letters[flow] = True
+    for auth in sandbox.esign_auths:
+        if auth.sign_flow == flow:
+            waiting = auth.effective_ms is not None and auth.effective_ms > now_ms
+            auth.status, auth.reason = (3, "WAIT_EFFECTIVE") if waiting else (1, "NOT_EXPIRE")
+    return True

@@ -39,7 +39,9 @@ class SealBizType(Enum):
     )
 
 
-@strawberry.enum(description="Where a seal stands in its life (both vendors use codes 1-4).")
+@strawberry.enum(
+    description="Where a seal stands in its life (both vendors use codes 1-4; e签宝 adds 6)."
+)
 class SealStatus(Enum):
     ENABLED = strawberry.enum_value("ENABLED", description="In use, 已启用 (1).")
     AWAITING_REVIEW = strawberry.enum_value(
@@ -48,7 +50,14 @@ class SealStatus(Enum):
     REJECTED = strawberry.enum_value(
         "REJECTED", description="Review rejected, 审核不通过 (3); see `rejectReason`."
     )
-    SUSPENDED = strawberry.enum_value("SUSPENDED", description="Suspended, 挂起 (4).")
+    SUSPENDED = strawberry.enum_value(
+        "SUSPENDED", description="Suspended or disabled, 挂起 / 已停用 (4)."
+    )
+    REVOKED = strawberry.enum_value(
+        "REVOKED",
+        description="Deleted after it was used, its usage records kept, 已吊销 (e签宝 6). "
+        "Listed only when `seals(filter: {includeRevoked: true})` asks for them.",
+    )
 
 
 @strawberry.enum(description="How a seal was made.")
@@ -63,6 +72,16 @@ class SealStyle(Enum):
 class TemplateShape(Enum):
     ROUND = strawberry.enum_value("ROUND", description="Round, 圆形.")
     OVAL = strawberry.enum_value("OVAL", description="Oval, 椭圆.")
+    DOUBLE_OVAL = strawberry.enum_value(
+        "DOUBLE_OVAL", description="Double oval, 双椭圆 (e签宝 PUBLIC_TWO_OVAL, COMMON_TWO_OVAL)."
+    )
+    SQUARE = strawberry.enum_value(
+        "SQUARE", description="Square, text across, 横排正方形 (e签宝 FINANCE_SQUARE_HORIZONTAL)."
+    )
+    SQUARE_VERTICAL = strawberry.enum_value(
+        "SQUARE_VERTICAL",
+        description="Square, text downwards, 竖排正方形 (e签宝 FINANCE_SQUARE_VERTICAL).",
+    )
 
 
 @strawberry.enum(description="Seal ink colour.")
@@ -117,4 +136,64 @@ class SealOperation(Enum):
     DELETE = strawberry.enum_value("DELETE", description="Delete a seal.")
     MANAGEMENT_URL = strawberry.enum_value(
         "MANAGEMENT_URL", description="Get a link to the vendor's seal management page."
+    )
+    ENABLE = strawberry.enum_value("ENABLE", description="Enable a disabled seal again.")
+    DISABLE = strawberry.enum_value("DISABLE", description="Disable (stop) a seal.")
+    REVOKE_AUTHORIZATION = strawberry.enum_value(
+        "REVOKE_AUTHORIZATION", description="Revoke an authorisation."
+    )
+    CHANGE_AUTHORIZATION_PERIOD = strawberry.enum_value(
+        "CHANGE_AUTHORIZATION_PERIOD", description="Change when an authorisation is in force."
+    )
+
+
+@strawberry.enum(description="What deleting a seal did.")
+class DeleteOutcome(Enum):
+    DELETED = strawberry.enum_value(
+        "DELETED", description="The seal is gone (e签宝 `delete`: it was never used; 云银签)."
+    )
+    REVOKED = strawberry.enum_value(
+        "REVOKED",
+        description="The seal was used before: revoked, its usage records kept (e签宝 "
+        "`revoke`, 已吊销); still listed with `includeRevoked`.",
+    )
+
+
+@strawberry.enum(description="Whether an authorisation lets its holder use the seal now.")
+class AuthorizationStatus(Enum):
+    IN_FORCE = strawberry.enum_value(
+        "IN_FORCE", description="In force, 正常 (e签宝 authorizeStatus 1)."
+    )
+    PENDING = strawberry.enum_value(
+        "PENDING",
+        description="Not yet in force: its letter awaits signing (e签宝 expireReason NOT_SIGN) "
+        "or its start is ahead, 待生效 (authorizeStatus 3). See `statusReason`.",
+    )
+    LAPSED = strawberry.enum_value(
+        "LAPSED", description="No longer in force, 失效 (authorizeStatus 0). See `statusReason`."
+    )
+
+
+@strawberry.enum(description="Why an authorisation is not in force (e签宝 expireReason).")
+class AuthorizationStatusReason(Enum):
+    LETTER_NOT_SIGNED = strawberry.enum_value(
+        "LETTER_NOT_SIGNED",
+        description="Saved, but the authorisation letter is not signed yet (NOT_SIGN): see "
+        "`signUrl`.",
+    )
+    NOT_YET_EFFECTIVE = strawberry.enum_value(
+        "NOT_YET_EFFECTIVE", description="Its start is ahead (WAIT_EFFECTIVE)."
+    )
+    EXPIRED = strawberry.enum_value("EXPIRED", description="Its period is over (EXPIRED).")
+    ORGANIZATION_ACCOUNT_CHANGED = strawberry.enum_value(
+        "ORGANIZATION_ACCOUNT_CHANGED",
+        description="The granting organisation's account changed (GRANT_ORG_ACCOUNT_UPDATE).",
+    )
+    GRANTER_ACCOUNT_CHANGED = strawberry.enum_value(
+        "GRANTER_ACCOUNT_CHANGED",
+        description="The granting person's account changed (GRANTER_ACCOUNT_UPDATE).",
+    )
+    GRANTEE_ACCOUNT_CHANGED = strawberry.enum_value(
+        "GRANTEE_ACCOUNT_CHANGED",
+        description="The authorised person's account changed (GRANTED_ACCOUNT_UPDATE).",
     )

@@ -18,6 +18,7 @@ from gateway.schema.types import (
     Seal,
     SealConnection,
     SealEdge,
+    TemplateStyle,
     operations,
 )
 from gateway.schema.writes import (
@@ -47,6 +48,11 @@ class SealFilter:
     is_default: bool | None = strawberry.field(
         default=None, description="Only default seals (true) or only the others (false)."
     )
+    include_revoked: bool = strawberry.field(
+        default=False,
+        description="Also list revoked seals (deleted after use, 已吊销). e签宝 lists them through "
+        "its v3 seal list (`revocationSeal=true`), in that list's order; 云银签 has none.",
+    )
 
     def to_query(self) -> service.SealQuery:
         return service.SealQuery(
@@ -59,6 +65,7 @@ class SealFilter:
             biz_type=None if self.biz_type is None else convert(domain.SealBizType, self.biz_type),
             status=None if self.status is None else convert(domain.SealStatus, self.status),
             is_default=self.is_default,
+            include_revoked=self.include_revoked,
         )
 
 
@@ -165,6 +172,10 @@ class Query:
                 provider=convert(Provider, name),
                 sandbox=info.context.sandbox,
                 supported_operations=operations(name, info),
+                template_styles=[
+                    TemplateStyle.of(style) for style in info.context.reads.template_styles(name)
+                ],
+                template_options=sorted(info.context.reads.template_options(name)),
             )
             for name in info.context.reads.configured()
         ]

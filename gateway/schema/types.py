@@ -20,24 +20,27 @@ from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
     AuthorizationScope,
+    AuthorizationStatus,
+    AuthorizationStatusReason,
     Provider,
     SealBizType,
     SealOperation,
     SealStatus,
     SealStyle,
     SizeUnit,
+    TemplateShape,
     convert,
 )
 
 A = SealAttr
 
 UNSUPPORTED_WHY = (
-    "Not offered on e签宝, and why (docs/vendors.md): RENAME (the vendor documents no rename of "
-    "an organisation seal); AUTHORIZE (an e签宝 grant takes effect only once an administrator "
-    "signs an authorisation letter, and the call's answer is not documented); UPLOAD_IMAGE and "
-    "CREATE_FROM_IMAGE (its image seals need the fileKey upload, not built); PREVIEW (no "
-    "preview endpoint); MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is "
-    "configured."
+    "What is missing, and why (docs/vendors.md). On e签宝: RENAME (the vendor documents no "
+    "rename of an organisation seal); PREVIEW (no preview endpoint); DISABLE (its disable-seal "
+    "page is not at hand to confirm the call); AUTHORIZE, CHANGE_AUTHORIZATION_PERIOD and "
+    "MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is configured, as the "
+    "calls need one. On 云银签: ENABLE, DISABLE, REVOKE_AUTHORIZATION and "
+    "CHANGE_AUTHORIZATION_PERIOD (its pages document no such call)."
 )
 
 
@@ -306,7 +309,7 @@ class ContractTemplate:
 
 @strawberry.type(
     description="A rule letting one person use (使用员) or approve (审批员) one seal: 云银签 "
-    "getSealAuthorList, or e签宝 v3 internal-auth (which shows no scope, templates or dates)."
+    "getSealAuthorList, or e签宝 v3 internal-auth (pending until its letter is signed)."
 )
 class Authorization(relay.Node):
     node_key: relay.NodeID[str]
@@ -378,10 +381,48 @@ class Authorization(relay.Node):
         return self.record.examiner_notified
 
     @strawberry.field(
-        description="The vendor's raw status code of the record (its meaning is undocumented)."
+        description="The vendor's own status code of the record: e签宝 authorizeStatus (0 "
+        "lapsed, 1 in force, 3 awaiting effect); 云银签 status (its values undocumented)."
     )
     def vendor_status(self) -> int | None:
-        return self.record.status
+        return self.record.vendor_status
+
+    @strawberry.field(
+        description="In force, pending or lapsed (e签宝 authorizeStatus with expireReason; null "
+        "on 云银签, whose page leaves its status values unconfirmed)."
+    )
+    def status(self) -> AuthorizationStatus | None:
+        status = self.record.status
+        return None if status is None else convert(AuthorizationStatus, status)
+
+    @strawberry.field(description="Why it is not in force; null when it is, or not said.")
+    def status_reason(self) -> AuthorizationStatusReason | None:
+        reason = self.record.status_reason
+        return None if reason is None else convert(AuthorizationStatusReason, reason)
+
+    @strawberry.field(
+        description="In force with no end (e签宝 longTermEffective; 云银签: no expireTime)."
+    )
+    def long_term_effective(self) -> bool | None:
+        return self.record.long_term
+
+    @strawberry.field(description="The authorisation letter's signing flow (e签宝 signFlowId).")
+    def sign_flow_id(self) -> str | None:
+        return self.record.sign_flow_id
+
+    @strawberry.field(
+        description="The developer apps it is limited to (e签宝 sealAuthScope applicationsIds)."
+    )
+    def application_ids(self) -> list[str]:
+        return list(self.record.application_ids)
+
+    @strawberry.field(
+        description="Where an administrator signs the authorisation letter that puts it in "
+        "force (e签宝 authorization-sign-url: a vendor call); null unless a letter awaits "
+        "signing."
+    )
+    async def sign_url(self, info: Info) -> str | None:
+        return await info.context.reads.authorization_sign_url(self.record)
 
 
 @strawberry.type(description="One authorisation in a page, with its cursor.")
@@ -410,6 +451,32 @@ class SealEdge:
     node: Seal = strawberry.field(description="The seal.")
 
 
+@strawberry.type(description="A template a vendor draws seals from (`createTemplateSeal`).")
+class TemplateStyle:
+    biz_type: SealBizType = strawberry.field(description="The business type it is for.")
+    shape: TemplateShape = strawberry.field(description="Its shape.")
+    star: bool | None = strawberry.field(
+        description="Whether it has a five-pointed star; null where the vendor does not say."
+    )
+    vendor_style: str = strawberry.field(
+        description="The vendor's name of it (e签宝 sealTemplateStyle, 云银签 sealTemplateStyle)."
+    )
+    sizes: list[Size] = strawberry.field(
+        description="The sizes the vendor fixes for it (the first is used); empty where it fixes "
+        "none."
+    )
+
+    @classmethod
+    def of(cls, style: domain.TemplateStyle) -> TemplateStyle:
+        return cls(
+            biz_type=convert(SealBizType, style.biz_type),
+            shape=convert(TemplateShape, style.shape),
+            star=style.star,
+            vendor_style=style.vendor_style,
+            sizes=[s for s in (Size.of(size) for size in style.sizes) if s is not None],
+        )
+
+
 @strawberry.type(description="A configured seal vendor and what it supports.")
 class ProviderInfo:
     provider: Provider = strawberry.field(description="The vendor.")
@@ -418,6 +485,14 @@ class ProviderInfo:
     )
     supported_operations: list[SealOperation] = strawberry.field(
         description="The operations this vendor supports through the gateway. " + UNSUPPORTED_WHY
+    )
+    template_styles: list[TemplateStyle] = strawberry.field(
+        description="The templates `createTemplateSeal` draws from here: a business type and "
+        "shape (and star) not listed is refused."
+    )
+    template_options: list[str] = strawberry.field(
+        description="The `TemplateSealInput` fields this vendor takes beyond name, bizType, shape "
+        "and star; any other given is refused."
     )
 
 

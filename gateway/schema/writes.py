@@ -1,4 +1,5 @@
-"""The write side of the API: every 云银签 seal operation, as mutations (and two preview queries).
+"""The write side of the API: every seal operation either vendor documents, as mutations (and
+two preview queries).
 
 Each takes one `input:` argument and returns a payload whose `userErrors` carry expected
 business failures (name taken, not found, not allowed); outages stay top-level errors, saying
@@ -23,6 +24,7 @@ from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
     AuthorizationScope,
+    DeleteOutcome,
     Provider,
     SealBizType,
     SealColor,
@@ -77,6 +79,9 @@ class UserErrorCode(Enum):
         "CANNOT_DELETE",
         description="The seal cannot be deleted, e.g. the default seal (SEAL_DELETE_FAILED).",
     )
+    AUTHORIZATION_NOT_FOUND = strawberry.enum_value(
+        "AUTHORIZATION_NOT_FOUND", description="No such authorisation (any more)."
+    )
     PERMISSION_DENIED = strawberry.enum_value(
         "PERMISSION_DENIED", description="The operator may not do this (PERMISSION_DENIED)."
     )
@@ -111,10 +116,13 @@ class UserError:
 class UploadedImage:
     file_name: str = strawberry.field(description="The file's name.")
     storage_path: str = strawberry.field(
-        description="Where the vendor stored it (fileUrl); pass it as `imagePath` to "
-        "`createImageSeal`."
+        description="Where the vendor stored it (云银签 fileUrl, e签宝 fileKey); pass it as "
+        "`imagePath` to `createImageSeal`."
     )
-    url: str = strawberry.field(description="Where to download it (httpUrl).")
+    url: str | None = strawberry.field(
+        description="Where to download it (云银签 httpUrl); null where the vendor gives no link "
+        "(e签宝)."
+    )
     page_count: int | None = strawberry.field(description="Pages in the file (totalPage).")
     width: int | None = strawberry.field(description="Width in pixels.")
     height: int | None = strawberry.field(description="Height in pixels.")
@@ -152,7 +160,9 @@ UPLOAD_SCALAR = scalar(
     parse_value=_uploaded_file,
 )
 
-PROVIDER_DESCRIPTION = "Where the seal lives (only 云银签 offers writes)."
+PROVIDER_DESCRIPTION = (
+    "Where the seal lives; `providers { supportedOperations }` says which writes each offers."
+)
 
 
 @strawberry.input(description="Upload a seal image (PNG with a transparent background).")
@@ -161,26 +171,65 @@ class UploadSealImageInput:
         description="The PNG file, sent as a GraphQL multipart request."
     )
     color: SealColor | None = strawberry.field(
-        default=None, description="The ink colour to process the image with."
+        default=None,
+        description="The ink colour to process the image with (云银签; e签宝 takes it on "
+        "`createImageSeal`).",
     )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
 
-@strawberry.input(description="A template seal: drawn by the vendor from these parameters.")
+@strawberry.input(
+    description="A template seal: drawn by the vendor from these parameters. The templates and "
+    "options each vendor offers are in `providers { templateStyles templateOptions }`; an option "
+    "a vendor does not document is refused (INVALID_INPUT, naming it), never dropped."
+)
 class TemplateSealInput:
     name: str = strawberry.field(description=f"The seal's name, 1 to {MAX_NAME} characters.")
-    biz_type: SealBizType = strawberry.field(description="What the seal is for.")
+    biz_type: SealBizType = strawberry.field(
+        description="What the seal is for (e签宝 OTHER: its COMMON_* templates)."
+    )
     shape: TemplateShape = strawberry.field(
-        default=TemplateShape.ROUND, description="Round or oval."
+        default=TemplateShape.ROUND,
+        description="The seal's shape, where the vendor has a template of it for `bizType`.",
+    )
+    star: bool | None = strawberry.field(
+        default=None,
+        description="With a five-pointed star, 五角星 (e签宝 *_STAR or *_NO_STAR); null: the star "
+        "where the template offers one.",
     )
     horizontal_text: str | None = strawberry.field(
         default=None, description=f"Text across the seal, 横排文字 (at most {MAX_TEXT})."
     )
     bottom_text: str | None = strawberry.field(
-        default=None, description=f"Text along the bottom, 下弦文 (at most {MAX_TEXT})."
+        default=None,
+        description=f"Text along the bottom, 下弦文 (at most {MAX_TEXT}; e签宝: English letters "
+        "and half-width symbols only, e.g. an anti-counterfeiting code).",
     )
     color: SealColor = strawberry.field(default=SealColor.RED, description="Ink colour.")
-    opacity: float | None = strawberry.field(default=None, description="0 (clear) to 1 (solid).")
+    opacity: float | None = strawberry.field(
+        default=None,
+        description="0 (clear) to 1 (solid); e签宝 sealOpacity 20 to 100, so at least 0.2 there.",
+    )
+    surround_text: str | None = strawberry.field(
+        default=None,
+        description="Text around the outside of a double oval, 环绕文 (e签宝 "
+        "sealOutsideSurroundText: English letters and half-width symbols, at most 50).",
+    )
+    aged: bool = strawberry.field(
+        default=False, description="An aged look, 做旧 (e签宝 sealOldStyle OLD)."
+    )
+    aged_variant: int | None = strawberry.field(
+        default=None,
+        description="Which aged look, 1 to 12 (e签宝 OLD_1 to OLD_12); implies `aged`.",
+    )
+    width_mm: int | None = strawberry.field(
+        default=None,
+        description="The width on paper in mm, with `heightMm`: one of the sizes the template "
+        "comes in (`templateStyles { sizes }`; e签宝 sealSize); default its first.",
+    )
+    height_mm: int | None = strawberry.field(
+        default=None, description="The height on paper in mm, with `widthMm`."
+    )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
 
@@ -190,11 +239,22 @@ class CreateImageSealInput:
     biz_type: SealBizType = strawberry.field(description="What the seal is for.")
     image_path: str | None = strawberry.field(
         default=None,
-        description="`storagePath` of the uploaded image; without it the vendor takes the "
-        "operator's latest upload.",
+        description="`storagePath` of the uploaded image (e签宝: its fileKey, required); without "
+        "it 云银签 takes the operator's latest upload.",
     )
-    shape: TemplateShape = strawberry.field(
-        default=TemplateShape.ROUND, description="The shape the vendor shows the image in."
+    shape: TemplateShape | None = strawberry.field(
+        default=None,
+        description="The shape 云银签 shows the image in (round or oval; default round). e签宝 "
+        "takes none.",
+    )
+    width_mm: int | None = strawberry.field(
+        default=None, description="The seal's width on paper in mm (e签宝 sealWidth, 1-100)."
+    )
+    height_mm: int | None = strawberry.field(
+        default=None, description="The seal's height on paper in mm (e签宝 sealHeight, 1-100)."
+    )
+    color: SealColor | None = strawberry.field(
+        default=None, description="The ink colour (e签宝 sealColor)."
     )
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
 
@@ -246,6 +306,24 @@ class AuthorizeSealInput:
     )
 
 
+@strawberry.input(description="Which authorisation.")
+class AuthorizationRefInput:
+    authorization_id: strawberry.ID = strawberry.field(description="The authorisation's `id`.")
+
+
+@strawberry.input(description="A new period for an authorisation.")
+class ChangeAuthorizationPeriodInput:
+    authorization_id: strawberry.ID = strawberry.field(description="The authorisation's `id`.")
+    effective_at: datetime | None = strawberry.field(
+        default=None, description="When it takes effect (default: now)."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When it lapses; null: with no end (e签宝 longTermEffective, which then "
+        "takes no `effectiveAt`). e签宝: at most 3 years after `effectiveAt`.",
+    )
+
+
 @strawberry.input(description="Whose management page.")
 class SealManagementUrlInput:
     provider: Provider = strawberry.field(default=Provider.YUNYIN, description=PROVIDER_DESCRIPTION)
@@ -294,10 +372,21 @@ class SetDefaultSealPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
+@strawberry.type(description="The result of `enableSeal` or `disableSeal`.")
+class SealStatePayload:
+    seal: Seal | None = strawberry.field(default=None, description="The seal, read back.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
+
+
 @strawberry.type(description="The result of `deleteSeal`.")
 class DeleteSealPayload:
     deleted_seal_id: strawberry.ID | None = strawberry.field(
         default=None, description="The `id` of the deleted seal."
+    )
+    outcome: DeleteOutcome | None = strawberry.field(
+        default=None,
+        description="Whether the seal was deleted or, used before, revoked (e签宝 "
+        "`data.sealStatus`); null when the vendor did not say.",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
@@ -308,7 +397,34 @@ class AuthorizeSealPayload:
     authorizations: list[Authorization] | None = strawberry.field(
         default_factory=list,
         description="The authorisations this call created; null when reading them back failed "
-        "(the error beside says the change was made).",
+        "(the error beside says the change was made). On e签宝 they are PENDING until the "
+        "letter at `signUrl` is signed.",
+    )
+    sign_url: str | None = strawberry.field(
+        default=None,
+        description="Where an administrator signs the authorisation letter that puts them in "
+        "force (e签宝 authorizationSignUrl); null where the vendor grants at once (云银签).",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
+
+
+@strawberry.type(description="The result of `revokeAuthorization`.")
+class RevokeAuthorizationPayload:
+    revoked_authorization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The `id` of the revoked authorisation."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
+
+
+@strawberry.type(description="The result of `changeAuthorizationPeriod`.")
+class ChangeAuthorizationPeriodPayload:
+    authorization: Authorization | None = strawberry.field(
+        default=None,
+        description="The authorisation with its new period, read back: on e签宝 a new record "
+        "(a new id; the old one no longer stands), PENDING until its letter is signed.",
+    )
+    sign_url: str | None = strawberry.field(
+        default=None, description="Where the new letter is signed (e签宝 authorizationSignUrl)."
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
@@ -333,6 +449,12 @@ def template_spec(input: TemplateSealInput) -> domain.TemplateSealSpec:
         bottom_text=input.bottom_text,
         color=convert(domain.SealColor, input.color),
         opacity=input.opacity,
+        star=input.star,
+        surround_text=input.surround_text,
+        aged=input.aged,
+        aged_variant=input.aged_variant,
+        width_mm=input.width_mm,
+        height_mm=input.height_mm,
     )
 
 
@@ -368,6 +490,17 @@ def preview_payload(
             image=None if image is None else UploadedImage.of(image), user_errors=errors
         ),
         at="image",
+    )
+
+
+def _state_payload(info: Info, result: service.WriteResult[domain.Seal]) -> SealStatePayload:
+    return payload(
+        info,
+        result,
+        lambda seal, errors: SealStatePayload(
+            seal=seal_of(seal, info.context.reads), user_errors=errors
+        ),
+        at="seal",
     )
 
 
@@ -454,8 +587,11 @@ class Mutation:
         spec = domain.ImageSealSpec(
             name=input.name,
             biz_type=convert(domain.SealBizType, input.biz_type),
-            shape=convert(domain.TemplateShape, input.shape),
+            shape=None if input.shape is None else convert(domain.TemplateShape, input.shape),
             image_path=input.image_path,
+            width_mm=input.width_mm,
+            height_mm=input.height_mm,
+            color=color_of(input.color),
         )
         result = await info.context.writes.create_image_seal(
             convert(ProviderName, input.provider), spec
@@ -503,7 +639,10 @@ class Mutation:
             at="seal",
         )
 
-    @strawberry.mutation(description="Delete a seal. The default seal cannot be deleted.")
+    @strawberry.mutation(
+        description="Delete a seal. The default seal cannot be deleted; an e签宝 seal used before "
+        "is revoked instead (see `outcome`)."
+    )
     async def delete_seal(
         self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
     ) -> DeleteSealPayload | None:
@@ -512,11 +651,34 @@ class Mutation:
             info,
             result,
             lambda deleted, errors: DeleteSealPayload(
-                deleted_seal_id=None if deleted is None else strawberry.ID(deleted),
+                deleted_seal_id=None if deleted is None else strawberry.ID(deleted.seal_id),
+                outcome=None
+                if deleted is None or deleted.outcome is None
+                else convert(DeleteOutcome, deleted.outcome),
                 user_errors=errors,
             ),
             at="deletedSealId",
         )
+
+    @strawberry.mutation(
+        description="Enable a disabled seal again (e签宝 v3 enable-seal). Review, not this call, "
+        "enables an image seal awaiting it."
+    )
+    async def enable_seal(
+        self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
+    ) -> SealStatePayload | None:
+        result = await info.context.writes.enable_seal(input.seal_id)
+        return _state_payload(info, result)
+
+    @strawberry.mutation(
+        description="Disable (stop) a seal. No vendor's pages at hand document the call: "
+        "NOT_SUPPORTED everywhere for now (see `supportedOperations`)."
+    )
+    async def disable_seal(
+        self, info: Info, input: Annotated[SealRefInput, _input("Which seal.")]
+    ) -> SealStatePayload | None:
+        result = await info.context.writes.disable_seal(input.seal_id)
+        return _state_payload(info, result)
 
     @strawberry.mutation(description="Authorise people to use, or approve the use of, a seal.")
     async def authorize_seal(
@@ -544,9 +706,53 @@ class Mutation:
                     if done.authorizations is None
                     else [Authorization.of(a) for a in done.authorizations]
                 ),
+                sign_url=None if done is None else done.sign_url,
                 user_errors=errors,
             ),
             at="authorizations",
+        )
+
+    @strawberry.mutation(
+        description="Revoke an authorisation (e签宝 v3 auth-delete). 云银签 documents no call "
+        "for it: NOT_SUPPORTED there."
+    )
+    async def revoke_authorization(
+        self, info: Info, input: Annotated[AuthorizationRefInput, _input("Which one.")]
+    ) -> RevokeAuthorizationPayload | None:
+        result = await info.context.writes.revoke_authorization(input.authorization_id)
+        return payload(
+            info,
+            result,
+            lambda revoked, errors: RevokeAuthorizationPayload(
+                revoked_authorization_id=None if revoked is None else strawberry.ID(revoked),
+                user_errors=errors,
+            ),
+            at="revokedAuthorizationId",
+        )
+
+    @strawberry.mutation(
+        description="Change when an authorisation is in force (e签宝 v3 reauthorization: a new "
+        "letter to sign). 云银签 documents no call for it: NOT_SUPPORTED there."
+    )
+    async def change_authorization_period(
+        self,
+        info: Info,
+        input: Annotated[ChangeAuthorizationPeriodInput, _input("Which one, and when.")],
+    ) -> ChangeAuthorizationPeriodPayload | None:
+        result = await info.context.writes.change_authorization_period(
+            input.authorization_id, input.effective_at, input.expires_at
+        )
+        return payload(
+            info,
+            result,
+            lambda done, errors: ChangeAuthorizationPeriodPayload(
+                authorization=None
+                if done is None or done.authorization is None
+                else Authorization.of(done.authorization),
+                sign_url=None if done is None else done.sign_url,
+                user_errors=errors,
+            ),
+            at="authorization",
         )
 
     @strawberry.mutation(

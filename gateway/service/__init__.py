@@ -7,7 +7,9 @@ from gateway.service.seals import SealService
 from gateway.service.writes import (
     Authorized,
     DefaultChange,
+    Deleted,
     ReadBackFailed,
+    Reauthorized,
     SealWrites,
     WriteResult,
 )
@@ -17,8 +19,10 @@ __all__ = [
     "Authorized",
     "Counted",
     "DefaultChange",
+    "Deleted",
     "Limits",
     "ReadBackFailed",
+    "Reauthorized",
     "SealEdge",
     "SealPage",
     "SealQuery",

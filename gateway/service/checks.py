@@ -13,6 +13,7 @@ from datetime import datetime
 from PIL import Image
 
 from gateway.domain import (
+    AuthorizationPeriod,
     AuthorizationRole,
     AuthorizationScope,
     AuthorizationSpec,
@@ -30,8 +31,11 @@ from gateway.domain import (
 
 MAX_NAME = 50
 MAX_TEXT = 30
+# e签宝's aged looks (sealOldStyle OLD_1 to OLD_12).
+MAX_AGED_VARIANT = 12
 MAX_USERS = 100
 MAX_TEMPLATES = 100
+MAX_VENDOR_ID = 64
 MAX_NAME_FILTER = 100
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -76,12 +80,23 @@ def opacity(value: float | None) -> float | None:
 
 
 def template_spec(spec: TemplateSealSpec) -> TemplateSealSpec:
+    """The checks every vendor shares; each provider refuses what its own template lacks."""
+    if spec.aged_variant is not None and not 1 <= spec.aged_variant <= MAX_AGED_VARIANT:
+        raise invalid("agedVariant", f"`agedVariant` must be 1 to {MAX_AGED_VARIANT}.")
+    if (spec.width_mm is None) != (spec.height_mm is None):
+        missing = "heightMm" if spec.height_mm is None else "widthMm"
+        raise invalid(missing, "Give `widthMm` and `heightMm` together, or neither.")
+    surround = spec.surround_text
+    if surround is not None and _has_control(surround):
+        raise invalid("surroundText", "`surroundText` may not hold control characters.")
     return replace(
         spec,
         name=name(spec.name),
         horizontal_text=text(spec.horizontal_text, "horizontalText"),
         bottom_text=text(spec.bottom_text, "bottomText"),
         opacity=opacity(spec.opacity),
+        surround_text=surround or None,
+        aged=spec.aged or spec.aged_variant is not None,
     )
 
 
@@ -114,12 +129,29 @@ class AuthorizationRequest:
     expires_at: datetime | None = None
 
 
+def _vendor_id(value: str) -> bool:
+    """An id as the vendors spell them: 云银签 int64s, e签宝 hex strings (each vendor checks
+    its own form)."""
+    return 0 < len(value) <= MAX_VENDOR_ID and value.isascii() and value.replace("-", "").isalnum()
+
+
+def period(effective_at: datetime | None, expires_at: datetime | None) -> AuthorizationPeriod:
+    """When an authorisation is in force: times with offsets, the end after the start."""
+    for field, moment in (("effectiveAt", effective_at), ("expiresAt", expires_at)):
+        if moment is not None and moment.tzinfo is None:
+            raise invalid(field, f"`{field}` needs a time-zone offset.")
+    effective = effective_at or datetime.now().astimezone()
+    if expires_at is not None and expires_at <= effective:
+        raise invalid("expiresAt", "`expiresAt` must come after `effectiveAt` (or now).")
+    return AuthorizationPeriod(effective_at, expires_at)
+
+
 def authorization_spec(request: AuthorizationRequest, vendor_id: str) -> AuthorizationSpec:
     users = tuple(dict.fromkeys(u.strip() for u in request.user_ids))
     if not 1 <= len(users) <= MAX_USERS:
         raise invalid("userIds", f"Name 1 to {MAX_USERS} people in `userIds`.")
-    if not all(u.isascii() and u.isdigit() for u in users):
-        raise invalid("userIds", "`userIds` holds the vendor's numeric user ids.")
+    if not all(_vendor_id(u) for u in users):
+        raise invalid("userIds", "`userIds` holds the vendor's user ids (letters and digits).")
     templates = tuple(
         TemplateRef(t.id.strip(), (t.name or "").strip() or None) for t in request.templates
     )
@@ -128,18 +160,11 @@ def authorization_spec(request: AuthorizationRequest, vendor_id: str) -> Authori
         raise invalid("templates", "A LISTED_TEMPLATES authorisation needs `templates`.")
     if not listed and templates:
         raise invalid("templates", "`templates` is only for a LISTED_TEMPLATES authorisation.")
-    if len(templates) > MAX_TEMPLATES or not all(
-        t.id.isascii() and t.id.isdigit() for t in templates
-    ):
-        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} numeric ids.")
+    if len(templates) > MAX_TEMPLATES or not all(_vendor_id(t.id) for t in templates):
+        raise invalid("templates", f"`templates` holds up to {MAX_TEMPLATES} vendor ids.")
     if any(t.name is not None and _has_control(t.name) for t in templates):
         raise invalid("templates", "Template names may not hold control characters.")
-    for field, moment in (("effectiveAt", request.effective_at), ("expiresAt", request.expires_at)):
-        if moment is not None and moment.tzinfo is None:
-            raise invalid(field, f"`{field}` needs a time-zone offset.")
-    effective = request.effective_at or datetime.now().astimezone()
-    if request.expires_at is not None and request.expires_at <= effective:
-        raise invalid("expiresAt", "`expiresAt` must come after `effectiveAt` (or now).")
+    period(request.effective_at, request.expires_at)
     return AuthorizationSpec(
         seal_id=vendor_id,
         user_ids=users,
@@ -194,6 +219,7 @@ class SealQuery:
     biz_type: SealBizType | None = None
     status: SealStatus | None = None
     is_default: bool | None = None
+    include_revoked: bool = False
 
 
 def seal_filter(query: SealQuery) -> SealFilter:
@@ -211,6 +237,7 @@ def seal_filter(query: SealQuery) -> SealFilter:
         biz_type=query.biz_type,
         status=query.status,
         is_default=query.is_default,
+        include_revoked=query.include_revoked,
     )
 
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 from gateway.domain import (
     PROVIDER_ORDER,
     Authorization,
+    AuthorizationStatusReason,
     BadInput,
     Caller,
     Capability,
@@ -35,6 +36,7 @@ from gateway.domain import (
     SealAttr,
     SealFilter,
     SealKey,
+    TemplateStyle,
     UpstreamError,
 )
 from gateway.providers.base import SealProvider
@@ -154,6 +156,14 @@ class SealReads:
     def operations(self, provider: ProviderName) -> list[Capability]:
         adapter = self.adapters.get(provider)
         return [] if adapter is None else [c for c in Capability if adapter.supports(c)]
+
+    def template_styles(self, provider: ProviderName) -> tuple[TemplateStyle, ...]:
+        adapter = self.adapters.get(provider)
+        return () if adapter is None else adapter.template_styles
+
+    def template_options(self, provider: ProviderName) -> frozenset[str]:
+        adapter = self.adapters.get(provider)
+        return frozenset() if adapter is None else adapter.template_options
 
     def adapter(self, provider: ProviderName) -> SealProvider:
         """The one place that answers "this provider is not configured"."""
@@ -351,6 +361,19 @@ class SealReads:
             elif isinstance(total, BaseException):
                 raise total
         return Counted(sum(t for t in totals if isinstance(t, int)), errors)
+
+    async def authorization_sign_url(self, authorization: Authorization) -> str | None:
+        """Where the authorisation's letter is signed: asked of the vendor only while a letter
+        awaits signing (the only time the link is of use)."""
+        adapter = self.adapters.get(authorization.provider)
+        if (
+            adapter is None
+            or authorization.status_reason != AuthorizationStatusReason.LETTER_NOT_SIGNED
+        ):
+            return None
+        return await self.shielded(
+            authorization.provider, adapter.authorization_sign_url(self.scope, authorization)
+        )
 
     async def authorizations(
         self, seal: Seal, first: int | None, after: str | None

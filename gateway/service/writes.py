@@ -16,12 +16,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gateway.domain import (
     Authorization,
+    AuthorizationSpec,
+    AuthorizationStatusReason,
     BadInput,
     Capability,
+    DeleteOutcome,
     ErrorCode,
     Forbidden,
     GatewayError,
@@ -43,7 +47,8 @@ from gateway.domain import (
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest
-from gateway.service.reads import UNHANDLED, UNKNOWN_SEAL, SealReads
+from gateway.service.loaders import AuthorizationKey
+from gateway.service.reads import UNHANDLED, UNKNOWN_AUTHORIZATION, UNKNOWN_SEAL, SealReads
 
 log = logging.getLogger("gateway.service")
 audit_log = logging.getLogger("gateway.audit")
@@ -61,10 +66,27 @@ class DefaultChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Deleted:
+    seal_id: str
+    # What the vendor did: deleted, or (a seal used before) revoked; None when it does not say.
+    outcome: DeleteOutcome | None
+
+
+@dataclass(frozen=True, slots=True)
 class Authorized:
     seal: Seal | None
     # None when reading them back failed (the error beside says the write happened).
     authorizations: list[Authorization] | None
+    # Where the authorisation letter is signed, where the vendor needs one (e签宝).
+    sign_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reauthorized:
+    # The authorisation with its new period (e签宝 gives it a new id); None when reading it
+    # back failed.
+    authorization: Authorization | None
+    sign_url: str | None
 
 
 @dataclass(slots=True)
@@ -124,9 +146,11 @@ class SealWrites:
             ) from None
         if not adapter.supports(capability):
             what = capability.value.lower().replace("_", " ")
+            why = adapter.unsupported_why.get(capability)
             raise WriteRejected(
                 Rejection.NOT_SUPPORTED,
-                f"Provider {provider.value} does not support this operation ({what}).",
+                f"Provider {provider.value} does not support this operation ({what})"
+                + (f": {why}" if why else "."),
                 provider=provider,
             )
         return Target(adapter)
@@ -379,14 +403,41 @@ class SealWrites:
 
         return await self._write("setDefaultSeal", steps, seal_id=seal_id)
 
-    async def delete_seal(self, seal_id: str) -> WriteResult[str]:
-        """Answers the deleted seal's id."""
+    async def enable_seal(self, seal_id: str) -> WriteResult[Seal]:
+        return await self._set_state(seal_id, Capability.ENABLE, "enableSeal")
 
-        async def steps(result: WriteResult[str]) -> str:
+    async def disable_seal(self, seal_id: str) -> WriteResult[Seal]:
+        return await self._set_state(seal_id, Capability.DISABLE, "disableSeal")
+
+    async def _set_state(
+        self, seal_id: str, capability: Capability, operation: str
+    ) -> WriteResult[Seal]:
+        """Enables or disables a seal, and reads it back."""
+
+        async def steps(result: WriteResult[Seal]) -> Seal | None:
+            target = self._seal_target(seal_id, capability)
+            key = _key(target)
+            adapter, scope = target.adapter, self._reads.scope
+            change = (
+                adapter.enable_seal(scope, key.vendor_id)
+                if capability == Capability.ENABLE
+                else adapter.disable_seal(scope, key.vendor_id)
+            )
+            await self._send(target, change)
+            return await self._read_back(key.provider, self._reads.seal(key), result)
+
+        return await self._write(operation, steps, seal_id=seal_id)
+
+    async def delete_seal(self, seal_id: str) -> WriteResult[Deleted]:
+        """Answers the deleted seal's id, and whether it was deleted or revoked."""
+
+        async def steps(result: WriteResult[Deleted]) -> Deleted:
             target = self._seal_target(seal_id, Capability.DELETE)
             key = _key(target)
-            await self._send(target, target.adapter.delete_seal(self._reads.scope, key.vendor_id))
-            return seal_id
+            outcome = await self._send(
+                target, target.adapter.delete_seal(self._reads.scope, key.vendor_id)
+            )
+            return Deleted(seal_id, outcome)
 
         return await self._write("deleteSeal", steps, seal_id=seal_id)
 
@@ -395,16 +446,21 @@ class SealWrites:
             target = self._seal_target(request.seal_id, Capability.AUTHORIZE)
             key = _key(target)
             spec = checks.authorization_spec(request, key.vendor_id)
+            target.adapter.check_authorization(spec)
 
             def listing() -> Awaitable[list[Authorization]]:
                 return self._reads.loaders.all_authorizations(key.provider, key.vendor_id)
 
-            # The vendor answers no ids: the new rules are those absent before the call.
-            before = {a.vendor_id for a in await self._before(target, listing())}
-            await self._send(target, target.adapter.authorize(self._reads.scope, spec))
+            existing = await self._before(target, listing())
+            _no_letter_waiting(existing, spec)
+            # Where the vendor answers no ids, the new rules are those absent before the call.
+            before = {a.vendor_id for a in existing}
+            grant = await self._send(target, target.adapter.authorize(self._reads.scope, spec))
             after = await self._read_back(key.provider, listing(), result)
             created = None
-            if after is not None:
+            if after is not None and grant.vendor_ids is not None:
+                created = [a for a in after if a.vendor_id in grant.vendor_ids]
+            elif after is not None:
                 created = [
                     a
                     for a in after
@@ -413,10 +469,89 @@ class SealWrites:
                     and a.role == spec.role
                 ]
             return Authorized(
-                await self._read_back(key.provider, self._reads.seal(key), result), created
+                await self._read_back(key.provider, self._reads.seal(key), result),
+                created,
+                grant.sign_url,
             )
 
         return await self._write("authorizeSeal", steps, seal_id=request.seal_id)
+
+    def _authorization_ref(
+        self, authorization_id: str, capability: Capability
+    ) -> tuple[Target, AuthorizationKey | None]:
+        """The authorisation a write is about and its provider, checked to support the write;
+        no key when the id was not issued to this tenant. Nothing is called."""
+        try:
+            type_name, node_id = ids.parse_global_id(authorization_id, "authorizationId")
+            if type_name != ids.AUTHORIZATION_TYPE:
+                raise BadInput(f"{authorization_id!r} is not an authorisation id.")
+            issued = ids.authorization_key(node_id, self._reads.tenant)
+        except BadInput as error:
+            raise checks.invalid("authorizationId", error.message) from None
+        provider, seal_id, vendor_id = issued.key
+        target = self._write_target(provider, capability)
+        key = AuthorizationKey(provider, seal_id, vendor_id) if issued.ours else None
+        return Target(target.adapter, SealKey(provider, seal_id)), key
+
+    async def _authorization(self, target: Target, key: AuthorizationKey | None) -> Authorization:
+        """The authorisation, read before the write: an id this tenant was not issued, or one
+        its seal no longer lists, is AUTHORIZATION_NOT_FOUND, and nothing is sent."""
+        missing = WriteRejected(
+            Rejection.AUTHORIZATION_NOT_FOUND,
+            UNKNOWN_AUTHORIZATION,
+            field="authorizationId",
+            provider=target.adapter.name,
+        )
+        if key is None:
+            raise missing
+        try:
+            found: Authorization = await self._before(
+                target, self._reads.loaders.authorization.load(key)
+            )
+        except WriteRejected as error:
+            if error.reason == Rejection.SEAL_NOT_FOUND:
+                raise missing from None
+            raise
+        return found
+
+    async def revoke_authorization(self, authorization_id: str) -> WriteResult[str]:
+        """Answers the revoked authorisation's id."""
+
+        async def steps(result: WriteResult[str]) -> str:
+            target, key = self._authorization_ref(authorization_id, Capability.REVOKE_AUTHORIZATION)
+            found = await self._authorization(target, key)
+            await self._send(target, target.adapter.revoke_authorization(self._reads.scope, found))
+            return authorization_id
+
+        return await self._write("revokeAuthorization", steps)
+
+    async def change_authorization_period(
+        self,
+        authorization_id: str,
+        effective_at: datetime | None,
+        expires_at: datetime | None,
+    ) -> WriteResult[Reauthorized]:
+        """The authorisation under its new period, read back, and the new letter's link."""
+
+        async def steps(result: WriteResult[Reauthorized]) -> Reauthorized:
+            target, key = self._authorization_ref(
+                authorization_id, Capability.CHANGE_AUTHORIZATION_PERIOD
+            )
+            period = checks.period(effective_at, expires_at)
+            target.adapter.check_period(period)
+            found = await self._authorization(target, key)
+            grant = await self._send(
+                target,
+                target.adapter.change_authorization_period(self._reads.scope, found, period),
+            )
+            new_id = grant.vendor_ids[0] if grant.vendor_ids else found.vendor_id
+            new_key = AuthorizationKey(found.provider, found.seal_id, new_id)
+            changed = await self._read_back(
+                found.provider, self._reads.loaders.authorization.load(new_key), result
+            )
+            return Reauthorized(changed, grant.sign_url)
+
+        return await self._write("changeAuthorizationPeriod", steps)
 
     async def management_url(self, provider: ProviderName) -> WriteResult[str]:
         async def steps(result: WriteResult[str]) -> str:
@@ -424,6 +559,24 @@ class SealWrites:
             return await self._send(target, target.adapter.management_url(self._reads.scope))
 
         return await self._write("sealManagementUrl", steps)
+
+
+def _no_letter_waiting(existing: list[Authorization], spec: AuthorizationSpec) -> None:
+    """A person whose authorisation letter for the seal awaits signing is not authorised again:
+    that letter is signed or the authorisation revoked first (e签宝 saves one per call)."""
+    waiting = sorted(
+        a.user_id
+        for a in existing
+        if a.user_id in spec.user_ids
+        and a.status_reason == AuthorizationStatusReason.LETTER_NOT_SIGNED
+    )
+    if waiting:
+        raise WriteRejected(
+            Rejection.AUTHORIZATION_CONFLICT,
+            f"An authorisation letter for {', '.join(waiting)} awaits signing: sign it "
+            "(`signUrl`) or revoke that authorisation first.",
+            field="userIds",
+        )
 
 
 def _key(target: Target) -> SealKey:

@@ -8,13 +8,19 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.domain import DEFAULT_TENANT, ProviderName
+from gateway.domain import DEFAULT_TENANT, ProviderName, UpstreamError
 from gateway.providers.esign.auth import SignatureAuth, token_auth
 from gateway.providers.esign.wire import (
     AccessToken,
+    Authorized,
     CreatedSeal,
+    DeletedSeal,
+    FileKey,
+    FileUploaded,
     InternalAuthPage,
     ManageUrl,
+    Reauthorized,
+    SignUrl,
     V1SealPage,
     V3SealInfo,
     V3SealPage,
@@ -34,6 +40,7 @@ from gateway.providers.wire import read_as
 from gateway.settings import DEFAULTS
 
 PROVIDER = ProviderName.ESIGN
+OCTET_STREAM = "application/octet-stream"
 AuthMode = Literal["signature", "token"]
 
 # Business codes (UPSTREAMS.md): `{"code": 0, "message": ..., "data": ...}`, 0 for success.
@@ -129,25 +136,34 @@ class EsignClient:
         )
         return read_as(PROVIDER, "the v3 seal detail", data, V3SealInfo)
 
-    async def own_seal_list(self, org_id: str, page: int, size: int) -> V3SealPage:
-        """v3: one page (at most 20) of the organisation's own seals, with business types."""
-        params = {"orgId": org_id, "pageNum": page, "pageSize": size}
+    async def own_seal_list(
+        self, org_id: str, page: int, size: int, *, revoked: bool = False
+    ) -> V3SealPage:
+        """v3: one page (at most 20) of the organisation's own seals, with business types;
+        revoked seals too when `revoked` (the list's `revocationSeal`)."""
+        params: dict[str, Any] = {"orgId": org_id, "pageNum": page, "pageSize": size}
+        if revoked:
+            params["revocationSeal"] = "true"
         data = await self._call("GET", "/v3/seals/org-own-seal-list", params=params)
         return read_as(PROVIDER, "the v3 seal list", data, V3SealPage)
 
-    async def create_by_template(
-        self, org_id: str, name: str, style: str, size: str
-    ) -> CreatedSeal:
-        """v3: a template seal; answers its id when the vendor gives one."""
-        body = {"orgId": org_id, "sealName": name, "sealTemplateStyle": style, "sealSize": size}
+    async def create_by_template(self, body: dict[str, object]) -> CreatedSeal:
+        """v3: a template seal (the body `mapping.template_body` makes); answers its id."""
         data = await self._call("POST", "/v3/seals/org-seals/create-by-template", json=body)
         return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
 
-    async def delete_org_seal(self, org_id: str, seal_id: str) -> None:
-        """v3: delete an organisation seal (not the default, not an image under review)."""
-        await self._call(
+    async def delete_org_seal(self, org_id: str, seal_id: str) -> DeletedSeal:
+        """v3: delete an organisation seal (not the default, not an image under review);
+        answers whether it was deleted or revoked."""
+        data = await self._call(
             "DELETE", "/v3/seals/org-seal", params={"orgId": org_id, "sealId": seal_id}
         )
+        return read_as(PROVIDER, "the deleted seal", data or {}, DeletedSeal)
+
+    async def enable_seal(self, org_id: str, seal_id: str) -> None:
+        """v3: enable a disabled seal again."""
+        body = {"orgId": org_id, "sealId": seal_id}
+        await self._call("POST", "/v3/seals/org-seals/enable-seal", json=body)
 
     async def set_default(self, org_id: str, seal_id: str) -> None:
         """v1: make a seal the organisation's default."""
@@ -166,6 +182,77 @@ class EsignClient:
         params = {"orgId": org_id, "sealId": seal_id, "pageNum": page, "pageSize": size}
         data = await self._call("GET", "/v3/seals/org-seals/internal-auth", params=params)
         return read_as(PROVIDER, "the authorisation list", data, InternalAuthPage)
+
+    async def file_key(self, file_name: str, size: int, content_md5: str) -> FileKey:
+        """v3: step one of an image upload: the image's fileKey and where to PUT it."""
+        body = {
+            "contentMd5": content_md5,
+            "contentType": OCTET_STREAM,
+            "fileName": file_name,
+            "fileSize": size,
+        }
+        data = await self._call("POST", "/v3/files/file-key", json=body)
+        return read_as(PROVIDER, "the upload address", data, FileKey)
+
+    async def put_file(self, url: str, data: bytes, content_md5: str) -> None:
+        """Step two: the bytes to the pre-signed `fileUploadUrl`, unsigned by the app (the URL
+        carries its own signature) and with the Content-MD5 step one named."""
+
+        async def send() -> Any:
+            try:
+                response = await self._http.request(
+                    "PUT",
+                    url,
+                    content=data,
+                    headers={"Content-MD5": content_md5, "Content-Type": OCTET_STREAM},
+                    auth=NO_AUTH,
+                )
+            except httpx.HTTPError as exc:
+                raise transport_failure(PROVIDER, exc, is_write=True) from None
+            if response.status_code != 200:
+                raise UpstreamError(
+                    PROVIDER,
+                    f"e签宝's file store refused the upload (HTTP {response.status_code}).",
+                    vendor_code=f"HTTP_{response.status_code}",
+                    write_may_have_happened=False,
+                )
+            answer = read_as(PROVIDER, "the upload", response.json(), FileUploaded)
+            if answer.errCode != 0:
+                raise UpstreamError(
+                    PROVIDER,
+                    f"e签宝's file store refused the upload: {answer.msg}",
+                    vendor_code=f"UPLOAD_{answer.errCode}",
+                    write_may_have_happened=False,
+                )
+
+        await self.upstream.call(send, is_write=True, endpoint="PUT fileUploadUrl", share_as=None)
+
+    async def create_by_image(self, body: dict[str, object]) -> CreatedSeal:
+        """v3: an image seal from an uploaded fileKey; it awaits review."""
+        data = await self._call("POST", "/v3/seals/org-seals/create-by-image", json=body)
+        return read_as(PROVIDER, "the created seal", data or {}, CreatedSeal)
+
+    async def authorize(self, body: dict[str, object]) -> Authorized:
+        """v3: authorise members (the body `mapping.authorization_body` makes); pending until
+        the authorisation letter is signed."""
+        data = await self._call("POST", "/v3/seals/org-seals/internal-auth", json=body)
+        return read_as(PROVIDER, "the authorisation", data or {}, Authorized)
+
+    async def sign_url(self, org_id: str, auth_biz_id: str) -> SignUrl:
+        """v3: the signing link of an authorisation's letter."""
+        params = {"orgId": org_id, "sealAuthBizId": auth_biz_id}
+        data = await self._call("GET", "/v3/seals/org-seals/authorization-sign-url", params=params)
+        return read_as(PROVIDER, "the letter's link", data or {}, SignUrl)
+
+    async def reauthorize(self, body: dict[str, object]) -> Reauthorized:
+        """v3: a new period for an authorisation: a new id and a new letter to sign."""
+        data = await self._call("POST", "/v3/seals/org-seals/reauthorization", json=body)
+        return read_as(PROVIDER, "the new authorisation", data, Reauthorized)
+
+    async def delete_auths(self, org_id: str, auth_biz_ids: list[str]) -> None:
+        """v3: revoke authorisations by their ids."""
+        body = {"orgId": org_id, "deleteType": "sealAuthBizIds", "sealAuthBizIds": auth_biz_ids}
+        await self._call("POST", "/v3/seals/org-seals/auth-delete", json=body)
 
     async def _call(
         self,

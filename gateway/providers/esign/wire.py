@@ -61,17 +61,50 @@ class AccessToken(msgspec.Struct, frozen=True):
 
 
 class CreatedSeal(msgspec.Struct, frozen=True):
-    """`data` of `POST /v3/seals/org-seals/create-by-template`. The vendor's page shows no
-    response fields, so none is relied on: a `sealId` is used when present, else the seal is
-    found by its (unique) name."""
+    """`data` of `POST /v3/seals/org-seals/create-by-template` and `create-by-image`: the new
+    seal's id (when absent, the seal is found by its unique name)."""
 
     sealId: str | None = None
+
+
+class DeletedSeal(msgspec.Struct, frozen=True):
+    """`data` of `DELETE /v3/seals/org-seal`: `delete` (never used, removed) or `revoke` (used
+    before: revoked, its usage records kept)."""
+
+    sealStatus: str | None = None
+
+
+class FileKey(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/files/file-key`: the image's key, and where to PUT its bytes (valid
+    60 minutes)."""
+
+    fileKey: Filled
+    fileUploadUrl: Filled
+
+
+class FileUploaded(msgspec.Struct, frozen=True):
+    """The answer of the PUT to `fileUploadUrl`: `errCode` 0 for success."""
+
+    errCode: int
+    msg: str | None = None
 
 
 class ManageUrl(msgspec.Struct, frozen=True):
     """`data` of `POST /v3/seals/org-seals-manage-url` (valid 30 minutes)."""
 
     orgSealManageUrl: Filled
+
+
+class AuthTemplate(msgspec.Struct, frozen=True):
+    """`sealAuthScope.template`: a template id (or ALL), or developer app ids."""
+
+    templateId: str | None = None
+    applicationsIds: str | None = None
+
+
+class AuthScope(msgspec.Struct, frozen=True):
+    template: AuthTemplate | None = None
+    autoSign: bool | None = None
 
 
 class InternalAuth(msgspec.Struct, frozen=True):
@@ -82,10 +115,48 @@ class InternalAuth(msgspec.Struct, frozen=True):
     authorizedPsnId: Filled
     authorizerPsnId: str | None = None
     sealRole: str | None = None
-    # 0 lapsed, 1 in force, 3 awaiting effect (e.g. the authorisation letter is not signed)
+    # 0 lapsed, 1 in force, 3 awaiting effect
     authorizeStatus: int | None = None
     statusDescription: str | None = None
+    # NOT_EXPIRE, NOT_SIGN, WAIT_EFFECTIVE, EXPIRED, *_ACCOUNT_UPDATE
     expireReason: str | None = None
+    expireReasonDescription: str | None = None
+    longTermEffective: bool | None = None
+    effectiveTime: int | None = None
+    expireTime: int | None = None
+    signFlowId: str | None = None
+    sealAuthScope: AuthScope | None = None
+
+
+class AuthBizInfo(msgspec.Struct, frozen=True):
+    authorizedPsnId: str | None = None
+    sealAuthBizId: str | None = None
+
+
+class Authorized(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals/internal-auth`."""
+
+    sealAuthBizIds: list[str] | None = None
+    sealAuthBizInfos: list[AuthBizInfo] | None = None
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
+    # the transactor's role: 1 administrator or legal representative, 2 member
+    sealAuthorizeType: int | None = None
+
+
+class Reauthorized(msgspec.Struct, frozen=True):
+    """`data` of `POST /v3/seals/org-seals/reauthorization`: the old id no longer stands."""
+
+    newSealAuthBizId: Filled
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
+
+
+class SignUrl(msgspec.Struct, frozen=True):
+    """`data` of `GET /v3/seals/org-seals/authorization-sign-url`."""
+
+    authorizationSignShortUrl: str | None = None
+    authorizationSignUrl: str | None = None
 
 
 class InternalAuthPage(msgspec.Struct, frozen=True):
@@ -106,6 +177,9 @@ class V3ListedSeal(msgspec.Struct, frozen=True):
     sealBizTypeDescription: str | None = None
     sealStyle: int | None = None
     sealStatus: int | None = None
+    statusDescription: str | None = None
+    rejectReason: str | None = None
+    sealImageDownloadUrl: str | None = None
 
 
 class V3SealPage(msgspec.Struct, frozen=True):

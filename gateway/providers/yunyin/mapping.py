@@ -14,6 +14,7 @@ from gateway.domain import (
     AuthorizationSpec,
     MalformedAnswer,
     ProviderName,
+    Rejection,
     Seal,
     SealAttr,
     SealBizType,
@@ -26,7 +27,9 @@ from gateway.domain import (
     TemplateRef,
     TemplateSealSpec,
     TemplateShape,
+    TemplateStyle,
     UploadedImage,
+    WriteRejected,
 )
 from gateway.providers.mapping import from_iso, image_link, non_empty
 from gateway.providers.yunyin.wire import AuthorRecord, FileInfo, SealRecord
@@ -107,6 +110,13 @@ COLOR_CODES = {
     SealColor.PURPLE: "Purple",
 }
 SHAPE_CODES = {TemplateShape.ROUND: "round", TemplateShape.OVAL: "oval"}
+# createSealByTemplate: any category, round or oval (its page names no star or size).
+TEMPLATE_STYLES = tuple(
+    TemplateStyle(biz_type, shape, None, code)
+    for biz_type in CATEGORY_CODES
+    for shape, code in SHAPE_CODES.items()
+)
+TEMPLATE_OPTIONS = frozenset({"color", "opacity", "horizontalText", "bottomText"})
 
 
 def to_vendor_time(value: datetime) -> str:
@@ -127,7 +137,28 @@ def to_uploaded_image(data: FileInfo) -> UploadedImage:
 
 
 def template_body(spec: TemplateSealSpec) -> dict[str, Any]:
-    """The body of createSealByTemplate and corpPreView."""
+    """The body of createSealByTemplate and corpPreView; what its page has no field for is
+    refused, never dropped."""
+    if spec.shape not in SHAPE_CODES:
+        raise WriteRejected(
+            Rejection.INVALID_INPUT,
+            f"云银签 draws round or oval template seals only, not {spec.shape.value}.",
+            field="shape",
+            provider=PROVIDER,
+        )
+    for field, given in (
+        ("star", spec.star is not None),
+        ("surroundText", bool(spec.surround_text)),
+        ("aged", spec.aged or spec.aged_variant is not None),
+        ("widthMm", spec.width_mm is not None),
+    ):
+        if given:
+            raise WriteRejected(
+                Rejection.INVALID_INPUT,
+                f"云银签's template seals have no `{field}` option.",
+                field=field,
+                provider=PROVIDER,
+            )
     body: dict[str, Any] = {
         "sealName": spec.name,
         "sealStyle": 1,
@@ -202,5 +233,8 @@ def to_authorization(row: AuthorRecord) -> Authorization:
         created_at=_time("createTime", row.createTime),
         auto_sign=None if row.autoSign is None else row.autoSign == 1,
         examiner_notified=None if row.examinerNotify is None else row.examinerNotify == 1,
-        status=row.status,
+        vendor_status=row.status,
+        # its page leaves `status`'s values unconfirmed: not read as in force or not
+        status=None,
+        long_term=None if row.effectiveTime is None else row.expireTime is None,
     )

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gateway.domain import (
     DEFAULT_TENANT,
     Authorization,
+    AuthorizationGrant,
     AuthorizationSpec,
     BadInput,
     Capability,
+    DeleteOutcome,
     ImageSealSpec,
     OrgScope,
     Page,
@@ -21,7 +24,9 @@ from gateway.domain import (
     SealColor,
     SealFilter,
     TemplateSealSpec,
+    TemplateShape,
     UploadedImage,
+    WriteRejected,
 )
 from gateway.providers.base import SealProvider, covering_pages, slice_pages
 from gateway.providers.resilience import SharedUpstream
@@ -32,6 +37,8 @@ from gateway.providers.yunyin.mapping import (
     FIELDS,
     SHAPE_CODES,
     STATUS_CODES,
+    TEMPLATE_OPTIONS,
+    TEMPLATE_STYLES,
     authorization_body,
     template_body,
     to_authorization,
@@ -78,13 +85,26 @@ def seal_number(vendor_id: str) -> int:
 
 class YunyinProvider(SealProvider):
     name = ProviderName.YUNYIN
-    capabilities = frozenset(Capability)
+    # Every operation but those its page documents no call for.
+    unsupported_why = MappingProxyType(
+        {
+            Capability.ENABLE: "云银签's seal API documents no call to enable a seal.",
+            Capability.DISABLE: "云银签's seal API documents no call to disable a seal.",
+            Capability.REVOKE_AUTHORIZATION: "云银签's seal API documents no call to revoke an "
+            "authorisation (only addSealAuthor and getSealAuthorList).",
+            Capability.CHANGE_AUTHORIZATION_PERIOD: "云银签's seal API documents no call to "
+            "change an authorisation's period.",
+        }
+    )
+    capabilities = frozenset(Capability) - set(unsupported_why)
     listing_fields = FIELDS
     detail_fields = FIELDS
     # getSealListByPage filters by name (fuzzy), category and status; not by the default flag.
     pushdown = frozenset({"name_contains", "biz_type", "status"})
     max_page_size = 100
     rejections = REJECTIONS
+    template_styles = TEMPLATE_STYLES
+    template_options = TEMPLATE_OPTIONS
 
     def __init__(
         self,
@@ -134,6 +154,8 @@ class YunyinProvider(SealProvider):
         if seal_filter.biz_type is not None:
             body["categoryType"] = CATEGORY_CODES[seal_filter.biz_type]
         if seal_filter.status is not None:
+            if seal_filter.status not in STATUS_CODES:
+                return Page([], 0)  # a status 云银签 has no code for: none of its seals
             body["sealStatus"] = STATUS_CODES[seal_filter.status]
         return await self._paged(
             "/seal/getSealListByPage",
@@ -179,11 +201,30 @@ class YunyinProvider(SealProvider):
         return str(answer.data.sealId)
 
     async def create_image_seal(self, scope: OrgScope, spec: ImageSealSpec) -> str:
+        shape = spec.shape or TemplateShape.ROUND
+        refused = [
+            (field, why)
+            for field, given, why in (
+                ("shape", shape not in SHAPE_CODES, "round or oval only"),
+                ("widthMm", spec.width_mm is not None, "no size field"),
+                ("heightMm", spec.height_mm is not None, "no size field"),
+                ("color", spec.color is not None, "no colour field"),
+            )
+            if given
+        ]
+        if refused:
+            field, why = refused[0]
+            raise WriteRejected(
+                Rejection.INVALID_INPUT,
+                f"云银签's createSealByImage takes no such `{field}` ({why}).",
+                field=field,
+                provider=self.name,
+            )
         body: dict[str, Any] = {
             "sealName": spec.name,
             "sealStyle": 3,
             "categoryType": CATEGORY_CODES[spec.biz_type],
-            "sealTemplateStyle": SHAPE_CODES[spec.shape],
+            "sealTemplateStyle": SHAPE_CODES[shape],
         }
         # The seed page leaves open how the upload is tied to the seal; naming it is harmless
         # where the vendor ties it by session, and exact where it reads the path.
@@ -220,12 +261,30 @@ class YunyinProvider(SealProvider):
     async def set_default_seal(self, scope: OrgScope, seal_id: str) -> None:
         await self._write("/seal/updDefault", scope, {"sealId": seal_number(seal_id)}, dict)
 
-    async def delete_seal(self, scope: OrgScope, seal_id: str) -> None:
+    async def delete_seal(self, scope: OrgScope, seal_id: str) -> DeleteOutcome:
+        """云银签 deletes logically: the seal is gone from every list and call (its page)."""
         await self._write("/seal/delete", scope, {"sealId": seal_number(seal_id)}, dict)
+        return DeleteOutcome.DELETED
 
-    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> None:
+    def check_authorization(self, spec: AuthorizationSpec) -> None:
+        """云银签's user and template ids are numbers (int64)."""
+        for field, ids in (
+            ("userIds", spec.user_ids),
+            ("templates", [t.id for t in spec.templates]),
+        ):
+            if not all(i.isascii() and i.isdigit() for i in ids):
+                raise WriteRejected(
+                    Rejection.INVALID_INPUT,
+                    f"`{field}` holds 云银签's numeric ids.",
+                    field=field,
+                    provider=self.name,
+                )
+
+    async def authorize(self, scope: OrgScope, spec: AuthorizationSpec) -> AuthorizationGrant:
+        """Grants at once; the answer names no ids (the new rules are found by listing)."""
         body = authorization_body(spec, seal_number(spec.seal_id))
         await self._write("/seal/addSealAuthor", scope, body, dict)
+        return AuthorizationGrant()
 
     async def management_url(self, scope: OrgScope) -> str:
         answer = await self._write("/seal/getSealAuthorUrl", scope, {}, Link)
