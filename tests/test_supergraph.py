@@ -1,6 +1,7 @@
-"""Federation proved with a real router: Apollo Gateway (from npm) composes the gateway's
-subgraph with a second small subgraph that extends `Seal` through `@key(fields: "id")`, and
-queries through the supergraph fetch fields from both, in both directions."""
+"""Federation proved with real routers: Apollo Gateway, and Hive Gateway over The Guild's
+composition (both from npm), compose the gateway's subgraph with a second small subgraph that
+extends `Seal` through `@key(fields: "id")`, and queries through the supergraph fetch fields
+from both, in both directions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from gateway.schema import FEDERATION_VERSION
 from tests import node
 from tests.conftest import SUITE_KEY, Gateway, ServerThread
 from tests.test_read_path import global_id
@@ -51,6 +53,67 @@ console.log(JSON.stringify(answers));
 await server.stop();
 """
 
+HIVE_PACKAGES = [
+    "@graphql-hive/gateway-runtime@2",
+    # the HTTP transport to subgraphs, which the runtime loads by name
+    "@graphql-mesh/transport-http@1",
+    "@theguild/federation-composition@0",
+    "graphql@16",
+]
+
+# The Guild's composition from each subgraph's own SDL (`_service { sdl }`), then Hive
+# Gateway's runtime over the supergraph, asked through its fetch handler. The caller's
+# Authorization goes on to our subgraph, as a deployment would configure it.
+HIVE = """
+import { composeServices } from '@theguild/federation-composition';
+import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { parse } from 'graphql';
+
+const [sealsUrl, contractsUrl, key] = process.argv.slice(2);
+const authorization = `Bearer ${key}`;
+async function sdlOf(url, headers) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query: '{ _service { sdl } }' }),
+  });
+  return (await response.json()).data._service.sdl;
+}
+const composed = composeServices([
+  { name: 'seals', url: sealsUrl, typeDefs: parse(await sdlOf(sealsUrl, { authorization })) },
+  { name: 'contracts', url: contractsUrl, typeDefs: parse(await sdlOf(contractsUrl, {})) },
+]);
+if (composed.errors && composed.errors.length) {
+  console.log(JSON.stringify({ compositionErrors: composed.errors.map((e) => e.message) }));
+  process.exit(0);
+}
+const gateway = createGatewayRuntime({
+  supergraph: composed.supergraphSdl,
+  logging: false,
+  maskedErrors: false,
+  propagateHeaders: {
+    fromClientToSubgraphs: ({ request, subgraphName }) =>
+      subgraphName === 'seals' ? { authorization: request.headers.get('authorization') } : {},
+  },
+});
+const queries = JSON.parse(await new Promise((done) => {
+  let text = '';
+  process.stdin.on('data', (chunk) => { text += chunk; });
+  process.stdin.on('end', () => done(text));
+}));
+const answers = [];
+for (const query of queries) {
+  const response = await gateway.fetch('http://router.local/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization },
+    body: JSON.stringify({ query }),
+  });
+  answers.push(await response.json());
+}
+console.log(JSON.stringify(answers));
+await gateway.dispose();
+"""
+
 # --- the second subgraph: contracts, which knows seals only by id --------------------------
 
 CONTRACTS = {"50001": 3, "50003": 7}
@@ -82,27 +145,35 @@ def seal_id(vendor: str) -> str:
 
 @pytest.fixture(scope="module")
 def contracts_subgraph() -> Iterator[str]:
-    schema = strawberry.federation.Schema(query=ContractsQuery, types=[Seal])
+    # the version ours advertises: The Guild's composition takes none newer than 2.9
+    schema = strawberry.federation.Schema(
+        query=ContractsQuery, types=[Seal], federation_version=FEDERATION_VERSION
+    )
     app = Starlette(routes=[Route("/", GraphQL(schema), methods=["GET", "POST"])])
     with ServerThread(app) as server:
         yield f"{server.url}/"
 
 
-@pytest.fixture(scope="session")
-def router(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return node.install(tmp_path_factory, "router", ROUTER_PACKAGES, ROUTER)
+ROUTERS = {"apollo": (ROUTER_PACKAGES, ROUTER), "hive": (HIVE_PACKAGES, HIVE)}
+
+
+@pytest.fixture(scope="session", params=sorted(ROUTERS))
+def router(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    packages, script = ROUTERS[request.param]
+    return node.install(tmp_path_factory, f"router-{request.param}", packages, script)
 
 
 def through_the_supergraph(
     router: Path, gateway: Gateway, contracts: str, queries: list[str]
 ) -> list[dict[str, Any]]:
-    answers: list[dict[str, Any]] = node.run(
+    answers = node.run(
         router, f"{gateway.url}/subgraph", contracts, SUITE_KEY, stdin=json.dumps(queries)
     )
+    assert isinstance(answers, list), answers  # not composition errors
     return answers
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(200)
 def test_a_supergraph_of_the_gateway_and_another_subgraph(
     router: Path, gateway: Gateway, contracts_subgraph: str
 ) -> None:

@@ -45,6 +45,12 @@ class ProductSchema(strawberry.Schema):
             del schema.type_map[name]
 
 
+# The newest Federation version both Apollo's composition and The Guild's (Hive Gateway, Mesh
+# Compose) accept: The Guild's refuses 2.11, strawberry's default; the subgraph uses nothing
+# newer than 2.9 offers (@key, @shareable).
+FEDERATION_VERSION = "2.9"
+
+
 def build_schema(*, subgraph: bool = False, lean: bool = True) -> strawberry.Schema:
     """The product's schema, or with `subgraph` the same types as a federation subgraph.
     Types and resolvers only: limits, caches, errors and metrics are the request path's
@@ -52,7 +58,11 @@ def build_schema(*, subgraph: bool = False, lean: bool = True) -> strawberry.Sch
     schema: strawberry.Schema
     if subgraph:
         schema = strawberry.federation.Schema(
-            query=Query, mutation=Mutation, types=[Seal, Authorization], scalar_overrides=SCALARS
+            query=Query,
+            mutation=Mutation,
+            types=[Seal, Authorization],
+            scalar_overrides=SCALARS,
+            federation_version=FEDERATION_VERSION,
         )
     else:
         with warnings.catch_warnings():
