@@ -37,8 +37,8 @@ def run(script: Path, *args: str, stdin: str | None = None) -> Any:
         capture_output=True,
         text=True,
         timeout=100,
-        check=True,
         cwd=script.parent,
         env={"AUDIT_KEY": SUITE_KEY, "PATH": "/usr/bin:/bin:/usr/local/bin"},
     )
+    assert done.returncode == 0, f"{script.parent.name} failed:\n{done.stderr[-3000:]}"
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -5,6 +5,7 @@ from both, in both directions."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from gateway.sandbox import Sandbox
 from gateway.schema import FEDERATION_VERSION
 from tests import node
 from tests.conftest import SUITE_KEY, Gateway, ServerThread
 from tests.test_read_path import global_id
+from tests.test_write_path import png
 
 ROUTER_PACKAGES = ["@apollo/gateway@2", "@apollo/server@4", "graphql@16"]
 
@@ -91,9 +94,13 @@ const gateway = createGatewayRuntime({
   supergraph: composed.supergraphSdl,
   logging: false,
   maskedErrors: false,
+  multipart: true, // file uploads (off by default in Hive Gateway)
   propagateHeaders: {
-    fromClientToSubgraphs: ({ request, subgraphName }) =>
-      subgraphName === 'seals' ? { authorization: request.headers.get('authorization') } : {},
+    fromClientToSubgraphs: ({ request, subgraphName }) => subgraphName === 'seals' ? {
+      authorization: request.headers.get('authorization'),
+      // an upload's CSRF guard: the client's preflight header, on to the subgraph
+      'apollo-require-preflight': request.headers.get('apollo-require-preflight') ?? undefined,
+    } : {},
   },
 });
 const queries = JSON.parse(await new Promise((done) => {
@@ -102,13 +109,28 @@ const queries = JSON.parse(await new Promise((done) => {
   process.stdin.on('end', () => done(text));
 }));
 const answers = [];
-for (const query of queries) {
-  const response = await gateway.fetch('http://router.local/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization },
-    body: JSON.stringify({ query }),
-  });
-  answers.push(await response.json());
+for (const item of queries) {
+  const init = { method: 'POST', headers: { accept: 'application/json', authorization } };
+  if (typeof item === 'string') {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify({ query: item });
+  } else {
+    // a file upload (the GraphQL multipart request), as Apollo Client's upload link sends it
+    const form = new FormData();
+    form.append('operations', JSON.stringify({ query: item.query, variables: { file: null } }));
+    form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+    const bytes = Buffer.from(item.png, 'base64');
+    form.append('0', new Blob([bytes], { type: 'image/png' }), 'seal.png');
+    init.headers['apollo-require-preflight'] = 'true';
+    init.body = form;
+  }
+  const response = await gateway.fetch('http://router.local/graphql', init);
+  const text = await response.text();
+  try {
+    answers.push(JSON.parse(text));
+  } catch {
+    answers.push({ status: response.status, body: text });
+  }
 }
 console.log(JSON.stringify(answers));
 await gateway.dispose();
@@ -155,16 +177,24 @@ def contracts_subgraph() -> Iterator[str]:
 
 
 ROUTERS = {"apollo": (ROUTER_PACKAGES, ROUTER), "hive": (HIVE_PACKAGES, HIVE)}
+INSTALLED: dict[str, Path] = {}
 
 
-@pytest.fixture(scope="session", params=sorted(ROUTERS))
+def installed(name: str, factory: pytest.TempPathFactory) -> Path:
+    """A router's packages and script, installed once for the run."""
+    if name not in INSTALLED:
+        packages, script = ROUTERS[name]
+        INSTALLED[name] = node.install(factory, f"router-{name}", packages, script)
+    return INSTALLED[name]
+
+
+@pytest.fixture(params=sorted(ROUTERS))
 def router(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    packages, script = ROUTERS[request.param]
-    return node.install(tmp_path_factory, f"router-{request.param}", packages, script)
+    return installed(request.param, tmp_path_factory)
 
 
 def through_the_supergraph(
-    router: Path, gateway: Gateway, contracts: str, queries: list[str]
+    router: Path, gateway: Gateway, contracts: str, queries: list[str | dict[str, str]]
 ) -> list[dict[str, Any]]:
     answers = node.run(
         router, f"{gateway.url}/subgraph", contracts, SUITE_KEY, stdin=json.dumps(queries)
@@ -211,3 +241,26 @@ def test_a_supergraph_of_the_gateway_and_another_subgraph(
             "contractCount": 7,
         },
     ]
+
+
+@pytest.mark.timeout(200)
+def test_an_upload_through_hive_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    gateway: Gateway,
+    contracts_subgraph: str,
+    sandbox: Sandbox,
+) -> None:
+    """Hive Gateway takes the client's multipart upload and sends it on to our subgraph as a
+    multipart request (the preflight header propagated, as README's set-up says)."""
+    hive = installed("hive", tmp_path_factory)
+    upload = {
+        "query": "mutation($file: Upload!) { uploadSealImage(input: {file: $file}) "
+        "{ image { storagePath } userErrors { code } } }",
+        "png": base64.b64encode(png(200, 200)).decode(),
+    }
+    (answer,) = through_the_supergraph(hive, gateway, contracts_subgraph, [upload])
+    assert "errors" not in answer and "data" in answer, answer
+    result = answer["data"]["uploadSealImage"]
+    assert result["userErrors"] == []
+    assert result["image"]["storagePath"]
+    assert len(sandbox.uploads) == 1
