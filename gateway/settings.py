@@ -166,6 +166,15 @@ class Options:
     port: int = setting(
         "PORT", 8000, "int", "Port to listen on (0: any free port).", low=0, high=65535
     )
+    page_failures: str = setting(
+        "PAGE_FAILURES",
+        "data",
+        "choice",
+        "A provider failing on a page of seals that still answers: `data` tells it on the page "
+        "only (`unavailable`), so clients' default error policies keep the seals that came; "
+        "`errors` tells it in `errors` too.",
+        choices=("data", "errors"),
+    )
     log_level: str = setting(
         "LOG_LEVEL",
         "INFO",

@@ -11,6 +11,7 @@ from typing import Any
 from graphql import GraphQLError
 from prometheus_client import Counter, Histogram
 
+from gateway.domain import GatewayError
 from gateway.execution.errors import request_error_code
 from gateway.ops.metrics import ERRORS, OPERATION_SECONDS, OPERATIONS, operation_label
 from gateway.providers.resilience import REQUEST_BUDGET
@@ -39,11 +40,16 @@ def record_operation(
     seconds: float,
     gateway_context: object,
 ) -> None:
-    """The request event and the operation metrics, for any path that ran an operation."""
-    codes = sorted(
-        {str((e.extensions or {}).get("code") or request_error_code(e).value) for e in errors}
-    )
-    outcome = "ok" if not errors else ("partial" if answered_data else "error")
+    """The request event and the operation metrics, for any path that ran an operation. A
+    provider's failure that a page told in its data (not in `errors`) counts here all the
+    same: the answer was partial."""
+    found = {str((e.extensions or {}).get("code") or request_error_code(e).value) for e in errors}
+    told = []
+    if isinstance(gateway_context, GatewayContext):
+        told = [e for _, e in gateway_context.told_on_the_page if isinstance(e, GatewayError)]
+    codes = sorted(found | {e.code.value for e in told})
+    failed = bool(errors or told)
+    outcome = ("partial" if answered_data else "error") if failed else "ok"
     _operations(name, kind, outcome).inc()
     _operation_seconds(kind).observe(seconds)
     for code in codes:

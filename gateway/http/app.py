@@ -122,6 +122,7 @@ class Runtime:
                 ),
                 sandbox=settings.sandbox,
                 show_cost=show_cost,
+                page_failures_as_errors=settings.page_failures == "errors",
             )
 
         return make

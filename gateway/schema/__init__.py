@@ -5,7 +5,7 @@ types."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 from graphql import GraphQLInterfaceType, GraphQLUnionType, print_schema
@@ -48,7 +48,7 @@ class ProductSchema(strawberry.Schema):
 # The newest Federation version both Apollo's composition and The Guild's (Hive Gateway, Mesh
 # Compose) accept: The Guild's refuses 2.11, strawberry's default; the subgraph uses nothing
 # newer than 2.9 offers (@key, @shareable).
-FEDERATION_VERSION = "2.9"
+FEDERATION_VERSION: Literal["2.9"] = "2.9"
 
 
 def build_schema(*, subgraph: bool = False, lean: bool = True) -> strawberry.Schema:

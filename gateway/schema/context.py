@@ -19,6 +19,11 @@ class GatewayContext:
     show_cost: bool = False
     # (path, error) pairs added to the response's `errors` beside the partial data.
     reported: list[tuple[list[str | int], Exception]] = field(default_factory=list)
+    # Whether a provider's failure on a page that still answers goes into `errors` too; else
+    # the page tells it (`unavailable`) and it is kept here for the request's event only, so
+    # that clients whose default drops data beside errors keep the seals that came.
+    page_failures_as_errors: bool = False
+    told_on_the_page: list[tuple[list[str | int], Exception]] = field(default_factory=list)
 
     @property
     def reads(self) -> SealReads:
@@ -34,6 +39,13 @@ class GatewayContext:
     def report_all(self, info: strawberry.Info, errors: list[Exception], *extra: str | int) -> None:
         for error in errors:
             self.report(info, error, *extra)
+
+    def report_page_failures(self, info: strawberry.Info, errors: list[Exception]) -> None:
+        """Providers that failed on a page the answer still holds (it lists them)."""
+        if self.page_failures_as_errors:
+            self.report_all(info, errors)
+        else:
+            self.told_on_the_page.extend((info.path.as_list(), error) for error in errors)
 
 
 Info = strawberry.Info[GatewayContext, None]

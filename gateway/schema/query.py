@@ -14,6 +14,7 @@ from gateway.schema.enums import Provider, SealBizType, SealStatus, convert
 from gateway.schema.types import (
     Authorization,
     PageInfo,
+    ProviderFailure,
     ProviderInfo,
     Seal,
     SealConnection,
@@ -101,7 +102,7 @@ class Query:
     ) -> SealConnection:
         query = filter.to_query() if filter is not None else service.SealQuery()
         page = await info.context.reads.seal_page(first, after, query)
-        info.context.report_all(info, list(page.errors))
+        info.context.report_page_failures(info, list(page.errors))
         request_service = info.context.reads
         edges = [
             SealEdge(edge=edge, node=Seal.of(edge.seal, request_service)) for edge in page.edges
@@ -115,6 +116,10 @@ class Query:
                 end_cursor=page.end_cursor,
             ),
             unavailable_providers=[convert(Provider, p) for p in page.unavailable],
+            unavailable=[
+                ProviderFailure.of(provider, error)
+                for provider, error in zip(page.unavailable, page.errors, strict=True)
+            ],
             page=page,
         )
 

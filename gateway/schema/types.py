@@ -15,7 +15,7 @@ import strawberry
 from strawberry import relay
 
 from gateway import domain, service
-from gateway.domain import NotFound, ProviderName, SealAttr, SealKey
+from gateway.domain import GatewayError, NotFound, ProviderName, SealAttr, SealKey
 from gateway.schema.context import Info
 from gateway.schema.enums import (
     AuthorizationRole,
@@ -497,6 +497,33 @@ class ProviderInfo:
 
 
 @strawberry.type(
+    description="A provider that failed to answer for a page: its seals are missing from it."
+)
+class ProviderFailure:
+    provider: Provider = strawberry.field(description="The provider that failed.")
+    code: str = strawberry.field(
+        description="Why, as an error's `extensions.code` says it: `UPSTREAM_UNAVAILABLE`, "
+        "`UPSTREAM_TIMEOUT`, `UPSTREAM_ERROR`, `UPSTREAM_AUTH_FAILED`, `VENDOR_RATE_LIMITED` …"
+    )
+    message: str = strawberry.field(description="What happened, for a person to read.")
+    upstream_code: str | None = strawberry.field(
+        description="The vendor's own code, or the gateway's word for the failure (`HTTP_503`, "
+        "`CIRCUIT_OPEN`), where there is one."
+    )
+    retryable: bool = strawberry.field(description="Whether asking again later may succeed.")
+
+    @classmethod
+    def of(cls, provider: ProviderName, error: GatewayError) -> ProviderFailure:
+        return cls(
+            provider=convert(Provider, provider),
+            code=error.code.value,
+            message=error.message,
+            upstream_code=getattr(error, "vendor_code", None),
+            retryable=bool(getattr(error, "retryable", False)),
+        )
+
+
+@strawberry.type(
     description="A page of seals across providers: all of e签宝's (v1 order), then 云银签's "
     "(getSealListByPage order). Cursors carry the provider, so paging crosses from one to the next."
 )
@@ -504,8 +531,14 @@ class SealConnection:
     edges: list[SealEdge] = strawberry.field(description="The seals of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     unavailable_providers: list[Provider] = strawberry.field(
-        description="Providers that failed to answer: their seals are missing from this page, "
-        "and `errors` says why. The next page (from `endCursor`) tries them again."
+        description="Providers that failed to answer: their seals are missing from this page "
+        "(`unavailable` says why). The next page (from `endCursor`) tries them again."
+    )
+    unavailable: list[ProviderFailure] = strawberry.field(
+        description="The providers that failed to answer, with why. By default "
+        "(`SEALGW_PAGE_FAILURES=data`) this is the only place such a failure is told: the "
+        "page still answers, and clients whose default drops data beside `errors` (Apollo "
+        "Client's, urql's) keep the seals that came. With `errors`, `errors` tells it too."
     )
     page: strawberry.Private[service.SealPage]
 
