@@ -187,6 +187,37 @@ class Options:
     cors_origins: tuple[str, ...] = setting(
         "CORS_ORIGINS", (), "list", "Browser origins allowed to call the API, comma-separated."
     )
+    cors_allow_headers: tuple[str, ...] = setting(
+        "CORS_ALLOW_HEADERS",
+        (
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "traceparent",
+            "tracestate",
+            "X-Query-Cost",
+            "X-Request-Id",
+            "X-Api-Key",
+            "Apollo-Require-Preflight",
+            "X-Apollo-Operation-Name",
+        ),
+        "list",
+        "Request headers browsers on those origins may send, comma-separated.",
+    )
+    cors_expose_headers: tuple[str, ...] = setting(
+        "CORS_EXPOSE_HEADERS",
+        ("Idempotent-Replayed", "X-Request-Id", "Retry-After"),
+        "list",
+        "Response headers scripts on those origins may read, comma-separated.",
+    )
+    metrics_port: int | None = setting(
+        "METRICS_PORT",
+        None,
+        "int",
+        "A separate port for /metrics, on the same host (none: /metrics beside the API).",
+        low=0,
+        high=65535,
+    )
     introspection: bool = setting(
         "INTROSPECTION",
         False,
@@ -196,6 +227,12 @@ class Options:
     )
     graphiql_assets: str | None = setting(
         "GRAPHIQL_ASSETS", None, "text", "Folder of GraphiQL's files (none: the user's cache)."
+    )
+    graphiql_persist_headers: bool = setting(
+        "GRAPHIQL_PERSIST_HEADERS",
+        False,
+        "switch",
+        "GraphiQL keeps its request headers (credentials too) in the browser's storage.",
     )
     graphiql_fetch: bool = setting(
         "GRAPHIQL_FETCH", True, "switch", "Fetch GraphiQL's files from npm at start-up if missing."

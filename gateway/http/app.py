@@ -283,7 +283,6 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     routes: list[BaseRoute] = [
         Route(graphiql.ASSETS_PATH + "/{path:path}", graphiql_asset),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
         Route("/readyz", readyz),
         # every method reaches GraphQL, which refuses all but GET and POST in GraphQL JSON
         Route("/graphql", endpoint(subgraph=False)),
@@ -291,6 +290,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         # the router reads `_service { sdl }`; callers still need credentials)
         Route("/subgraph", endpoint(subgraph=True)),
     ]
+    if settings.metrics_port is None:
+        routes.append(Route("/metrics", metrics))
     routes.extend(extra_routes)
     # large answers (pages of seals) compressed for clients that accept it
     middleware = [Middleware(GZipMiddleware, minimum_size=2048)]
@@ -300,15 +301,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=[
-                    "content-type",
-                    "authorization",
-                    "x-api-key",
-                    "x-request-id",
-                    "apollo-require-preflight",
-                    "x-apollo-operation-name",
-                ],
-                expose_headers=["x-request-id", "retry-after"],
+                # what browser apps send (credentials, Idempotency-Key, W3C trace context,
+                # X-Query-Cost) and may read back (Idempotent-Replayed, X-Request-Id,
+                # Retry-After): gateway/settings.py holds the lists
+                allow_headers=list(settings.cors_allow_headers),
+                expose_headers=list(settings.cors_expose_headers),
                 max_age=600,
             )
         )
