@@ -187,6 +187,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 for adapter in tenant_runtime.adapters.values():
                     await adapter.aclose()
             await runtime.state.aclose()
+            if settings.otlp_endpoint is not None:
+                flush_traces()
 
     async def healthz(request: Request) -> Response:
         providers = sorted({p.value for t in runtime.tenants.values() for p in t.adapters})
@@ -334,6 +336,17 @@ def app_from_environment() -> Starlette:
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otlp_endpoint)
     return create_app(settings)
+
+
+def flush_traces() -> None:
+    """Exports the spans still queued: uvicorn ends the process with the signal that stopped
+    it, so exit handlers (the SDK's own flush among them) do not run."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    if force_flush is not None:
+        force_flush(5_000)
 
 
 def configure_tracing(endpoint: str | None) -> None:
