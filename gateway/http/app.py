@@ -202,15 +202,16 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         )
 
     async def readyz(request: Request) -> Response:
-        """Ready when every vendor's last background check passed; each vendor's check and
-        breaker are shown, and Redis's state where it is configured. No vendor call."""
+        """Ready while at least one vendor's last background check passed (503 only when
+        none did), the others listed as `degraded`; each vendor's check and breaker are
+        shown, and Redis's state where it is configured. No vendor call."""
         breakers = {
             f"{name}/{provider.value}": await adapter.breaker_status()
             for name, tenant_runtime in runtime.tenants.items()
             for provider, adapter in tenant_runtime.adapters.items()
         }
-        ready, vendors = runtime.readiness.report(breakers)
-        body: dict[str, object] = {"vendors": vendors}
+        ready, degraded, vendors = runtime.readiness.report(breakers)
+        body: dict[str, object] = {"degraded": degraded, "vendors": vendors}
         if isinstance(runtime.state, RedisState):
             # Redis coordinates, it does not serve: without it every process serves on its
             # own state, so this pod stays ready and says so
@@ -218,7 +219,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 body["redis"] = "up"
             else:
                 body["redis"] = "unreachable: this process uses its own state"
-        body = {"status": "ready" if ready else "not ready", **body}
+        status = "not ready" if not ready else ("degraded" if degraded else "ready")
+        body = {"status": status, **body}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     gate = CallerGate(
