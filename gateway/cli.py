@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -22,6 +23,9 @@ from gateway.http.server import GatewayConfig
 from gateway.ops.logs import configure_logging
 from gateway.settings import read_options
 from gateway.shared import UNAVAILABLE, RedisAddress
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 # The app, the sandbox and the callers' keys are imported by the commands that use them: the
 # supervisor of `serve --workers N` never builds an app, and stays a small process.
@@ -173,6 +177,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "" if workers == 1 else "s",
         base,
     )
+    if workers > 1:
+        os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
+        # every worker writes its metrics here; /metrics adds them up
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
+    if settings.metrics_port is not None:
+        from gateway.ops.metrics import serve_metrics
+
+        try:
+            metrics_port = serve_metrics(host, settings.metrics_port)
+        except OSError as error:
+            print(
+                f"seal-gateway: cannot serve metrics on {host}:{settings.metrics_port}: "
+                f"{_reason(error)}",
+                file=sys.stderr,
+            )
+            return 2
+        log.info("metrics at %s/metrics", bound_url(host, metrics_port))
     if settings.graphiql_fetch:
         fetch_graphiql_in_background(settings.graphiql_assets)
     deadlines = {
@@ -181,13 +202,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     if workers == 1:
         from gateway.http.app import configure_tracing, create_app
+        from gateway.http.reload import Reloading
 
         configure_tracing(settings.otlp_endpoint)
-        serve_app(create_app(settings, extra_routes), sock, settings.log_level, **deadlines)
+
+        def rebuild() -> Starlette:
+            """The app from the settings as they are now (SIGHUP): the same listener, the same
+            sandbox (its emulated vendors' state kept)."""
+            fresh = load_settings()
+            configure_logging(fresh.log_level, fresh.log_format)
+            if fresh.sandbox:
+                from gateway.demo import SANDBOX_PATH, on_sandbox
+
+                fresh = on_sandbox(fresh, base + SANDBOX_PATH)
+            return create_app(fresh, extra_routes if fresh.sandbox else ())
+
+        app = Reloading(create_app(settings, extra_routes), rebuild)
+        serve_app(app, sock, settings.log_level, **deadlines)
     else:
-        os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
-        # every worker writes its metrics here; /metrics adds them up
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
         serve_workers(workers, sock, settings.log_level, **deadlines)
     return 0
 

@@ -247,3 +247,25 @@ def test_without_tracing_the_callers_trace_context_is_passed_on(
     sandbox.requests.clear()
     gateway.data(SEALS)
     assert all("traceparent" not in r.headers for r in sandbox.requests)
+
+
+def test_metrics_on_a_port_of_their_own(sandbox_server: SandboxServer) -> None:
+    url, process, _ = start_serving(**sandbox_server.env(SEALGW_METRICS_PORT="0"))
+    try:
+        assert process.stdout is not None
+        found = None
+        while found is None:
+            line = process.stdout.readline()
+            assert line, "no metrics line"
+            found = re.search(r"metrics at (http://[\d.:]+)/metrics", line)
+        metrics_url = found.group(1)
+        assert metrics_url != url
+        assert httpx.post(f"{url}/graphql", json={"query": SEALS}, headers=AUTH).status_code == 200
+        scraped = httpx.get(f"{metrics_url}/metrics")
+        assert scraped.status_code == 200
+        assert metric(scraped.text, "sealgw_operations_total", operation="Seals") == 1
+        # the API's port no longer serves them
+        assert httpx.get(f"{url}/metrics", headers=AUTH).status_code == 404
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)

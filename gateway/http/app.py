@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.access.admission import Admission, AdmissionLimits
 from gateway.access.callers import Authenticator, RateLimiter
 from gateway.access.tenants import Tenant, VendorSettings
-from gateway.config import Settings, load_settings
+from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.execution.cost import CostModel
 from gateway.execution.documents import (
@@ -334,7 +335,14 @@ def tune_garbage_collection() -> None:
 def app_from_environment() -> Starlette:
     """The app a worker process builds for itself (`seal-gateway serve --workers N`): settings
     from the environment, as the parent read them, and the same logging and tracing."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        # a restart (SIGHUP) with a broken setting: one log line, in the format the parent
+        # logs in, and this worker ends; uvicorn keeps the old one serving
+        configure_logging("INFO", os.environ.get("SEALGW_LOG_FORMAT", "json").lower())
+        log.error("configuration error, not reloaded: %s", error)
+        raise SystemExit(3) from None
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otlp_endpoint)
     return create_app(settings)
