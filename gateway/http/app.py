@@ -263,7 +263,9 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     async def graphiql_page(scope: Scope, receive: Receive, send: Send) -> None:
         """GraphiQL from the gateway's own files (gateway/http/graphiql.py), never a CDN."""
         page = graphiql.page_response(
-            runtime.graphiql_assets, needs_credentials=not settings.anonymous
+            runtime.graphiql_assets,
+            needs_credentials=not settings.anonymous,
+            persist_headers=settings.graphiql_persist_headers,
         )
         await page(scope, receive, send)
 
