@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.metadata
 import json
 import logging
 import os
@@ -18,10 +19,11 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from gateway.config import ConfigError, load_settings
+from gateway.domain import DEFAULT_TENANT
 from gateway.http import graphiql
 from gateway.http.server import GatewayConfig
 from gateway.ops.logs import configure_logging
-from gateway.settings import read_options
+from gateway.settings import read_options, unknown_variables
 from gateway.shared import UNAVAILABLE, RedisAddress
 
 if TYPE_CHECKING:
@@ -110,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    warn_of_unknown_variables()
     host = args.host or settings.host
     # One process unless the processes share their state: several processes each keeping
     # their own vendor tokens, Idempotency-Key records, rate windows and breakers would break
@@ -224,6 +227,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_of_unknown_variables() -> None:
+    """A misspelt variable would otherwise leave its setting at the default without a word."""
+    for name, closest in unknown_variables(os.environ):
+        if closest is None:
+            log.warning("%s is not a setting of seal-gateway; it is ignored", name)
+        else:
+            log.warning(
+                "%s is not a setting of seal-gateway; it is ignored (did you mean %s?)",
+                name,
+                closest,
+            )
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     configure_logging("INFO")
     try:
@@ -292,15 +308,21 @@ def cmd_key_new(args: argparse.Namespace) -> int:
     from gateway.access.callers import new_key
 
     key, digest = new_key()
+    entry = f"{args.name}:{args.role}:{digest}"
     sys.stdout.write(
         f"# The key, for the caller (shown once; the gateway keeps only its digest):\n"
         f"#   {key}\n"
-        f"# Add to the tenants file:\n"
+        f"# With a tenants file (SEALGW_TENANTS_FILE), add to it:\n"
         f"[[tenants.{args.tenant}.api_keys]]\n"
         f'name = "{args.name}"\n'
         f'role = "{args.role}"\n'
         f'digest = "{digest}"\n'
     )
+    if args.tenant == DEFAULT_TENANT:
+        sys.stdout.write(
+            f"# Without one, add to SEALGW_API_KEYS (comma-separated), e.g.:\n"
+            f"#   SEALGW_API_KEYS={entry}\n"
+        )
     return 0
 
 
@@ -314,10 +336,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml's, through the package metadata)."""
+    try:
+        return importlib.metadata.version("seal-gateway")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed as a package)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="seal-gateway", description="One GraphQL API over e签宝 and 云银签 seals."
     )
+    parser.add_argument("--version", action="version", version=f"seal-gateway {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(

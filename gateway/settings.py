@@ -8,6 +8,7 @@ A value out of its bounds, or not of its kind, stops start-up with a message nam
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -560,3 +561,14 @@ def read_options(environ: Mapping[str, str]) -> Options:
     if options.default_page_size > options.max_page_size:
         options = dataclasses.replace(options, default_page_size=options.max_page_size)
     return options
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Each `SEALGW_*` variable of `environ` the table does not declare (a typo is otherwise
+    ignored without a word), with the declared name closest to it, if any is close."""
+    known = [spec.variable for spec in SETTINGS.values()]
+    return [
+        (name, next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.75)), None))
+        for name in sorted(environ)
+        if name.startswith(PREFIX) and name not in known
+    ]

@@ -292,3 +292,52 @@ def test_standalone_sandbox() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_version() -> None:
+    import importlib.metadata
+
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"seal-gateway {importlib.metadata.version('seal-gateway')}"
+
+
+def test_key_new_prints_both_forms_and_the_environment_form_works(
+    sandbox_server: SandboxServer,
+) -> None:
+    printed = run_cli("key", "new", "--name", "billing", "--role", "viewer").stdout
+    key = printed.split("#   ", 1)[1].split("\n", 1)[0]
+    assert "[[tenants.default.api_keys]]" in printed
+    (line,) = [line for line in printed.splitlines() if "SEALGW_API_KEYS=" in line]
+    entry = line.split("SEALGW_API_KEYS=", 1)[1]
+    assert entry.startswith("billing:viewer:sha256:")
+    # the line as printed, pasted into the environment: the key is let in
+    env = sandbox_server.env(SEALGW_API_KEYS=entry)
+    url, process, _ = start_serving(**env)
+    try:
+        answer = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ providers { provider } }"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["data"]["providers"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    # another tenant exists only in a tenants file: no environment form for it
+    assert "SEALGW_API_KEYS" not in run_cli("key", "new", "--tenant", "acme").stdout
+
+
+def test_an_unknown_variable_is_named_at_start_up_with_the_closest_known_one() -> None:
+    _, process, lines = start_serving(
+        SEALGW_INTROSPECTON="on", SEALGW_NOTHING_LIKE_IT="1", SEALGW_LOG_FORMAT="text"
+    )
+    process.terminate()
+    output = "".join(lines) + process.communicate(timeout=10)[0]
+    assert (
+        "SEALGW_INTROSPECTON is not a setting of seal-gateway; it is ignored "
+        "(did you mean SEALGW_INTROSPECTION?)" in output
+    )
+    assert "SEALGW_NOTHING_LIKE_IT is not a setting of seal-gateway; it is ignored\n" in output
+    assert "Traceback" not in output

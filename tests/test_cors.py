@@ -112,7 +112,7 @@ def test_the_preflight_names_the_allowed_and_exposed_headers(
     assert preflight.headers["access-control-allow-origin"] == other_origin
     answer = gateway.client.post(
         f"{gateway.url}/graphql",
-        json={"query": "{ providers { name } }"},
+        json={"query": "{ providers { provider } }"},
         headers={"Origin": other_origin},
     )
     listed = answer.headers["access-control-expose-headers"]
