@@ -101,3 +101,53 @@ def test_an_exception_is_a_field_of_its_line() -> None:
     assert "ValueError: boom" in event["exception"]
     assert "Traceback" in event["exception"]
     assert ISO_ZONED.match(event["time"])
+
+
+def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
+    sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    """uvicorn's supervisor replaces each worker on SIGHUP; a replacement that cannot load the
+    settings says so in one JSON line and the old worker keeps serving."""
+    from tests.redis_servers import single_server
+
+    path = tmp_path / "tenants.toml"
+    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
+    new, new_digest = new_key()
+    fresh = {"Authorization": f"Bearer {new}"}
+    with single_server() as redis:
+        url, process, _ = start_serving(
+            "--workers",
+            "2",
+            SEALGW_TENANTS_FILE=str(path),
+            SEALGW_REDIS_URL=redis.url,
+            SEALGW_READY_INTERVAL="0",
+            SEALGW_LOG_FORMAT="json",
+            ESIGN_SECRET=demo.ESIGN_APP_SECRET,
+        )
+        try:
+            time.sleep(2.0)  # both workers up (uvicorn's restart of a starting one is not tested)
+            path.write_text("[tenants.default.esign\n")
+            process.send_signal(signal.SIGHUP)
+            time.sleep(3.0)
+            for _ in range(6):  # whichever worker answers
+                assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
+            path.write_text(tenants_file(sandbox_server, new_digest))
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                answers = {
+                    httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code
+                    for _ in range(6)
+                }
+                if answers == {200}:
+                    break
+                time.sleep(0.2)
+            assert answers == {200}
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=30)
+    lines = [line for line in output.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # every line: one JSON object
+    assert all(ISO_ZONED.match(event["time"]) for event in events)
+    assert any("not reloaded" in e["message"] for e in events)
+    assert "Traceback" not in output.replace("\\n", "\n").split('"exception"')[0]
