@@ -19,6 +19,7 @@ from gateway.ops.logs import JsonLines
 from gateway.sandbox import state as demo
 from tests.conftest import AUTH, SUITE_DIGEST, SandboxServer
 from tests.test_cli import start_serving
+from tests.test_observability import metric
 
 ISO_ZONED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 SEALS = {"query": "{ seals(first: 1) { edges { node { id } } } }"}
@@ -122,9 +123,16 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
             SEALGW_REDIS_URL=redis.url,
             SEALGW_READY_INTERVAL="0",
             SEALGW_LOG_FORMAT="json",
+            SEALGW_METRICS_PORT="0",
             ESIGN_SECRET=demo.ESIGN_APP_SECRET,
         )
         try:
+            assert process.stdout is not None
+            found = None
+            while found is None:
+                line = process.stdout.readline()
+                assert line, "no metrics line"
+                found = re.search(r"metrics at (http://[\d.:]+)/metrics", line)
             time.sleep(2.0)  # both workers up (uvicorn's restart of a starting one is not tested)
             path.write_text("[tenants.default.esign\n")
             process.send_signal(signal.SIGHUP)
@@ -143,6 +151,9 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
                     break
                 time.sleep(0.2)
             assert answers == {200}
+            # the supervisor's metrics port adds up every worker's figures
+            scraped = httpx.get(f"{found.group(1)}/metrics").text
+            assert metric(scraped, "sealgw_operations_total", outcome="ok") >= 12
         finally:
             process.terminate()
             output, _ = process.communicate(timeout=30)
