@@ -45,9 +45,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _reason(error: OSError) -> str:
+def _reason(error: OSError, other: str = "pick another with --port") -> str:
     if error.errno == errno.EADDRINUSE:
-        return "the port is in use (another process listens there; pick another with --port)."
+        return f"the port is in use (another process listens there; {other})."
     if error.errno == errno.EADDRNOTAVAIL:
         return "no interface of this machine has that address."
     if error.errno == errno.EACCES:
@@ -192,7 +192,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except OSError as error:
             print(
                 f"seal-gateway: cannot serve metrics on {host}:{settings.metrics_port}: "
-                f"{_reason(error)}",
+                f"{_reason(error, 'pick another with SEALGW_METRICS_PORT')}",
                 file=sys.stderr,
             )
             return 2

@@ -274,3 +274,23 @@ def test_metrics_on_a_port_of_their_own(sandbox_server: SandboxServer) -> None:
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+def test_a_taken_metrics_port_is_one_clear_line(sandbox_server: SandboxServer) -> None:
+    import socket
+
+    from tests.test_cli import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve", "--port", "0", **sandbox_server.env(SEALGW_METRICS_PORT=str(port))
+        )
+    assert result.returncode == 2
+    assert (
+        f"cannot serve metrics on 127.0.0.1:{port}: the port is in use (another process "
+        "listens there; pick another with SEALGW_METRICS_PORT)." in result.stderr
+    )
+    assert "Traceback" not in result.stderr

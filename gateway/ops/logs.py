@@ -38,6 +38,21 @@ def redact(*logger_names: str) -> None:
             logger.addFilter(RedactSecrets())
 
 
+def iso_time(record: logging.LogRecord) -> str:
+    """When the record was made, in ISO 8601 with its zone (UTC): unambiguous across hosts."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class TextLines(logging.Formatter):
+    """A line for people, its time as in the JSON lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_time(record)
+
+
 class JsonLines(JsonFormatter):
     """One JSON object a line, whatever is logged: the time in ISO 8601 with its zone (UTC),
     no terminal colours, and an exception's traceback as the `exception` field (one string),
@@ -56,7 +71,7 @@ class JsonLines(JsonFormatter):
         )
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return iso_time(record)
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         for name in _TERMINAL_ONLY:
@@ -76,7 +91,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
