@@ -286,6 +286,9 @@ def fetch_graphiql_in_background(configured: str | None) -> None:
     """At first start, when the files are missing and npm is at hand: fetched beside serving
     (the page says how to get them until they are there)."""
     folder = Path(configured) if configured else graphiql.default_dir()
+    if graphiql.installing(folder):
+        log.info("GraphiQL's files are being fetched by another process into %s", folder)
+        return
     if graphiql.installed(folder) or shutil.which("npm") is None:
         if not graphiql.installed(folder):
             log.warning("GraphiQL's files are missing and npm is not installed: see /graphql")

@@ -96,7 +96,7 @@ def test_while_the_files_download_the_page_says_so_and_nothing_half_written_is_s
     assert all(
         (status == 404 and "no-store" in cache) or pinned for status, pinned, cache in served
     )
-    assert not (folder / ".installing").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["node_modules"]  # nothing left over
     for asset in graphiql.ASSETS:
         assert gateway.client.get(f"{gateway.url}{asset.route}").status_code == 200
 
@@ -106,7 +106,7 @@ def test_the_downloading_page_reloads_itself_and_a_changed_file_is_not_served(
 ) -> None:
     folder = tmp_path / "copy"
     shutil.copytree(assets, folder)
-    (folder / ".installing").mkdir()
+    (folder / f"{graphiql.STAGING_PREFIX}elsewhere").mkdir()  # another process's install
     damaged = graphiql.ASSETS[-1]
     path = graphiql.file_of(folder, damaged)
     path.write_bytes(path.read_bytes()[:1000])  # as a file being written looks
@@ -225,3 +225,25 @@ def test_typed_headers_stay_out_of_local_storage_unless_asked(assets: Path, pers
         process.wait(timeout=10)
     assert "graphiql:query" in stored  # GraphiQL does keep its other state there
     assert (TYPED_TOKEN in stored) is (persist == "on"), stored
+
+
+def test_two_installs_at_once_leave_one_verified_set(tmp_path: Path) -> None:
+    """A first start fetching while someone runs `seal-gateway graphiql fetch`: neither writes
+    over the other's half-written files."""
+    folder = tmp_path / "graphiql"
+    failed: list[BaseException] = []
+
+    def install() -> None:
+        try:
+            graphiql.fetch(folder)
+        except BaseException as error:  # the test reports it
+            failed.append(error)
+
+    installers = [threading.Thread(target=install) for _ in range(2)]
+    for installer in installers:
+        installer.start()
+    for installer in installers:
+        installer.join()
+    assert not failed, failed
+    assert graphiql.installed(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["node_modules"]

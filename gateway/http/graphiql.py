@@ -10,6 +10,7 @@ hashes, which the browser checks again. Without them the page says how to get th
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -18,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,31 +107,29 @@ class FetchError(RuntimeError):
 FETCH_TIMEOUT_S = 300.0
 
 
-def staging_of(folder: Path) -> Path:
-    """Where an install in progress writes: nothing there is served; its presence (younger
-    than an install may take) tells the page that the files are on their way."""
-    return folder / ".installing"
+STAGING_PREFIX = ".installing-"
 
 
 def installing(folder: Path) -> bool:
-    """Whether an install into `folder` is under way (in this process or another)."""
+    """Whether an install into `folder` is under way, in this process or another: each writes
+    into a folder of its own there (nothing in it is served) until its files are verified."""
     try:
-        started = staging_of(folder).stat().st_mtime
+        stagings = [p for p in folder.iterdir() if p.name.startswith(STAGING_PREFIX)]
+        return any(time.time() - p.stat().st_mtime < FETCH_TIMEOUT_S for p in stagings)
     except OSError:
         return False
-    return time.time() - started < FETCH_TIMEOUT_S
 
 
 def fetch(folder: Path, npm: str | None = None, timeout_s: float = FETCH_TIMEOUT_S) -> None:
     """Installs the pinned packages with npm beside `folder`'s files, checks every file's hash,
     and only then moves them into place: a page or an asset asked meanwhile never sees a
-    half-written file."""
+    half-written file, and two installs at once (a start-up's and `graphiql fetch`) do not
+    write over each other."""
     npm = npm or shutil.which("npm")
     if npm is None:
         raise FetchError("npm is not installed (Node.js's package manager fetches the files).")
-    staging = staging_of(folder)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
     try:
         _install(npm, staging, timeout_s)
         _move_into_place(staging / "node_modules", folder / "node_modules")
@@ -162,13 +162,19 @@ def _install(npm: str, staging: Path, timeout_s: float) -> None:
 
 
 def _move_into_place(fresh: Path, target: Path) -> None:
-    """Two renames in one folder: the old files out of the way, the verified ones in."""
-    retired = target.with_name(target.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if target.exists():
-        target.rename(retired)
-    fresh.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
+    """Two renames in one folder: the old files out of the way, the verified ones in. Where
+    another install moved its own (verified) files in meanwhile, those stay."""
+    retired = Path(tempfile.mkdtemp(prefix=".retired-", dir=target.parent))
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            target.rename(retired / target.name)
+        try:
+            fresh.rename(target)
+        except OSError:
+            if not installed(target.parent):
+                raise FetchError(f"the files could not be moved into {target}.") from None
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def page(folder: Path, *, needs_credentials: bool, persist_headers: bool = False) -> str:
