@@ -1,4 +1,4 @@
-"""`seal-gateway serve | sandbox | schema`."""
+"""`seal-gateway serve | sandbox | schema | graphiql fetch | key new`, and `--version`."""
 
 from __future__ import annotations
 
