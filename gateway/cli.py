@@ -1,9 +1,10 @@
-"""`seal-gateway serve | sandbox | schema`."""
+"""`seal-gateway serve | sandbox | schema | graphiql fetch | key new`, and `--version`."""
 
 from __future__ import annotations
 
 import argparse
 import errno
+import importlib.metadata
 import json
 import logging
 import os
@@ -13,15 +14,20 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from gateway.config import ConfigError, load_settings
+from gateway.domain import DEFAULT_TENANT
 from gateway.http import graphiql
 from gateway.http.server import GatewayConfig
 from gateway.ops.logs import configure_logging
-from gateway.settings import read_options
+from gateway.settings import read_options, unknown_variables
 from gateway.shared import UNAVAILABLE, RedisAddress
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 # The app, the sandbox and the callers' keys are imported by the commands that use them: the
 # supervisor of `serve --workers N` never builds an app, and stays a small process.
@@ -39,9 +45,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _reason(error: OSError) -> str:
+def _reason(error: OSError, other: str = "pick another with --port") -> str:
     if error.errno == errno.EADDRINUSE:
-        return "the port is in use (another process listens there; pick another with --port)."
+        return f"the port is in use (another process listens there; {other})."
     if error.errno == errno.EADDRNOTAVAIL:
         return "no interface of this machine has that address."
     if error.errno == errno.EACCES:
@@ -106,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"seal-gateway: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    warn_of_unknown_variables()
     host = args.host or settings.host
     # One process unless the processes share their state: several processes each keeping
     # their own vendor tokens, Idempotency-Key records, rate windows and breakers would break
@@ -173,6 +180,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "" if workers == 1 else "s",
         base,
     )
+    if workers > 1:
+        os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
+        # every worker writes its metrics here; /metrics adds them up
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
+    if settings.metrics_port is not None:
+        from gateway.ops.metrics import serve_metrics
+
+        try:
+            metrics_port = serve_metrics(host, settings.metrics_port)
+        except OSError as error:
+            print(
+                f"seal-gateway: cannot serve metrics on {host}:{settings.metrics_port}: "
+                f"{_reason(error, 'pick another with SEALGW_METRICS_PORT')}",
+                file=sys.stderr,
+            )
+            return 2
+        log.info("metrics at %s/metrics", bound_url(host, metrics_port))
     if settings.graphiql_fetch:
         fetch_graphiql_in_background(settings.graphiql_assets)
     deadlines = {
@@ -181,15 +205,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     if workers == 1:
         from gateway.http.app import configure_tracing, create_app
+        from gateway.http.reload import Reloading
 
         configure_tracing(settings.otlp_endpoint)
-        serve_app(create_app(settings, extra_routes), sock, settings.log_level, **deadlines)
+
+        def rebuild() -> Starlette:
+            """The app from the settings as they are now (SIGHUP): the same listener, the same
+            sandbox (its emulated vendors' state kept)."""
+            fresh = load_settings()
+            configure_logging(fresh.log_level, fresh.log_format)
+            if fresh.sandbox:
+                from gateway.demo import SANDBOX_PATH, on_sandbox
+
+                fresh = on_sandbox(fresh, base + SANDBOX_PATH)
+            return create_app(fresh, extra_routes if fresh.sandbox else ())
+
+        app = Reloading(create_app(settings, extra_routes), rebuild)
+        serve_app(app, sock, settings.log_level, **deadlines)
     else:
-        os.environ["SEALGW_HOST"], os.environ["SEALGW_PORT"] = host, str(port)
-        # every worker writes its metrics here; /metrics adds them up
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="sealgw-"))
         serve_workers(workers, sock, settings.log_level, **deadlines)
     return 0
+
+
+def warn_of_unknown_variables() -> None:
+    """A misspelt variable would otherwise leave its setting at the default without a word."""
+    for name, closest in unknown_variables(os.environ):
+        if closest is None:
+            log.warning("%s is not a setting of seal-gateway; it is ignored", name)
+        else:
+            log.warning(
+                "%s is not a setting of seal-gateway; it is ignored (did you mean %s?)",
+                name,
+                closest,
+            )
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -238,6 +286,9 @@ def fetch_graphiql_in_background(configured: str | None) -> None:
     """At first start, when the files are missing and npm is at hand: fetched beside serving
     (the page says how to get them until they are there)."""
     folder = Path(configured) if configured else graphiql.default_dir()
+    if graphiql.installing(folder):
+        log.info("GraphiQL's files are being fetched by another process into %s", folder)
+        return
     if graphiql.installed(folder) or shutil.which("npm") is None:
         if not graphiql.installed(folder):
             log.warning("GraphiQL's files are missing and npm is not installed: see /graphql")
@@ -260,15 +311,21 @@ def cmd_key_new(args: argparse.Namespace) -> int:
     from gateway.access.callers import new_key
 
     key, digest = new_key()
+    entry = f"{args.name}:{args.role}:{digest}"
     sys.stdout.write(
         f"# The key, for the caller (shown once; the gateway keeps only its digest):\n"
         f"#   {key}\n"
-        f"# Add to the tenants file:\n"
+        f"# With a tenants file (SEALGW_TENANTS_FILE), add to it:\n"
         f"[[tenants.{args.tenant}.api_keys]]\n"
         f'name = "{args.name}"\n'
         f'role = "{args.role}"\n'
         f'digest = "{digest}"\n'
     )
+    if args.tenant == DEFAULT_TENANT:
+        sys.stdout.write(
+            f"# Without one, add to SEALGW_API_KEYS (comma-separated), e.g.:\n"
+            f"#   SEALGW_API_KEYS={entry}\n"
+        )
     return 0
 
 
@@ -282,10 +339,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed package's version (pyproject.toml's, through the package metadata)."""
+    try:
+        return importlib.metadata.version("seal-gateway")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed as a package)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="seal-gateway", description="One GraphQL API over e签宝 and 云银签 seals."
     )
+    parser.add_argument("--version", action="version", version=f"seal-gateway {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(

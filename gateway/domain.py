@@ -631,9 +631,12 @@ class WriteRejected(GatewayError):
         field: str | None = None,
         provider: ProviderName | None = None,
         vendor_code: str | None = None,
+        vendor_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.field = field
         self.provider = provider
         self.vendor_code = vendor_code
+        # the vendor's own text, as it sent it (often Chinese), where the vendor refused
+        self.vendor_message = vendor_message

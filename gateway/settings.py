@@ -8,6 +8,7 @@ A value out of its bounds, or not of its kind, stops start-up with a message nam
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -196,6 +197,37 @@ class Options:
     cors_origins: tuple[str, ...] = setting(
         "CORS_ORIGINS", (), "list", "Browser origins allowed to call the API, comma-separated."
     )
+    cors_allow_headers: tuple[str, ...] = setting(
+        "CORS_ALLOW_HEADERS",
+        (
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "traceparent",
+            "tracestate",
+            "X-Query-Cost",
+            "X-Request-Id",
+            "X-Api-Key",
+            "Apollo-Require-Preflight",
+            "X-Apollo-Operation-Name",
+        ),
+        "list",
+        "Request headers browsers on those origins may send, comma-separated.",
+    )
+    cors_expose_headers: tuple[str, ...] = setting(
+        "CORS_EXPOSE_HEADERS",
+        ("Idempotent-Replayed", "X-Request-Id", "Retry-After"),
+        "list",
+        "Response headers scripts on those origins may read, comma-separated.",
+    )
+    metrics_port: int | None = setting(
+        "METRICS_PORT",
+        None,
+        "int",
+        "A separate port for /metrics, on the same host (none: /metrics beside the API).",
+        low=0,
+        high=65535,
+    )
     introspection: bool = setting(
         "INTROSPECTION",
         False,
@@ -205,6 +237,12 @@ class Options:
     )
     graphiql_assets: str | None = setting(
         "GRAPHIQL_ASSETS", None, "text", "Folder of GraphiQL's files (none: the user's cache)."
+    )
+    graphiql_persist_headers: bool = setting(
+        "GRAPHIQL_PERSIST_HEADERS",
+        False,
+        "switch",
+        "GraphiQL keeps its request headers (credentials too) in the browser's storage.",
     )
     graphiql_fetch: bool = setting(
         "GRAPHIQL_FETCH", True, "switch", "Fetch GraphiQL's files from npm at start-up if missing."
@@ -533,3 +571,14 @@ def read_options(environ: Mapping[str, str]) -> Options:
     if options.default_page_size > options.max_page_size:
         options = dataclasses.replace(options, default_page_size=options.max_page_size)
     return options
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Each `SEALGW_*` variable of `environ` the table does not declare (a typo is otherwise
+    ignored without a word), with the declared name closest to it, if any is close."""
+    known = [spec.variable for spec in SETTINGS.values()]
+    return [
+        (name, next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.75)), None))
+        for name in sorted(environ)
+        if name.startswith(PREFIX) and name not in known
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from gateway.cli import bound_url, loopback_url
 from tests.conftest import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
+BASH = shutil.which("bash") or "/bin/bash"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -292,3 +294,89 @@ def test_standalone_sandbox() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_version() -> None:
+    import importlib.metadata
+
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"seal-gateway {importlib.metadata.version('seal-gateway')}"
+
+
+def test_key_new_prints_both_forms_and_the_environment_form_works(
+    sandbox_server: SandboxServer,
+) -> None:
+    printed = run_cli("key", "new", "--name", "billing", "--role", "viewer").stdout
+    key = printed.split("#   ", 1)[1].split("\n", 1)[0]
+    assert "[[tenants.default.api_keys]]" in printed
+    (line,) = [line for line in printed.splitlines() if "SEALGW_API_KEYS=" in line]
+    entry = line.split("SEALGW_API_KEYS=", 1)[1]
+    assert entry.startswith("billing:viewer:sha256:")
+    # the line as printed, pasted into the environment: the key is let in
+    env = sandbox_server.env(SEALGW_API_KEYS=entry)
+    url, process, _ = start_serving(**env)
+    try:
+        answer = httpx.post(
+            f"{url}/graphql",
+            json={"query": "{ providers { provider } }"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["data"]["providers"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    # another tenant exists only in a tenants file: no environment form for it
+    assert "SEALGW_API_KEYS" not in run_cli("key", "new", "--tenant", "acme").stdout
+
+
+def test_an_unknown_variable_is_named_at_start_up_with_the_closest_known_one() -> None:
+    _, process, lines = start_serving(
+        SEALGW_INTROSPECTON="on", SEALGW_NOTHING_LIKE_IT="1", SEALGW_LOG_FORMAT="text"
+    )
+    process.terminate()
+    output = "".join(lines) + process.communicate(timeout=10)[0]
+    assert (
+        "SEALGW_INTROSPECTON is not a setting of seal-gateway; it is ignored "
+        "(did you mean SEALGW_INTROSPECTION?)" in output
+    )
+    assert "SEALGW_NOTHING_LIKE_IT is not a setting of seal-gateway; it is ignored\n" in output
+    assert "Traceback" not in output
+
+
+def readme_blocks(section: str, language: str) -> list[str]:
+    """The code blocks of one README section, in order, as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"## {section}\n")
+    text = readme[start : readme.index("\n## ", start + 1)]
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_the_readme_write_examples_run_verbatim(
+    serving: tuple[str, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    """`Changing seals` as a newcomer follows it on the demo: the upload, the image seal made of
+    the upload's own storagePath, then the other writes; only the address differs."""
+    url, _ = serving
+    upload, create = readme_blocks("Changing seals", "sh")
+    for script in (upload, create):
+        ran = subprocess.run(
+            [BASH, "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", url)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
+    uploaded = json.loads((tmp_path / "upload.json").read_text())["data"]["uploadSealImage"]
+    assert uploaded["userErrors"] == []
+    made = json.loads(ran.stdout)["data"]["createImageSeal"]
+    assert made["userErrors"] == []
+    assert (made["seal"]["name"], made["seal"]["status"]) == ("手签章-李雷", "AWAITING_REVIEW")
+    (others,) = readme_blocks("Changing seals", "graphql")
+    answer = httpx.post(f"{url}/graphql", json={"query": others}).json()
+    assert "errors" not in answer, answer
+    assert answer["data"]["createTemplateSeal"]["userErrors"] == []
+    assert answer["data"]["authorizeSeal"]["userErrors"] == []

@@ -37,26 +37,30 @@ def test_ready_when_every_vendor_accepts_the_gateway(
     assert sandbox.count("esign") + sandbox.count("yunyin") == calls
 
 
-def test_a_wrong_secret_makes_readyz_fail_naming_the_vendor(
+def test_one_vendor_down_leaves_the_process_ready_and_names_it_degraded(
     start_gateway: StartGateway, sandbox: Sandbox
 ) -> None:
+    """A pod that still serves e签宝's seals stays in service while 云银签 refuses it."""
     gateway = start_gateway(SEALGW_READY_INTERVAL="600", SEALGW_YUNYIN_APP_SECRET="wrong")
-    status, body = ready_when(gateway, 503)
-    assert status == 503
-    assert body["status"] == "not ready"
+    status, body = ready_when(gateway, 200)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["default/yunyin"]
     yunyin = body["vendors"]["default/yunyin"]
     assert yunyin["ready"] is False
     assert yunyin["detail"] == "the vendor refused the gateway's credentials"
     assert body["vendors"]["default/esign"]["ready"] is True
     assert "wrong" not in str(body)
-    # the process itself lives
+    # the process itself lives, and serves the vendor that answers
     assert gateway.client.get(f"{gateway.url}/healthz").json()["status"] == "ok"
+    assert gateway.query("{ seals(first: 1) { edges { node { provider } } } }")["data"]["seals"]
 
 
-def test_an_unreachable_vendor_is_not_ready_and_recovers(
+def test_not_ready_only_when_no_vendor_serves_and_ready_again_after(
     start_gateway: StartGateway, sandbox: Sandbox
 ) -> None:
     sandbox.faults.append(Fault("esign", "v1.list", status=503))
+    sandbox.faults.append(Fault("yunyin", "getSealListByPage", status=503))
     gateway = start_gateway(
         SEALGW_READY_INTERVAL="0.3",
         SEALGW_UPSTREAM_READ_ATTEMPTS="1",
@@ -64,9 +68,13 @@ def test_an_unreachable_vendor_is_not_ready_and_recovers(
     )
     status, body = ready_when(gateway, 503)
     assert status == 503
+    assert body["status"] == "not ready"
+    assert sorted(body["degraded"]) == ["default/esign", "default/yunyin"]
     assert body["vendors"]["default/esign"]["detail"] == (
         "the vendor could not be reached or did not answer"
     )
     sandbox.faults.clear()
     status, body = ready_when(gateway, 200)
     assert status == 200
+    assert body["status"] == "ready"
+    assert body["degraded"] == []

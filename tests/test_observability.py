@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -152,3 +156,141 @@ def test_an_error_is_counted_once_by_its_own_code(
         + grew("sealgw_operations_total", operation="Wrong", outcome="error")
         == 1
     )
+
+
+class Collector:
+    """An OTLP/HTTP collector on loopback: the spans of every export the gateway sends."""
+
+    def __init__(self) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans: list[Any] = []
+        spans = self.spans
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                export = ExportTraceServiceRequest()
+                export.ParseFromString(self.rfile.read(length))
+                for resource in export.resource_spans:
+                    for scope in resource.scope_spans:
+                        spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    collector = Collector()
+    yield collector
+    collector.server.shutdown()
+    collector.server.server_close()
+
+
+CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
+CALLER_SPAN = "b7ad6b7169203331"
+
+
+def test_the_callers_trace_continues_through_the_gateway_to_the_vendors(
+    sandbox_server: SandboxServer, sandbox: Sandbox, collector: Collector
+) -> None:
+    url, process, _ = start_serving(**sandbox_server.env(SEALGW_OTLP_ENDPOINT=collector.url))
+    try:
+        response = httpx.post(
+            f"{url}/graphql",
+            json={"query": SEALS},
+            headers={**AUTH, "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"},
+        )
+        assert response.json()["data"]["seals"]["edges"]
+    finally:
+        process.terminate()  # a clean stop exports what is left
+        process.communicate(timeout=20)
+    spans = {span.span_id.hex(): span for span in collector.spans}
+    (operation,) = [s for s in spans.values() if s.name == "GraphQL Query: Seals"]
+    # the gateway's span is the caller's span's child, in the caller's trace
+    assert operation.trace_id.hex() == CALLER_TRACE
+    assert operation.parent_span_id.hex() == CALLER_SPAN
+    vendor = [s for s in spans.values() if s.name.startswith("esign ")]
+    assert vendor
+    assert all(s.trace_id.hex() == CALLER_TRACE for s in vendor)
+    # each vendor call carried its own span as the parent of what the vendor does
+    sent = [r.headers.get("traceparent", "") for r in sandbox.requests]
+    assert sent
+    assert all(value.startswith(f"00-{CALLER_TRACE}-") for value in sent), sent
+    assert {value.split("-")[2] for value in sent} <= set(spans)
+
+
+def test_without_tracing_the_callers_trace_context_is_passed_on(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    traceparent = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+    response = gateway.client.post(
+        f"{gateway.url}/graphql", json={"query": SEALS}, headers={"traceparent": traceparent}
+    )
+    assert response.json()["data"]["seals"]["edges"]
+    sent = [r.headers.get("traceparent", "") for r in sandbox.requests]
+    # the caller's own, or (where this process traces for another test) a child of it
+    assert sent
+    assert all(value.startswith(f"00-{CALLER_TRACE}-") for value in sent), sent
+    # without one, nothing is made up (where this test process traces for another test, the
+    # vendor calls' own spans are sent on, as a tracing gateway's are)
+    sandbox.requests.clear()
+    gateway.data(SEALS)
+    sent = [r.headers.get("traceparent") for r in sandbox.requests]
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        assert all(value is None or not value.startswith(f"00-{CALLER_TRACE}-") for value in sent)
+    else:
+        assert sent == [None] * len(sent)
+
+
+def test_metrics_on_a_port_of_their_own(sandbox_server: SandboxServer) -> None:
+    url, process, _ = start_serving(**sandbox_server.env(SEALGW_METRICS_PORT="0"))
+    try:
+        assert process.stdout is not None
+        found = None
+        while found is None:
+            line = process.stdout.readline()
+            assert line, "no metrics line"
+            found = re.search(r"metrics at (http://[\d.:]+)/metrics", line)
+        metrics_url = found.group(1)
+        assert metrics_url != url
+        assert httpx.post(f"{url}/graphql", json={"query": SEALS}, headers=AUTH).status_code == 200
+        scraped = httpx.get(f"{metrics_url}/metrics")
+        assert scraped.status_code == 200
+        assert metric(scraped.text, "sealgw_operations_total", operation="Seals") == 1
+        # the API's port no longer serves them
+        assert httpx.get(f"{url}/metrics", headers=AUTH).status_code == 404
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def test_a_taken_metrics_port_is_one_clear_line(sandbox_server: SandboxServer) -> None:
+    import socket
+
+    from tests.test_cli import run_cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve", "--port", "0", **sandbox_server.env(SEALGW_METRICS_PORT=str(port))
+        )
+    assert result.returncode == 2
+    assert (
+        f"cannot serve metrics on 127.0.0.1:{port}: the port is in use (another process "
+        "listens there; pick another with SEALGW_METRICS_PORT)." in result.stderr
+    )
+    assert "Traceback" not in result.stderr

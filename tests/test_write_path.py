@@ -14,7 +14,9 @@ from gql.graphql_request import GraphQLRequest
 from gql.transport.httpx import HTTPXTransport
 from PIL import Image
 
+from gateway.domain import Rejection
 from gateway.sandbox import Fault, Sandbox
+from gateway.service.writes import REFUSALS
 from tests.conftest import AUTH, Gateway, StartGateway
 from tests.test_read_path import ESIGN_A, global_id
 
@@ -22,7 +24,7 @@ UPLOAD = """
 mutation Upload($input: UploadSealImageInput!) {
   uploadSealImage(input: $input) {
     image { fileName storagePath url pageCount width height }
-    userErrors { code field message vendorCode }
+    userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 CREATE = """
@@ -30,52 +32,56 @@ mutation Create($input: TemplateSealInput!) {
   createTemplateSeal(input: $input) {
     seal { id vendorId name bizType status style isDefault code horizontalText bottomText
            imageSize { width height unit } image { url } supportedOperations }
-    userErrors { code field message vendorCode }
+    userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 CREATE_IMAGE = """
 mutation CreateImage($input: CreateImageSealInput!) {
   createImageSeal(input: $input) {
     seal { id name bizType status style imageSize { width height } image { url } }
-    userErrors { code field message vendorCode }
+    userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 RENAME = """
 mutation Rename($input: RenameSealInput!) {
-  renameSeal(input: $input) { seal { id name } userErrors { code field message vendorCode } }
+  renameSeal(input: $input) {
+    seal { id name } userErrors { code field message vendorCode vendorMessage }
+  }
 }"""
 SET_DEFAULT = """
 mutation SetDefault($input: SealRefInput!) {
   setDefaultSeal(input: $input) {
     seal { vendorId isDefault } previousDefault { vendorId isDefault }
-    userErrors { code field message vendorCode }
+    userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 DELETE = """
 mutation Delete($input: SealRefInput!) {
-  deleteSeal(input: $input) { deletedSealId userErrors { code field message vendorCode } }
+  deleteSeal(input: $input) {
+    deletedSealId userErrors { code field message vendorCode vendorMessage }
+  }
 }"""
 AUTHORIZE = """
 mutation Authorize($input: AuthorizeSealInput!) {
   authorizeSeal(input: $input) {
     seal { authorizationCount }
     authorizations { id userId userName role scope templates { id name } effectiveAt expiresAt }
-    userErrors { code field message vendorCode }
+    userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 MANAGE = """
-mutation { sealManagementUrl { url userErrors { code field message vendorCode } } }
+mutation { sealManagementUrl { url userErrors { code field message vendorCode vendorMessage } } }
 """
 PREVIEW = """
 query Preview($input: TemplateSealInput!) {
   previewTemplateSeal(input: $input) {
-    image { fileName url width height } userErrors { code field message vendorCode }
+    image { fileName url width height } userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 PREVIEW_IMAGE = """
 query PreviewImage($input: PreviewImageSealInput!) {
   previewImageSeal(input: $input) {
-    image { url width height } userErrors { code field message vendorCode }
+    image { url width height } userErrors { code field message vendorCode vendorMessage }
   }
 }"""
 
@@ -278,6 +284,8 @@ def test_image_seal_needs_an_upload(gateway: Gateway) -> None:
     )
     error = only_error(result)
     assert (error["code"], error["vendorCode"]) == ("IMAGE_NOT_FOUND", "SEAL_IMAGE_NOT_FOUND")
+    assert "storagePath" in error["message"]
+    assert error["vendorMessage"]
 
 
 # --- uploads: checks, limits, CSRF ----------------------------------------------------------
@@ -532,7 +540,10 @@ def test_unknown_vendor_code_keeps_code_and_message(gateway: Gateway) -> None:
     )
     error = only_error(result)
     assert (error["code"], error["vendorCode"]) == ("VENDOR_REJECTED", "USER_NOT_FOUND")
-    assert "用户不存在" in error["message"]
+    # the gateway's words in `message`, the vendor's own kept beside them
+    assert "USER_NOT_FOUND" in error["message"]
+    assert "用户不存在" not in error["message"]
+    assert "用户不存在" in error["vendorMessage"]
 
 
 # --- management page, permissions, providers ------------------------------------------------
@@ -602,10 +613,17 @@ def test_every_vendor_code_has_a_user_error(
             "field": "sealId",
             "message": "No seal has this id.",
             "vendorCode": None,
+            "vendorMessage": None,
         }
         return
     assert (error["code"], error["vendorCode"]) == (user_code, vendor_code)
-    assert "厂商说明" in error["message"]
+    # the gateway's own sentence for the code; the vendor's text kept as it sent it
+    assert "厂商说明" not in error["message"]
+    if user_code == "VENDOR_REJECTED":
+        assert vendor_code in error["message"]
+    else:
+        assert error["message"] == REFUSALS[Rejection(user_code)]
+    assert error["vendorMessage"] == "厂商说明"
 
 
 def _closed_port() -> int:

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.access.admission import Admission, AdmissionLimits
 from gateway.access.callers import Authenticator, RateLimiter
 from gateway.access.tenants import Tenant, VendorSettings
-from gateway.config import Settings, load_settings
+from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.execution.cost import CostModel
 from gateway.execution.documents import (
@@ -188,6 +189,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 for adapter in tenant_runtime.adapters.values():
                     await adapter.aclose()
             await runtime.state.aclose()
+            if settings.otlp_endpoint is not None:
+                flush_traces()
 
     async def healthz(request: Request) -> Response:
         providers = sorted({p.value for t in runtime.tenants.values() for p in t.adapters})
@@ -201,15 +204,16 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         )
 
     async def readyz(request: Request) -> Response:
-        """Ready when every vendor's last background check passed; each vendor's check and
-        breaker are shown, and Redis's state where it is configured. No vendor call."""
+        """Ready while at least one vendor's last background check passed (503 only when
+        none did), the others listed as `degraded`; each vendor's check and breaker are
+        shown, and Redis's state where it is configured. No vendor call."""
         breakers = {
             f"{name}/{provider.value}": await adapter.breaker_status()
             for name, tenant_runtime in runtime.tenants.items()
             for provider, adapter in tenant_runtime.adapters.items()
         }
-        ready, vendors = runtime.readiness.report(breakers)
-        body: dict[str, object] = {"vendors": vendors}
+        ready, degraded, vendors = runtime.readiness.report(breakers)
+        body: dict[str, object] = {"degraded": degraded, "vendors": vendors}
         if isinstance(runtime.state, RedisState):
             # Redis coordinates, it does not serve: without it every process serves on its
             # own state, so this pod stays ready and says so
@@ -217,7 +221,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 body["redis"] = "up"
             else:
                 body["redis"] = "unreachable: this process uses its own state"
-        body = {"status": "ready" if ready else "not ready", **body}
+        status = "not ready" if not ready else ("degraded" if degraded else "ready")
+        body = {"status": status, **body}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     gate = CallerGate(
@@ -259,7 +264,9 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     async def graphiql_page(scope: Scope, receive: Receive, send: Send) -> None:
         """GraphiQL from the gateway's own files (gateway/http/graphiql.py), never a CDN."""
         page = graphiql.page_response(
-            runtime.graphiql_assets, needs_credentials=not settings.anonymous
+            runtime.graphiql_assets,
+            needs_credentials=not settings.anonymous,
+            persist_headers=settings.graphiql_persist_headers,
         )
         await page(scope, receive, send)
 
@@ -284,7 +291,6 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     routes: list[BaseRoute] = [
         Route(graphiql.ASSETS_PATH + "/{path:path}", graphiql_asset),
         Route("/healthz", healthz),
-        Route("/metrics", metrics),
         Route("/readyz", readyz),
         # every method reaches GraphQL, which refuses all but GET and POST in GraphQL JSON
         Route("/graphql", endpoint(subgraph=False)),
@@ -292,6 +298,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         # the router reads `_service { sdl }`; callers still need credentials)
         Route("/subgraph", endpoint(subgraph=True)),
     ]
+    if settings.metrics_port is None:
+        routes.append(Route("/metrics", metrics))
     routes.extend(extra_routes)
     # large answers (pages of seals) compressed for clients that accept it
     middleware = [Middleware(GZipMiddleware, minimum_size=2048)]
@@ -301,15 +309,11 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=[
-                    "content-type",
-                    "authorization",
-                    "x-api-key",
-                    "x-request-id",
-                    "apollo-require-preflight",
-                    "x-apollo-operation-name",
-                ],
-                expose_headers=["x-request-id", "retry-after"],
+                # what browser apps send (credentials, Idempotency-Key, W3C trace context,
+                # X-Query-Cost) and may read back (Idempotent-Replayed, X-Request-Id,
+                # Retry-After): gateway/settings.py holds the lists
+                allow_headers=list(settings.cors_allow_headers),
+                expose_headers=list(settings.cors_expose_headers),
                 max_age=600,
             )
         )
@@ -334,10 +338,28 @@ def tune_garbage_collection() -> None:
 def app_from_environment() -> Starlette:
     """The app a worker process builds for itself (`seal-gateway serve --workers N`): settings
     from the environment, as the parent read them, and the same logging and tracing."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        # a restart (SIGHUP) with a broken setting: one log line, in the format the parent
+        # logs in, and this worker ends; uvicorn keeps the old one serving
+        configure_logging("INFO", os.environ.get("SEALGW_LOG_FORMAT", "json").lower())
+        log.error("configuration error, not reloaded: %s", error)
+        raise SystemExit(3) from None
     configure_logging(settings.log_level, settings.log_format)
     configure_tracing(settings.otlp_endpoint)
     return create_app(settings)
+
+
+def flush_traces() -> None:
+    """Exports the spans still queued: uvicorn ends the process with the signal that stopped
+    it, so exit handlers (the SDK's own flush among them) do not run."""
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    if force_flush is not None:
+        force_flush(5_000)
 
 
 def configure_tracing(endpoint: str | None) -> None:

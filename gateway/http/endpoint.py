@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import orjson
+from opentelemetry import context as trace_context
+from opentelemetry import propagate
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.access.admission import Admission, Full
@@ -210,12 +212,20 @@ class GraphQLEndpoint:
         request = OperationRequest(
             query, params.variables, params.operation_name, queries_only=head.method == "GET"
         )
+        # the caller's W3C trace context (traceparent, tracestate): the operation's span is a
+        # child of the caller's, and the vendor calls carry it on (gateway/providers/http.py)
+        attached = None
+        if "traceparent" in head.headers:
+            attached = trace_context.attach(propagate.extract(head.headers))
         try:
             outcome = await self.pipeline.run(request, context)
         except BaseException:
             if claim is not None:
                 await self.writes.abandon(claim)
             raise
+        finally:
+            if attached is not None:
+                trace_context.detach(attached)
         status, headers, content = self._encoded(head, outcome)
         if claim is not None:
             await self.writes.settle(

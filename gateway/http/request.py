@@ -46,6 +46,9 @@ _READ = {
         "content-length",
         "content-type",
         "idempotency-key",
+        # W3C trace context: the gateway's spans continue the caller's trace
+        "traceparent",
+        "tracestate",
         "x-api-key",
         "x-query-cost",
         "x-request-id",

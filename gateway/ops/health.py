@@ -1,4 +1,5 @@
-"""Readiness: whether every configured vendor answers the gateway with its credentials accepted.
+"""Readiness: whether the configured vendors answer the gateway with its credentials accepted;
+ready while at least one does, the others listed as degraded.
 
 Checked in the background every `interval_s` (one small authenticated list call per tenant and
 vendor), never by a probe: `/readyz` answers from the last result, so a load balancer polling it
@@ -81,15 +82,19 @@ class Readiness:
             )
         self.results[target.name] = result
 
-    def report(self, breakers: Mapping[str, str]) -> tuple[bool, dict[str, object]]:
-        """Whether ready, and what /readyz shows: each vendor's last check and breaker."""
+    def report(self, breakers: Mapping[str, str]) -> tuple[bool, list[str], dict[str, object]]:
+        """Whether ready, the vendors that are not (degraded), and what /readyz shows: each
+        vendor's last check and breaker. Ready while any vendor serves: a process that still
+        serves one vendor's seals stays in service; taking it out would not bring the other
+        vendor back, since every replica reaches the same vendors."""
         vendors: dict[str, object] = {}
-        ready = True
+        serving: list[str] = []
+        degraded: list[str] = []
         for target in self._targets:
             check = self.results.get(target.name)
             if self._interval_s <= 0:
                 check = Check(True, "not checked (SEALGW_READY_INTERVAL=0)", 0.0)
-            ready = ready and check is not None and check.ok
+            (serving if check is not None and check.ok else degraded).append(target.name)
             vendors[target.name] = {
                 "ready": check is not None and check.ok,
                 "detail": "not checked yet" if check is None else check.detail,
@@ -98,7 +103,7 @@ class Readiness:
                 else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(check.checked_at)),
                 "breaker": breakers.get(target.name, "closed"),
             }
-        return ready, vendors
+        return bool(serving) or not self._targets, degraded, vendors
 
 
 def _why(error: GatewayError) -> str:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Fields some libraries add for their own terminals (uvicorn: the message with ANSI colours).
+_TERMINAL_ONLY = ("color_message",)
 
 _CREDENTIAL = re.compile(
     r"((?:secret|appSecret|token|accessToken|refreshToken)=)[^&\s\"']*", re.IGNORECASE
@@ -32,19 +38,60 @@ def redact(*logger_names: str) -> None:
             logger.addFilter(RedactSecrets())
 
 
+def iso_time(record: logging.LogRecord) -> str:
+    """When the record was made, in ISO 8601 with its zone (UTC): unambiguous across hosts."""
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class TextLines(logging.Formatter):
+    """A line for people, its time as in the JSON lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_time(record)
+
+
+class JsonLines(JsonFormatter):
+    """One JSON object a line, whatever is logged: the time in ISO 8601 with its zone (UTC),
+    no terminal colours, and an exception's traceback as the `exception` field (one string),
+    never as lines of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+                "stack_info": "stack",
+            },
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_time(record)
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        for name in _TERMINAL_ONLY:
+            log_data.pop(name, None)
+        message = log_data.get("message")
+        if isinstance(message, str) and "\x1b" in message:
+            log_data["message"] = _ANSI.sub("", message)
+        return log_data
+
+
 def configure_logging(level: str, log_format: str = "text") -> None:
     """Text for people, or one JSON object per line (python-json-logger) for collectors: the
-    extra fields of an event (the request events of gateway/execution/observe.py) become keys."""
+    extra fields of an event (the request events of gateway/execution/observe.py) become keys.
+    Every logger's records go through it (uvicorn's too: the server is given no log set-up of
+    its own)."""
     handler = logging.StreamHandler()
     if log_format == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
+        handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

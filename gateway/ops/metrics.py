@@ -9,11 +9,13 @@ import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
@@ -80,3 +82,15 @@ def exposition() -> bytes:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest()
+
+
+def serve_metrics(host: str, port: int) -> int:
+    """/metrics on a port of its own, from a thread of this process (the supervisor's with
+    several workers: it adds up theirs), so that the API's port need not serve scrapers.
+    Returns the port (0 picks one)."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    return int(server.server_port)

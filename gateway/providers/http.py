@@ -16,6 +16,7 @@ import msgspec
 from aiohttp import ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
+from opentelemetry import propagate
 from yarl import URL
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
@@ -64,6 +65,9 @@ class UpstreamTransport(AiohttpTransport):
         budget = REQUEST_BUDGET.get()
         if budget is not None:
             budget.spend(self.provider)
+        # W3C trace context (`traceparent`): the vendor call's span, or the caller's when the
+        # gateway itself does not trace; nothing when neither is
+        propagate.inject(request.headers)
         try:
             return await self._send_once(request)
         except (httpx.ConnectError, httpx.ConnectTimeout):

@@ -97,9 +97,16 @@ class UserError:
     field: str | None = strawberry.field(
         description="The input field at fault (as named in the input), if one is."
     )
-    message: str = strawberry.field(description="A sentence for a person.")
+    message: str = strawberry.field(
+        description="A sentence for a person, in the gateway's words (the same for a code "
+        "whichever vendor refused)."
+    )
     vendor_code: str | None = strawberry.field(
         description="The vendor's own code, when the vendor refused."
+    )
+    vendor_message: str | None = strawberry.field(
+        description="The vendor's own text, as it sent it (often in Chinese), when the "
+        "vendor refused; for support and logs, not for branching."
     )
 
     @classmethod
@@ -109,6 +116,7 @@ class UserError:
             field=error.field,
             message=error.message,
             vendor_code=error.vendor_code,
+            vendor_message=error.vendor_message,
         )
 
 

@@ -584,14 +584,45 @@ def _key(target: Target) -> SealKey:
     return target.key
 
 
+# What a vendor's refusal means, in the gateway's words: the same sentence whichever vendor
+# refused and however it put it (its own text is kept as the user error's `vendorMessage`).
+REFUSALS: dict[Rejection, str] = {
+    Rejection.INVALID_INPUT: "The vendor found the input not valid.",
+    Rejection.NOT_SUPPORTED: "The vendor does not offer this operation.",
+    Rejection.SEAL_NOT_FOUND: UNKNOWN_SEAL,
+    Rejection.NAME_TAKEN: "Another seal already has this name; choose another.",
+    Rejection.IMAGE_NOT_FOUND: (
+        "No uploaded image is stored at this path: upload the image with `uploadSealImage` "
+        "and pass the `storagePath` it answers."
+    ),
+    Rejection.INVALID_FILE: "The vendor refused the file; send a PNG image.",
+    Rejection.NOT_PNG: "The file is not a PNG image.",
+    Rejection.FILE_TOO_LARGE: "The file is larger than the vendor accepts.",
+    Rejection.BAD_IMAGE_SIZE: "The image is too small or too large for the vendor.",
+    Rejection.PREVIEW_FAILED: "The vendor could not draw the preview; check the texts.",
+    Rejection.IMAGE_PROCESSING_FAILED: "The vendor could not process the image; try another.",
+    Rejection.AUTHORIZATION_CONFLICT: "This authorisation conflicts with one the seal has.",
+    Rejection.CANNOT_DELETE: (
+        "This seal cannot be deleted (the default seal, or an image seal under review, cannot be)."
+    ),
+    Rejection.PERMISSION_DENIED: "The vendor account the gateway uses may not do this.",
+}
+
+
 def _refusal(adapter: SealProvider, error: UpstreamError) -> GatewayError:
     """A failed write call as the client should see it: the user error the vendor's code
-    names, VENDOR_REJECTED for a business code the table lacks, else the upstream error."""
+    names, VENDOR_REJECTED for a business code the table lacks, else the upstream error. The
+    user error speaks the gateway's words; the vendor's text is its `vendor_message`."""
     code = error.vendor_code or ""
     if code in adapter.rejections:
         reason, field = adapter.rejections[code]
         return WriteRejected(
-            reason, error.message, field=field, provider=adapter.name, vendor_code=code
+            reason,
+            REFUSALS.get(reason, f"{adapter.name.label} refused the request."),
+            field=field,
+            provider=adapter.name,
+            vendor_code=code,
+            vendor_message=error.message,
         )
     if (
         error.code == ErrorCode.UPSTREAM_ERROR
@@ -601,9 +632,11 @@ def _refusal(adapter: SealProvider, error: UpstreamError) -> GatewayError:
     ):
         return WriteRejected(
             Rejection.VENDOR_REJECTED,
-            f"{adapter.name.label} refused the request: {error.message}",
+            f"{adapter.name.label} refused the request with a code the gateway does not know "
+            f"({code}); its own words are in `vendorMessage`.",
             provider=adapter.name,
             vendor_code=code,
+            vendor_message=error.message,
         )
     if isinstance(error, MalformedAnswer) or error.vendor_code == UNHANDLED:
         # the vendor answered, so the write arrived; what it did is unknown

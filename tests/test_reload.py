@@ -1,0 +1,164 @@
+"""SIGHUP with one worker: the tenants file read again and put in service without a restart;
+a broken file leaves the old settings serving, with one JSON log line saying why. And every
+line the process logs, start to stop, is one JSON object with a zoned ISO 8601 time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from gateway.access.callers import new_key
+from gateway.ops.logs import JsonLines
+from gateway.sandbox import state as demo
+from tests.conftest import AUTH, SUITE_DIGEST, SandboxServer
+from tests.test_cli import start_serving
+from tests.test_observability import metric
+
+ISO_ZONED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+SEALS = {"query": "{ seals(first: 1) { edges { node { id } } } }"}
+
+
+def tenants_file(sandbox_server: SandboxServer, *digests: str) -> str:
+    keys = "".join(
+        f'[[tenants.default.api_keys]]\nname = "key{i}"\nrole = "admin"\ndigest = "{digest}"\n'
+        for i, digest in enumerate(digests)
+    )
+    return (
+        "[tenants.default.esign]\n"
+        f'base_url = "{sandbox_server.url}/esign"\n'
+        f'app_id = "{demo.ESIGN_APP_ID}"\n'
+        'app_secret = { env = "ESIGN_SECRET" }\n'
+        f'org_id = "{demo.ESIGN_ORG_A}"\n' + keys
+    )
+
+
+def test_sighup_reloads_the_tenants_file_with_one_worker(
+    sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
+    new, new_digest = new_key()
+    url, process, _ = start_serving(
+        SEALGW_TENANTS_FILE=str(path),
+        SEALGW_READY_INTERVAL="0",
+        SEALGW_LOG_FORMAT="json",
+        ESIGN_SECRET=demo.ESIGN_APP_SECRET,
+    )
+    fresh = {"Authorization": f"Bearer {new}"}
+    try:
+        assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
+        assert httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code == 401
+
+        # a broken file: refused, the old settings keep serving
+        path.write_text("[tenants.default.esign\n")
+        process.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert process.poll() is None
+        assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
+
+        # the new key, in service without a restart; the old one gone
+        path.write_text(tenants_file(sandbox_server, new_digest))
+        process.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code == 200:
+                break
+            time.sleep(0.05)
+        assert httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code == 200
+        assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 401
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    lines = [line for line in output.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # every line: one JSON object
+    assert all(ISO_ZONED.match(event["time"]) for event in events), lines[:3]
+    assert "\x1b" not in output
+    assert not any("color_message" in event for event in events)
+    refused = [e for e in events if "not reloaded" in e["message"]]
+    assert len(refused) == 1
+    assert refused[0]["level"] == "ERROR"
+    assert "SEALGW_TENANTS_FILE" in refused[0]["message"] or "tenants" in refused[0]["message"]
+    assert sum("reloaded: new requests" in e["message"] for e in events) == 1
+    assert demo.ESIGN_APP_SECRET not in output
+
+
+def test_an_exception_is_a_field_of_its_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "gateway", logging.ERROR, __file__, 1, "it failed", None, sys.exc_info()
+        )
+    line = JsonLines().format(record)
+    assert "\n" not in line
+    event = json.loads(line)
+    assert event["message"] == "it failed"
+    assert "ValueError: boom" in event["exception"]
+    assert "Traceback" in event["exception"]
+    assert ISO_ZONED.match(event["time"])
+
+
+def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
+    sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    """uvicorn's supervisor replaces each worker on SIGHUP; a replacement that cannot load the
+    settings says so in one JSON line and the old worker keeps serving."""
+    from tests.redis_servers import single_server
+
+    path = tmp_path / "tenants.toml"
+    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
+    new, new_digest = new_key()
+    fresh = {"Authorization": f"Bearer {new}"}
+    with single_server() as redis:
+        url, process, _ = start_serving(
+            "--workers",
+            "2",
+            SEALGW_TENANTS_FILE=str(path),
+            SEALGW_REDIS_URL=redis.url,
+            SEALGW_READY_INTERVAL="0",
+            SEALGW_LOG_FORMAT="json",
+            SEALGW_METRICS_PORT="0",
+            ESIGN_SECRET=demo.ESIGN_APP_SECRET,
+        )
+        try:
+            assert process.stdout is not None
+            found = None
+            while found is None:
+                line = process.stdout.readline()
+                assert line, "no metrics line"
+                found = re.search(r"metrics at (http://[\d.:]+)/metrics", line)
+            time.sleep(2.0)  # both workers up (uvicorn's restart of a starting one is not tested)
+            path.write_text("[tenants.default.esign\n")
+            process.send_signal(signal.SIGHUP)
+            time.sleep(3.0)
+            for _ in range(6):  # whichever worker answers
+                assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
+            path.write_text(tenants_file(sandbox_server, new_digest))
+            process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                answers = {
+                    httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code
+                    for _ in range(6)
+                }
+                if answers == {200}:
+                    break
+                time.sleep(0.2)
+            assert answers == {200}
+            # the supervisor's metrics port adds up every worker's figures
+            scraped = httpx.get(f"{found.group(1)}/metrics").text
+            assert metric(scraped, "sealgw_operations_total", outcome="ok") >= 12
+        finally:
+            process.terminate()
+            output, _ = process.communicate(timeout=30)
+    lines = [line for line in output.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # every line: one JSON object
+    assert all(ISO_ZONED.match(event["time"]) for event in events)
+    assert any("not reloaded" in e["message"] for e in events)
+    assert "Traceback" not in output.replace("\\n", "\n").split('"exception"')[0]
