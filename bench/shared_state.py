@@ -47,7 +47,7 @@ from gateway.service.ids import global_id  # noqa: E402
 
 KEY, KEY_DIGEST = new_key()
 AUTH = {"Authorization": f"Bearer {KEY}"}
-SEALS = "{ seals(first: 3) { edges { node { name } } } }"
+SEALS = "{ seals(first: 3) { unavailable { code } edges { node { name } } } }"
 DETAIL = "query($id: ID!) { seal(id: $id) { name bizType } }"
 CREATE = """mutation($input: TemplateSealInput!) { createTemplateSeal(input: $input) {
   seal { id name } userErrors { code message } } }"""
@@ -203,6 +203,9 @@ def failed(answers: list[Any], code: str | None = None) -> int:
         if not isinstance(body, dict):
             return True
         codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors", [])]
+        # a provider failing on a page another answered is told on the page, not in errors
+        seals = (body.get("data") or {}).get("seals") or {}
+        codes += [failure["code"] for failure in seals.get("unavailable") or []]
         return bool(codes) if code is None else code in codes
 
     return sum(1 for body in answers if bad(body))

@@ -51,7 +51,10 @@ KEY, KEY_DIGEST = new_key()
 AUTH = {"Authorization": f"Bearer {KEY}"}
 DEADLINE_S = 3.0
 
-LIST = "{ seals(first: 20) { unavailableProviders edges { node { id name bizType status } } } }"
+LIST = (
+    "{ seals(first: 20) { unavailable { provider code } edges { node { id name bizType status } }"
+    " } }"
+)
 HEAVY = "{ seals(first: 100) { edges { node { id name bizType rejectReason } } } }"
 ONE = "query($id: ID!) { seal(id: $id) { name bizType status } }"
 CREATE = """mutation($input: TemplateSealInput!) { createTemplateSeal(input: $input) {
@@ -155,6 +158,12 @@ class Tally:
         codes = {str((error.get("extensions") or {}).get("code")) for error in errors}
         for error in errors:
             self.codes[str((error.get("extensions") or {}).get("code"))] += 1
+        # a provider failing on a page another answered is told on the page, not in errors
+        seals = ((body or {}).get("data") or {}).get("seals") if isinstance(body, dict) else None
+        told = (seals or {}).get("unavailable") or []
+        for failure in told:
+            self.codes[failure["code"]] += 1
+        errors = [*errors, *told]
         if body is None:
             codes.add("no JSON")
             if status >= 500:

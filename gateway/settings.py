@@ -171,9 +171,9 @@ class Options:
         "PAGE_FAILURES",
         "data",
         "choice",
-        "A provider failing on a page of seals that still answers: `data` tells it on the page "
-        "only (`unavailable`), so clients' default error policies keep the seals that came; "
-        "`errors` tells it in `errors` too.",
+        "A provider failing on a page of seals another provider answered: `data` tells it on "
+        "the page only (`unavailable`), so clients' default error policies keep the seals "
+        "that came; `errors` tells it in `errors` too.",
         choices=("data", "errors"),
     )
     log_level: str = setting(

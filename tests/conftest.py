@@ -489,3 +489,30 @@ def tenants_gateway(tenants_gateway_session: TenantsGateway) -> Iterator[Tenants
     yield tenants_gateway_session
     for server in tenants_gateway_session.sandboxes.values():
         server.sandbox.reset()
+
+
+# What a page of seals says of the providers that failed for it (SEALGW_PAGE_FAILURES=data,
+# the default, tells them there and not in `errors`).
+PAGE_FAILURES = "unavailable { provider code message upstreamCode retryable }"
+
+
+def failures(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's errors, with each failure a page told in its data (`unavailable` of any
+    top-level connection) in the shape `errors` would have given it: tests of vendor failures
+    read one list wherever the gateway tells them."""
+    found = list(body.get("errors", []))
+    told = {(tuple(e.get("path") or ()), e["extensions"].get("provider")) for e in found}
+    for name, value in (body.get("data") or {}).items():
+        if not isinstance(value, dict):
+            continue
+        for failure in value.get("unavailable", []):
+            if ((name,), failure["provider"]) in told:
+                continue  # every provider failed: `errors` tells it already
+            extensions = {
+                "code": failure["code"],
+                "provider": failure["provider"],
+                "upstreamCode": failure["upstreamCode"],
+                "retryable": failure["retryable"],
+            }
+            found.append({"message": failure["message"], "path": [name], "extensions": extensions})
+    return found

@@ -14,13 +14,14 @@ from gateway.providers.esign.provider import EsignProvider
 from gateway.sandbox import Fault, Sandbox
 from gateway.sandbox import state as demo
 from gateway.service import SealReads
-from tests.conftest import Gateway, StartGateway
+from tests.conftest import PAGE_FAILURES, Gateway, StartGateway, failures
 from tests.test_read_path import ESIGN_A, global_id
 
-PAGE = """{ seals(first: 20) {
-  totalCount unavailableProviders
-  edges { node { provider vendorId } }
-} }"""
+PAGE = (
+    "{ seals(first: 20) { totalCount unavailableProviders "
+    + PAGE_FAILURES
+    + " edges { node { provider vendorId } } } }"
+)
 CODES = {
     "BAD_USER_INPUT",
     "NOT_FOUND",
@@ -52,7 +53,7 @@ def test_one_vendor_down_leaves_the_others_seals(gateway: Gateway, sandbox: Sand
     seals = body["data"]["seals"]
     assert seals["unavailableProviders"] == ["YUNYIN"]
     assert seals["totalCount"] == 7
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["path"] == ["seals"]
     assert error["extensions"] == {
         "code": "UPSTREAM_UNAVAILABLE",
@@ -69,7 +70,7 @@ def test_esign_failing_leaves_yunyin_seals(gateway: Gateway, sandbox: Sandbox) -
     )
     body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * 6
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["message"] == "系统错误"
     assert error["extensions"] == {
         "code": "UPSTREAM_ERROR",
@@ -89,7 +90,7 @@ def test_unreachable_vendor(start_gateway: StartGateway) -> None:
     gateway = start_gateway(SEALGW_YUNYIN_BASE_URL=f"http://127.0.0.1:{_closed_port()}")
     body = gateway.query(PAGE)
     assert providers_of(body) == ["ESIGN"] * 7
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert error["extensions"]["provider"] == "YUNYIN"
     assert "could not be reached" in error["message"]
@@ -101,7 +102,7 @@ def test_slow_vendor_times_out(start_gateway: StartGateway, sandbox: Sandbox) ->
     sandbox.faults.append(Fault("esign", "v1.list", status=200, delay_s=2))
     body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * 6
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert "timed out" in error["message"]
 
@@ -117,7 +118,7 @@ def test_vendor_business_errors(gateway: Gateway, sandbox: Sandbox) -> None:
         )
     )
     body = gateway.query(PAGE)
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["message"] == "查询印章列表失败"
     assert error["extensions"]["code"] == "UPSTREAM_ERROR"
     assert error["extensions"]["upstreamCode"] == "QUERY_ERROR"
@@ -126,7 +127,7 @@ def test_vendor_business_errors(gateway: Gateway, sandbox: Sandbox) -> None:
 def test_garbage_answer_is_an_upstream_error(gateway: Gateway, sandbox: Sandbox) -> None:
     sandbox.faults.append(Fault("esign", "v1.list", status=502, message="<html>bad gateway"))
     body = gateway.query(PAGE)
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert "<html>" not in str(body)
 
@@ -135,7 +136,7 @@ def test_wrong_signature_secret(start_gateway: StartGateway, sandbox: Sandbox) -
     gateway = start_gateway(SEALGW_ESIGN_APP_SECRET="not-the-secret")
     body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * 6
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
     assert error["extensions"]["upstreamCode"] == "401"
     assert "INVALID_SIGNATURE" in error["message"]
@@ -145,7 +146,7 @@ def test_wrong_signature_secret(start_gateway: StartGateway, sandbox: Sandbox) -
 def test_wrong_token_secret(start_gateway: StartGateway) -> None:
     gateway = start_gateway(SEALGW_YUNYIN_APP_SECRET="wrong-secret-value")
     body = gateway.query(PAGE)
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
     assert error["extensions"]["upstreamCode"] == "APP_AUTH_FAILED"
     assert_clean(body, "wrong-secret-value")
@@ -153,7 +154,7 @@ def test_wrong_token_secret(start_gateway: StartGateway) -> None:
 
 def test_unknown_operator_is_refused(start_gateway: StartGateway) -> None:
     gateway = start_gateway(SEALGW_YUNYIN_USER_ID="77777")
-    (error,) = gateway.query(PAGE)["errors"]
+    (error,) = failures(gateway.query(PAGE))
     assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
     assert error["extensions"]["upstreamCode"] == "PERMISSION_DENIED"
 
@@ -163,7 +164,7 @@ def test_ungranted_org_fails_only_the_v3_fields(start_gateway: StartGateway) -> 
     body = gateway.query("{ seals { edges { node { name isDefault rejectReason } } } }")
     (edge,) = body["data"]["seals"]["edges"]
     assert edge["node"] == {"name": "公章", "isDefault": True, "rejectReason": None}
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["path"] == ["seals", "edges", 0, "node", "rejectReason"]
     assert error["extensions"]["code"] == "UPSTREAM_AUTH_FAILED"
     assert error["extensions"]["upstreamCode"] == "1499000"
@@ -171,7 +172,7 @@ def test_ungranted_org_fails_only_the_v3_fields(start_gateway: StartGateway) -> 
 
 def test_unknown_org_is_a_vendor_error(start_gateway: StartGateway) -> None:
     gateway = start_gateway("ESIGN", SEALGW_ESIGN_ORG_ID="no-such-org")
-    (error,) = gateway.query(PAGE)["errors"]
+    (error,) = failures(gateway.query(PAGE))
     assert error["extensions"]["code"] == "UPSTREAM_ERROR"
     assert error["extensions"]["upstreamCode"] == "10000007"
 
@@ -187,7 +188,7 @@ def test_a_provider_failing_unexpectedly_is_its_upstream_error(
         body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * 6
     assert body["data"]["seals"]["unavailableProviders"] == ["ESIGN"]
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_ERROR"
     assert error["extensions"]["provider"] == "ESIGN"
     assert error["extensions"]["upstreamCode"] == "UNHANDLED_ANSWER"
@@ -205,7 +206,7 @@ def test_a_bug_above_the_providers_is_masked_and_logged(
     with caplog.at_level(logging.ERROR, logger="gateway"):
         body = gateway.query(PAGE)
     assert body["data"] is None
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["message"] == "Internal server error."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert_clean(body, "hunter2", "RuntimeError")
@@ -305,7 +306,7 @@ def test_every_esign_answer_has_a_mapping(
         "query S($id: ID!) { seal(id: $id) { name } }",
         {"id": global_id("Seal", f"esign:{ESIGN_A[0].seal_id}")},
     )
-    (error,) = body["errors"]
+    (error,) = failures(body)
     if code == "NOT_FOUND":
         # an id the vendor does not know gets the gateway's one answer for unknown seals, the
         # same as another tenant's id would (nothing to learn from the vendor's wording)

@@ -259,7 +259,8 @@ def test_an_upload_through_hive_gateway(
         "png": base64.b64encode(png(200, 200)).decode(),
     }
     (answer,) = through_the_supergraph(hive, gateway, contracts_subgraph, [upload])
-    assert "errors" not in answer and "data" in answer, answer
+    assert "errors" not in answer, answer
+    assert "data" in answer, answer
     result = answer["data"]["uploadSealImage"]
     assert result["userErrors"] == []
     assert result["image"]["storagePath"]

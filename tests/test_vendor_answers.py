@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.sandbox import Fault, Sandbox
-from tests.conftest import Gateway
+from tests.conftest import Gateway, failures
 from tests.test_errors import PAGE, assert_clean, providers_of
 from tests.test_read_path import ESIGN_A, YUNYIN_IDS, global_id
 
@@ -48,7 +48,7 @@ def test_a_malformed_list_is_that_vendors_error(
     body = gateway.query(PAGE)
     assert providers_of(body) == ["ESIGN"] * len(ESIGN_A)
     assert body["data"]["seals"]["unavailableProviders"] == ["YUNYIN"]
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["code"] == "UPSTREAM_ERROR"
     assert error["extensions"]["provider"] == "YUNYIN"
     assert error["extensions"]["upstreamCode"] == "MALFORMED_ANSWER"
@@ -60,7 +60,7 @@ def test_a_detail_without_an_id_is_no_seal(gateway: Gateway, sandbox: Sandbox) -
     yunyin_answers(sandbox, "getSealInfo", {**OK, "data": {"sealName": "无编号的章"}})
     body = gateway.query(ONE, {"id": global_id("Seal", "yunyin:50001")})
     assert body["data"] == {"seal": None}
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["upstreamCode"] == "MALFORMED_ANSWER"
 
 
@@ -70,7 +70,7 @@ def test_an_esign_row_without_an_id_is_no_seal(gateway: Gateway, sandbox: Sandbo
     sandbox.faults.append(Fault("esign", "v1.list", status=200, body=answer))
     body = gateway.query(PAGE)
     assert providers_of(body) == ["YUNYIN"] * len(YUNYIN_IDS)
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert (error["extensions"]["provider"], error["extensions"]["upstreamCode"]) == (
         "ESIGN",
         "MALFORMED_ANSWER",
@@ -99,7 +99,7 @@ def test_a_time_in_another_shape_is_refused_not_nulled(gateway: Gateway, sandbox
         sandbox, "getSealInfo", {**OK, "data": {**ROW, "createTime": "2024/01/20 10:00"}}
     )
     body = gateway.query(ONE, {"id": global_id("Seal", "yunyin:50001")})
-    (error,) = body["errors"]
+    (error,) = failures(body)
     assert error["extensions"]["upstreamCode"] == "MALFORMED_ANSWER"
     assert "createTime" in error["message"]
 

@@ -40,9 +40,12 @@ class GatewayContext:
         for error in errors:
             self.report(info, error, *extra)
 
-    def report_page_failures(self, info: strawberry.Info, errors: list[Exception]) -> None:
-        """Providers that failed on a page the answer still holds (it lists them)."""
-        if self.page_failures_as_errors:
+    def report_page_failures(
+        self, info: strawberry.Info, errors: list[Exception], *, others_answered: bool
+    ) -> None:
+        """Providers that failed on a page (it lists them). Where every provider failed there
+        is nothing for a client to keep, and `errors` tells it whatever the setting."""
+        if self.page_failures_as_errors or not others_answered:
             self.report_all(info, errors)
         else:
             self.told_on_the_page.extend((info.path.as_list(), error) for error in errors)

@@ -535,10 +535,11 @@ class SealConnection:
         "(`unavailable` says why). The next page (from `endCursor`) tries them again."
     )
     unavailable: list[ProviderFailure] = strawberry.field(
-        description="The providers that failed to answer, with why. By default "
-        "(`SEALGW_PAGE_FAILURES=data`) this is the only place such a failure is told: the "
-        "page still answers, and clients whose default drops data beside `errors` (Apollo "
-        "Client's, urql's) keep the seals that came. With `errors`, `errors` tells it too."
+        description="The providers that failed to answer, with why. While another provider "
+        "answered, by default (`SEALGW_PAGE_FAILURES=data`) this is the only place such a "
+        "failure is told, so that clients whose default drops data beside `errors` (Apollo "
+        "Client's, urql's) keep the seals that came; `errors` tells it too with `errors`, or "
+        "when every provider failed."
     )
     page: strawberry.Private[service.SealPage]
 
