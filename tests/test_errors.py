@@ -249,6 +249,21 @@ def test_no_secret_in_any_log_line(
         assert demo.YUNYIN_APP_SECRET not in line
 
 
+def test_incremental_delivery_is_refused_plainly(gateway: Gateway, sandbox: Sandbox) -> None:
+    """`@defer` and `@stream` are not offered (README says why): a document using them is a
+    validation error naming the directive, before any vendor call."""
+    for document in (
+        "{ seals(first: 2) { edges { node { id ... @defer { name } } } } }",
+        "{ providers @stream { provider } }",
+    ):
+        body = gateway.query(document)
+        assert "data" not in body
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "Unknown directive" in error["message"]
+    assert sandbox.count("esign") == sandbox.count("yunyin") == 0
+
+
 def test_query_limits(gateway: Gateway) -> None:
     nested = "id"
     for _ in range(3):

@@ -132,7 +132,7 @@ def fetch(folder: Path, npm: str | None = None, timeout_s: float = FETCH_TIMEOUT
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
     try:
         _install(npm, staging, timeout_s)
-        _move_into_place(staging / "node_modules", folder / "node_modules")
+        _move_into_place(_served_only(staging), folder / "node_modules")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -159,6 +159,18 @@ def _install(npm: str, staging: Path, timeout_s: float) -> None:
                 f"{asset.package}@{asset.version}/{asset.file} does not match the page's "
                 "integrity hash; nothing was installed."
             )
+
+
+def _served_only(staging: Path) -> Path:
+    """The files the page serves, apart from the rest of the packages: npm installs GraphiQL's
+    whole dependency tree (about 60 MB), the page serves a few files of it (about 4 MB), and
+    only those are kept (in the cache, and in the image)."""
+    kept = staging / "served" / "node_modules"
+    for asset in ASSETS:
+        target = kept / asset.package / asset.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        file_of(staging, asset).rename(target)
+    return kept
 
 
 def _move_into_place(fresh: Path, target: Path) -> None:
