@@ -14,7 +14,13 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
-RUN /opt/venv/bin/pip install . \
+# Behind a TLS-inspecting proxy, pass its CA bundle for pip and npm to trust:
+#   --secret id=ca_bundle,src=/path/to/ca-bundle.crt  (never stored in the image)
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then \
+      export PIP_CERT=/run/secrets/ca_bundle npm_config_cafile=/run/secrets/ca_bundle; \
+    fi \
+ && /opt/venv/bin/pip install . \
  && /opt/venv/bin/seal-gateway graphiql fetch --dir /opt/graphiql
 
 FROM ${PYTHON_IMAGE} AS runtime

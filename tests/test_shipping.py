@@ -1,6 +1,6 @@
-"""What ships beside the code: the Dockerfile's shape (no Docker engine runs on these
-machines, so the image itself is not built here), the compose file, and the example tenants
-file it mounts, which must load."""
+"""What ships beside the code: the Dockerfile's shape (the image itself is built and checked
+by `deploy/image/build.sh`, which CI runs), the compose file, and the example tenants file it
+mounts, which must load."""
 
 from __future__ import annotations
 
