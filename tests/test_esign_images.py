@@ -208,3 +208,36 @@ def test_the_upload_address_checks_its_content_md5(sandbox_server: SandboxServer
             headers={"Content-MD5": body_md5(data), "Content-Type": "application/octet-stream"},
         )
         assert right.json() == {"errCode": 0, "msg": "success"}
+
+
+def test_an_upload_address_off_the_contract_is_sent_nothing(
+    gateway: Gateway, sandbox: Sandbox
+) -> None:
+    """The PUT address comes from e签宝's answer: one that is not https (nor the vendor's own
+    address) is refused as an answer off the contract, and the image goes nowhere."""
+    from gateway.sandbox import Fault
+
+    answer = {
+        "code": 0,
+        "message": "成功",
+        "data": {"fileKey": "$k$1", "fileUploadUrl": "http://127.0.0.2:9/upload?Signature=x"},
+    }
+    sandbox.faults.append(Fault("esign", "v3.fileKey", status=200, body=answer))
+    operations = json.dumps(
+        {
+            "query": "mutation($input: UploadSealImageInput!) { uploadSealImage(input: $input) "
+            "{ image { fileName } userErrors { code } } }",
+            "variables": {"input": {"file": None, "provider": "ESIGN"}},
+        }
+    )
+    body = gateway.client.post(
+        f"{gateway.url}/graphql",
+        data={"operations": operations, "map": '{"0": ["variables.input.file"]}'},
+        files={"0": ("公章.png", png(240, 200), "image/png")},
+        headers={"Apollo-Require-Preflight": "true"},
+    ).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_ERROR"
+    assert error["extensions"]["upstreamCode"] == "MALFORMED_ANSWER"
+    assert "https" in error["message"]
+    assert sandbox.count("esign") == sandbox.count("esign:v3.fileKey") == 1

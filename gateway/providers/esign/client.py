@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import httpx
 
-from gateway.domain import DEFAULT_TENANT, ProviderName, UpstreamError
+from gateway.domain import DEFAULT_TENANT, MalformedAnswer, ProviderName, UpstreamError
 from gateway.providers.esign.auth import SignatureAuth, token_auth
 from gateway.providers.esign.wire import (
     AccessToken,
@@ -196,7 +196,14 @@ class EsignClient:
 
     async def put_file(self, url: str, data: bytes, content_md5: str) -> None:
         """Step two: the bytes to the pre-signed `fileUploadUrl`, unsigned by the app (the URL
-        carries its own signature) and with the Content-MD5 step one named."""
+        carries its own signature) and with the Content-MD5 step one named. The address comes
+        from the vendor's answer: only an https one (or one at the vendor's own address, as the
+        sandbox's) is sent anything, so an answer off its contract cannot point the gateway's
+        bytes at a host of its own choosing in the clear."""
+        target = httpx.URL(url)
+        own = self._http.base_url
+        if not (target.scheme == "https" or (target.scheme, target.host) == (own.scheme, own.host)):
+            raise MalformedAnswer(PROVIDER, "the upload address", "not an https address")
 
         async def send() -> Any:
             try:
@@ -216,7 +223,11 @@ class EsignClient:
                     vendor_code=f"HTTP_{response.status_code}",
                     write_may_have_happened=False,
                 )
-            answer = read_as(PROVIDER, "the upload", response.json(), FileUploaded)
+            try:
+                body = response.json()
+            except ValueError:
+                raise MalformedAnswer(PROVIDER, "the upload", "not JSON") from None
+            answer = read_as(PROVIDER, "the upload", body, FileUploaded)
             if answer.errCode != 0:
                 raise UpstreamError(
                     PROVIDER,
