@@ -203,8 +203,14 @@ def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServe
         assert refused.json()["errors"][0]["extensions"]["code"] == "SHARED_STATE_UNAVAILABLE"
         assert sandbox_server.sandbox.count("yunyin:createSealByTemplate") == 0
         # one without a key runs as ever
-        made = query(urls[1], body)
-        assert made.json()["data"]["createTemplateSeal"]["seal"]["name"] == "停机幂等章"
+        keyless = {
+            "query": CREATE,
+            "variables": {
+                "input": {"provider": "YUNYIN", "name": "停机无键章", "bizType": "CONTRACT"}
+            },
+        }
+        made = query(urls[1], keyless)
+        assert made.json()["data"]["createTemplateSeal"]["seal"]["name"] == "停机无键章"
         server = start_redis(port)
         deadline = time.monotonic() + 10
         while httpx.get(f"{urls[1]}/readyz").json()["redis"] != "up":
@@ -214,6 +220,13 @@ def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServe
             answer = query(url, {"query": SEALS})
             assert answer.status_code == 200
             assert failures(answer.json()) == []
+        # the refused keyed write, sent again: it runs once, and the other process replays it
+        again = query(urls[1], body, **{"Idempotency-Key": "outage-1"})
+        assert again.json()["data"]["createTemplateSeal"]["seal"]["name"] == "停机幂等章"
+        replayed = query(urls[0], body, **{"Idempotency-Key": "outage-1"})
+        assert replayed.content == again.content
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert sandbox_server.sandbox.count("yunyin:createSealByTemplate") == 2
     finally:
         for process in processes:
             process.terminate()
@@ -387,6 +400,7 @@ def test_a_moving_window_admits_its_limit_and_says_when_the_next_may_go(
             await asyncio.sleep(wait + 0.01)  # the three have left the window
             assert [await state.admit("rate:test", 3, 0.5) for _ in range(3)] == [0.0] * 3
             assert await state.admit("rate:test", 3, 0.5) > 0
+            assert not state.degraded  # Redis's own window, not this process's stand-in
         finally:
             await state.aclose()
 

@@ -77,11 +77,13 @@ class PausedAfterARead(SharedMemory):
         super().__init__()
         self._store, self._resume = store, resume
         self.pause = False
+        self.paused = False
 
     async def get(self, key: str) -> bytes | None:
         value = await self._store.get(key)
         if self.pause:
             self.pause = False
+            self.paused = True
             await self._resume.wait()
         return value
 
@@ -114,7 +116,8 @@ def test_one_renewal_between_processes_that_race_for_it() -> None:
         assert await first.get() == await second.get() == "t1"
         view.pause = True
         waiting = asyncio.create_task(second.renew("t1"))
-        await asyncio.sleep(0)  # the second has read t1 and waits
+        await asyncio.sleep(0)
+        assert view.paused  # the second has read t1 and waits
         assert await first.renew("t1") == "t2"
         resume.set()
         assert await waiting == "t2"

@@ -75,15 +75,10 @@ class IdempotentWrites:
             ).hexdigest()
         )
         running = msgspec.json.encode(Record("running", fingerprint))
-        if self.state.degraded:
-            # ask the shared store itself, not what this process concluded up to a second ago
-            await self.state.ping()
-        claimed = await self.state.set(record_key, running, self.running_s, only_if_absent=True)
-        if self.state.degraded:
+        claimed = await self.state.reserve(record_key, running, self.running_s)
+        if claimed is None:
             # the shared store (Redis) does not answer: a record only this process knows would
             # let a retry that reaches another process write twice
-            if claimed:
-                await self.state.delete(record_key)
             raise Refused(
                 503,
                 "Writes with an Idempotency-Key wait for the shared state, which does not "

@@ -43,8 +43,9 @@ class GatewayContext:
     def report_page_failures(
         self, info: strawberry.Info, errors: list[Exception], *, others_answered: bool
     ) -> None:
-        """Providers that failed on a page (it lists them). Where every provider failed there
-        is nothing for a client to keep, and `errors` tells it whatever the setting."""
+        """Providers that failed on a page (it lists them). Where no other provider brought a
+        seal there is nothing for a client to keep, and `errors` tells it whatever the
+        setting."""
         if self.page_failures_as_errors or not others_answered:
             self.report_all(info, errors)
         else:

@@ -94,6 +94,12 @@ class SharedState(Protocol):
         seconds (0.0); else the seconds until one leaves the window (nothing admitted)."""
         ...
 
+    async def reserve(self, key: str, value: bytes, ttl_s: float) -> bool | None:
+        """Store `value` if `key` is absent, in the shared store itself: True if stored, False
+        if the key was there, None when the store does not answer (never kept by this process
+        alone: for records other processes must see, such as Idempotency-Key claims)."""
+        ...
+
     async def ping(self) -> bool:
         """Whether the store answers now (asking it, whatever its last try said)."""
         ...
@@ -163,6 +169,9 @@ class LocalState:
             return 0.0
         return window[0] + window_s - now
 
+    async def reserve(self, key: str, value: bytes, ttl_s: float) -> bool | None:
+        return await self.set(key, value, ttl_s, only_if_absent=True)
+
     async def ping(self) -> bool:
         return True
 
@@ -201,6 +210,22 @@ class RedisState:
         self._down_until = 0.0
         self.degraded = False
 
+    def _failed(self, error: BaseException) -> None:
+        if not self.degraded:
+            log.warning(
+                "the shared state (Redis) does not answer (%s): this process uses its own "
+                "tokens, breakers, rate windows and idempotency records until it does",
+                type(error).__name__,
+            )
+        self.degraded = True
+        self._down_until = time.monotonic() + RETRY_AFTER_S
+
+    def _answered(self) -> None:
+        if self.degraded:
+            log.warning("the shared state (Redis) answers again: processes share their state")
+        self.degraded = False
+        self._down_until = 0.0
+
     async def _either(
         self, shared: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]
     ) -> T:
@@ -210,18 +235,20 @@ class RedisState:
         try:
             answer = await shared()
         except UNAVAILABLE as error:
-            if not self.degraded:
-                log.warning(
-                    "the shared state (Redis) does not answer (%s): this process uses its own "
-                    "tokens, breakers, rate windows and idempotency records until it does",
-                    type(error).__name__,
-                )
-            self.degraded = True
-            self._down_until = time.monotonic() + RETRY_AFTER_S
+            self._failed(error)
             return await local()
-        if self.degraded:
-            log.warning("the shared state (Redis) answers again: processes share their state")
-            self.degraded = False
+        self._answered()
+        return answer
+
+    async def _redis_itself(self, shared: Callable[[], Awaitable[T]]) -> T | None:
+        """Redis's answer, asked whatever the last try said, or None when it does not answer;
+        never this process's stand-in, and other callers keep to theirs meanwhile."""
+        try:
+            answer = await shared()
+        except UNAVAILABLE as error:
+            self._failed(error)
+            return None
+        self._answered()
         return answer
 
     async def get(self, key: str) -> bytes | None:
@@ -285,11 +312,14 @@ class RedisState:
             await self._redis.ping()
             return True
 
-        async def local() -> bool:
-            return False
+        return await self._redis_itself(shared) is not None
 
-        self._down_until = 0.0  # a probe always asks Redis itself
-        return await self._either(shared, local)
+    async def reserve(self, key: str, value: bytes, ttl_s: float) -> bool | None:
+        async def shared() -> bool:
+            px = max(1, int(ttl_s * 1000))
+            return bool(await self._redis.set(self._prefix + key, value, px=px, nx=True))
+
+        return await self._redis_itself(shared)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
