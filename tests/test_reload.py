@@ -162,3 +162,45 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
     assert all(ISO_ZONED.match(event["time"]) for event in events)
     assert any("not reloaded" in e["message"] for e in events)
     assert "Traceback" not in output.replace("\\n", "\n").split('"exception"')[0]
+
+
+def test_a_sighup_during_a_reload_makes_one_more_after_it() -> None:
+    """The reload under way may have read the files before the operator's last change: a
+    SIGHUP meanwhile is not lost, it makes one more reload once that one is done, and the old
+    app's retirement (its requests may take a while) holds neither up."""
+    import asyncio
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from starlette.applications import Starlette
+
+    from gateway.http.reload import Reloading
+
+    async def scenario() -> None:
+        first_build_waits = asyncio.Event()
+        built: list[Starlette] = []
+
+        @contextlib.asynccontextmanager
+        async def slow_once(app: Starlette) -> AsyncIterator[None]:
+            if len(built) == 1:
+                await first_build_waits.wait()
+            yield
+
+        def build() -> Starlette:
+            app = Starlette(lifespan=slow_once)
+            built.append(app)
+            return app
+
+        reloading = Reloading(Starlette(), build)
+        reloading._current = await Reloading._start(Starlette())
+        reloading.reload_soon()
+        await asyncio.sleep(0.01)  # the first reload is building
+        reloading.reload_soon()  # the operator changed a file again meanwhile
+        reloading.reload_soon()  # and again: still one more, not two
+        first_build_waits.set()
+        assert reloading._reload is not None
+        await reloading._reload
+        assert (len(built), reloading.reloads) == (2, 2)
+        assert reloading.app is built[1]
+
+    asyncio.run(scenario())

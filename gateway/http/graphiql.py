@@ -184,7 +184,11 @@ def _move_into_place(fresh: Path, target: Path) -> None:
             fresh.rename(target)
         except OSError:
             if not installed(target.parent):
-                raise FetchError(f"the files could not be moved into {target}.") from None
+                # the old files back, rather than none at all
+                with contextlib.suppress(OSError):
+                    (retired / target.name).rename(target)
+                if not installed(target.parent):
+                    raise FetchError(f"the files could not be moved into {target}.") from None
     finally:
         shutil.rmtree(retired, ignore_errors=True)
 

@@ -44,6 +44,9 @@ class Reloading:
         self._build = build
         self._current: Generation | None = None
         self._reload: asyncio.Task[None] | None = None
+        # a SIGHUP while a reload runs: that one may have read the files already
+        self._again = False
+        self._retiring: set[asyncio.Task[None]] = set()
         self.reloads = 0
 
     @property
@@ -86,6 +89,8 @@ class Reloading:
             loop.remove_signal_handler(signal.SIGHUP)
         if self._reload is not None:
             await self._reload
+        if self._retiring:
+            await asyncio.gather(*self._retiring)
         await self._current.stack.aclose()
         await send({"type": "lifespan.shutdown.complete"})
 
@@ -96,9 +101,19 @@ class Reloading:
         return generation
 
     def reload_soon(self) -> None:
-        """One reload at a time; a SIGHUP during one is folded into it."""
-        if self._reload is None or self._reload.done():
-            self._reload = asyncio.get_running_loop().create_task(self.reload())
+        """One reload at a time; a SIGHUP during one makes one more after it (the running one
+        may have read the files before they changed), never a lost one."""
+        if self._reload is not None and not self._reload.done():
+            self._again = True
+            return
+        self._reload = asyncio.get_running_loop().create_task(self._reload_until_current())
+
+    async def _reload_until_current(self) -> None:
+        while True:
+            self._again = False
+            await self.reload()
+            if not self._again:
+                return
 
     async def reload(self) -> None:
         log.info("SIGHUP: reloading the settings and the files they name")
@@ -114,7 +129,15 @@ class Reloading:
         self.reloads += 1
         log.info("reloaded: new requests are served with the new settings")
         if old is not None:
-            if old.in_flight:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(old.idle.wait(), RETIRE_WAIT_S)
-            await old.stack.aclose()
+            # retired beside the next reload, not before it: its requests may take a while
+            task = asyncio.get_running_loop().create_task(self._retire(old))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    async def _retire(old: Generation) -> None:
+        """The old app finishes the requests it took (at most RETIRE_WAIT_S), then closes."""
+        if old.in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(old.idle.wait(), RETIRE_WAIT_S)
+        await old.stack.aclose()

@@ -16,7 +16,7 @@ import msgspec
 from aiohttp import ClientSession, ClientTimeout
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
-from opentelemetry import propagate
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from yarl import URL
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
@@ -27,6 +27,7 @@ from gateway.settings import DEFAULTS
 from gateway.shared import SharedState, wait_while_held
 
 log = logging.getLogger("gateway.upstream")
+TRACE_CONTEXT = TraceContextTextMapPropagator()
 # httpx logs every request URL, and the e签宝 token URL carries the app secret.
 redact("httpx")
 
@@ -65,9 +66,10 @@ class UpstreamTransport(AiohttpTransport):
         budget = REQUEST_BUDGET.get()
         if budget is not None:
             budget.spend(self.provider)
-        # W3C trace context (`traceparent`): the vendor call's span, or the caller's when the
-        # gateway itself does not trace; nothing when neither is
-        propagate.inject(request.headers)
+        # W3C trace context (`traceparent`, `tracestate`): the vendor call's span, or the
+        # caller's when the gateway itself does not trace; nothing when neither is. Only the
+        # trace context: a caller's `baggage` is theirs, and not the vendors' to read
+        TRACE_CONTEXT.inject(request.headers)
         try:
             return await self._send_once(request)
         except (httpx.ConnectError, httpx.ConnectTimeout):
