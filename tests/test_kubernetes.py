@@ -246,11 +246,18 @@ def test_the_pod_drains_before_it_stops() -> None:
     assert pod["terminationGracePeriodSeconds"] >= pause + in_flight
 
 
-def test_metrics_are_scraped_on_the_served_port() -> None:
+def test_metrics_are_scraped_on_a_port_the_service_does_not_expose() -> None:
+    """`/metrics` is not behind the caller gate: off the API's port (SEALGW_METRICS_PORT), on
+    one the pods' annotations name for the scraper and the Service leaves out."""
     annotations = gateway()["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == "/metrics"
-    assert port_number(gateway(), int(annotations["prometheus.io/port"])) == 8000
+    scraped = port_number(gateway(), int(annotations["prometheus.io/port"]))
+    assert env_of(gateway())["SEALGW_METRICS_PORT"] == str(scraped)
+    assert scraped != port_number(gateway(), "http")
+    service = the("Service", "seal-gateway")
+    exposed = {port_number(gateway(), p["targetPort"]) for p in service["spec"]["ports"]}
+    assert scraped not in exposed
 
 
 # --- its configuration: tenants file, secrets, Redis ------------------------------------------

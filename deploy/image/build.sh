@@ -4,7 +4,7 @@
 # (debootstrap: bookworm with its Python 3.11) instead of being pulled. Built in the Docker
 # format, as README says (the OCI format drops HEALTHCHECK).
 #
-# A container cannot be started on these machines (crun may not set resource limits here), so
+# A container cannot be started on CI's machines (crun may not set resource limits there), so
 # the image's own files are started instead: mounted, and run under chroot on a loopback port,
 # its health and GraphiQL page asked for over HTTP.
 #

@@ -36,8 +36,8 @@ A = SealAttr
 
 UNSUPPORTED_WHY = (
     "What is missing, and why (docs/vendors.md). On e签宝: RENAME (the vendor documents no "
-    "rename of an organisation seal); PREVIEW (no preview endpoint); DISABLE (its disable-seal "
-    "page is not at hand to confirm the call); AUTHORIZE, CHANGE_AUTHORIZATION_PERIOD and "
+    "rename of an organisation seal); PREVIEW (no preview endpoint); DISABLE (no page the "
+    "gateway follows confirms a disable-seal call); AUTHORIZE, CHANGE_AUTHORIZATION_PERIOD and "
     "MANAGEMENT_URL only where a transactor (SEALGW_ESIGN_TRANSACTOR_ID) is configured, as the "
     "calls need one. On 云银签: ENABLE, DISABLE, REVOKE_AUTHORIZATION and "
     "CHANGE_AUTHORIZATION_PERIOD (its pages document no such call)."

@@ -679,7 +679,7 @@ class Mutation:
         return _state_payload(info, result)
 
     @strawberry.mutation(
-        description="Disable (stop) a seal. No vendor's pages at hand document the call: "
+        description="Disable (stop) a seal. No vendor page the gateway follows documents the call: "
         "NOT_SUPPORTED everywhere for now (see `supportedOperations`)."
     )
     async def disable_seal(

@@ -10,7 +10,7 @@ windows live in the same Redis), so one setting configures both:
 - `redis+cluster://[user:password@]host:port[,host:port…]`: a Redis Cluster, found from any of
   the nodes named.
 
-TLS to Sentinels or a cluster is not offered: it could not be tried here, and a half-tried
+TLS to Sentinels or a cluster is not offered: the suite cannot test it, and an untested
 connection to the store that holds vendor tokens is worse than a clear refusal."""
 
 from __future__ import annotations

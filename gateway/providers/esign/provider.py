@@ -113,7 +113,7 @@ class EsignProvider(SealProvider):
         {
             Capability.RENAME: "e签宝 documents no rename of an organisation seal.",
             Capability.PREVIEW: "e签宝 documents no preview of a seal.",
-            Capability.DISABLE: "e签宝's disable-seal page is not at hand to confirm the call.",
+            Capability.DISABLE: "no e签宝 page the gateway follows confirms a disable-seal call.",
             Capability.MANAGEMENT_URL: NEEDS_TRANSACTOR,
             Capability.AUTHORIZE: NEEDS_TRANSACTOR,
             Capability.CHANGE_AUTHORIZATION_PERIOD: NEEDS_TRANSACTOR,
