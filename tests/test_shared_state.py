@@ -405,3 +405,26 @@ def test_a_moving_window_admits_its_limit_and_says_when_the_next_may_go(
             await state.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_lock_is_released_by_its_holder_only(redis_url: str) -> None:
+    """A token fetch's lock that expired and was taken by another process is not deleted by
+    the first when it finishes: two fetches at once would revoke each other's token."""
+    import asyncio
+
+    from gateway.shared import LocalState, SharedState
+
+    async def scenario(state: SharedState) -> None:
+        try:
+            await state.delete("lock")
+            assert await state.set("lock", b"mine", 30.0, only_if_absent=True)
+            await state.release("lock", b"theirs")  # not theirs to release
+            assert await state.get("lock") == b"mine"
+            await state.release("lock", b"mine")
+            assert await state.get("lock") is None
+            assert not state.degraded
+        finally:
+            await state.aclose()
+
+    asyncio.run(scenario(LocalState()))
+    asyncio.run(scenario(RedisState(RedisAddress.parse(redis_url))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -265,30 +266,39 @@ class TokenCache:
             self._token = await self._fetch_counted()
             return self._token
         state, lock = self._state, self._key + ":lock"
+        holder = os.urandom(8).hex()  # this fetch's own mark: it releases its lock only
         for _ in range(2):
-            shared = self._usable(self._decode(await state.get(self._key)))
-            if shared is not None and shared.value != rejected:
-                self._token = shared
+            shared = await self._shared_other_than(rejected)
+            if shared is not None:
                 return shared
-            if await state.set(lock, b"1", 30.0, only_if_absent=True):
+            if await state.set(lock, holder.encode(), 30.0, only_if_absent=True):
                 try:
                     # another process may have stored its new token between the read above
                     # and this lock: use it rather than fetch one that would revoke it
-                    shared = self._usable(self._decode(await state.get(self._key)))
-                    if shared is not None and shared.value != rejected:
-                        self._token = shared
+                    shared = await self._shared_other_than(rejected)
+                    if shared is not None:
                         return shared
                     token = await self._fetch_counted()
                     ttl = max(1.0, token.expires_at - self._clock())
                     await state.set(self._key, msgspec.json.encode(token), ttl)
                 finally:
-                    await state.delete(lock)
+                    await state.release(lock, holder.encode())
                 self._token = token
                 return token
             # another process is fetching: wait for its token (bounded by the deadline)
             await wait_while_held(state, lock, timeout_s=30.0)
         self._token = await self._fetch_counted()
         return self._token
+
+    async def _shared_other_than(self, rejected: str | None) -> Token | None:
+        """The shared store's token, when usable and not the one the vendor refused (then it
+        is this cache's too)."""
+        assert self._state is not None
+        shared = self._usable(self._decode(await self._state.get(self._key)))
+        if shared is None or shared.value == rejected:
+            return None
+        self._token = shared
+        return shared
 
     async def _fetch_counted(self) -> Token:
         self.fetches += 1

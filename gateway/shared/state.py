@@ -66,6 +66,14 @@ return tostring(tonumber(oldest[2]) + window - now)
 """
 
 
+# Deletes a key only while it holds the value given: a lock released by its holder only, never
+# one that expired and was taken by another meanwhile.
+RELEASE_IF_HELD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class SharedState(Protocol):
     """Expiring keys. `shared` says whether other processes see them; `degraded`, whether this
     process stands in for a shared store that did not answer at its last try."""
@@ -92,6 +100,10 @@ class SharedState(Protocol):
     async def admit(self, key: str, limit: int, window_s: float) -> float:
         """Admit one more use of `key` if fewer than `limit` fall within the last `window_s`
         seconds (0.0); else the seconds until one leaves the window (nothing admitted)."""
+        ...
+
+    async def release(self, key: str, value: bytes) -> None:
+        """Delete `key` if it still holds `value` (a lock, released by its holder only)."""
         ...
 
     async def reserve(self, key: str, value: bytes, ttl_s: float) -> bool | None:
@@ -169,6 +181,10 @@ class LocalState:
             return 0.0
         return window[0] + window_s - now
 
+    async def release(self, key: str, value: bytes) -> None:
+        if self._live(key) == value:
+            self._items.pop(key, None)
+
     async def reserve(self, key: str, value: bytes, ttl_s: float) -> bool | None:
         return await self.set(key, value, ttl_s, only_if_absent=True)
 
@@ -205,6 +221,7 @@ class RedisState:
         )
         self._count = self._redis.register_script(COUNT_IN_WINDOW)
         self._admit = self._redis.register_script(ADMIT_IN_WINDOW)
+        self._release = self._redis.register_script(RELEASE_IF_HELD)
         self._prefix = prefix
         self._local = LocalState()
         self._down_until = 0.0
@@ -304,6 +321,12 @@ class RedisState:
             return 0.0 if answer == b"ok" else max(0.001, float(answer))
 
         return await self._either(shared, lambda: self._local.admit(key, limit, window_s))
+
+    async def release(self, key: str, value: bytes) -> None:
+        async def shared() -> None:
+            await self._release(keys=[self._prefix + key], args=[value])
+
+        await self._either(shared, lambda: self._local.release(key, value))
 
     async def ping(self) -> bool:
         """Whether Redis answers now (and, when it does, the end of a degraded spell)."""
