@@ -360,3 +360,23 @@ def test_graphiql_is_served_to_browsers(gateway: Gateway) -> None:
     page = gateway.client.get(f"{gateway.url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
+
+
+def test_a_cursor_made_before_an_upgrade_still_pages(start_gateway: StartGateway) -> None:
+    """Cursors name the filter they were made under; a condition added later (such as
+    `includeRevoked`) must not void the cursors clients hold: one made by the release before
+    it still reads the next page."""
+    gateway = start_gateway("YUNYIN")
+    made_before = base64.b64encode(b"seals:26db20ec:yunyin=2").decode()
+    page = gateway.query(
+        "query($a: String) { seals(first: 2, after: $a) { edges { node { vendorId } } } }",
+        {"a": made_before},
+    )
+    assert "errors" not in page, page
+    assert [e["node"]["vendorId"] for e in page["data"]["seals"]["edges"]] == YUNYIN_IDS[2:4]
+    revoked_too = gateway.query(
+        "query($a: String) { seals(first: 2, after: $a, filter: {includeRevoked: true}) "
+        "{ edges { node { vendorId } } } }",
+        {"a": made_before},
+    )
+    assert revoked_too["errors"][0]["extensions"]["field"] == "after"  # another filter

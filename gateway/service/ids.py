@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,9 +110,19 @@ DONE = "-"
 NOT_A_CURSOR = "`after` is not a cursor of this connection."
 
 
+# The conditions the tag was first made of: always written. A condition added later is written
+# only when set, so that the cursors clients hold stay valid across an upgrade that adds one.
+TAGGED_FROM_THE_START = ("name_contains", "biz_type", "status", "is_default")
+
+
 def _filter_tag(seal_filter: SealFilter, providers: tuple[ProviderName, ...]) -> str:
     """Ties a cursor to the query it was made under: a cursor means nothing under another."""
-    text = repr((seal_filter, providers))
+    conditions = ", ".join(
+        f"{field.name}={getattr(seal_filter, field.name)!r}"
+        for field in dataclasses.fields(seal_filter)
+        if field.name in TAGGED_FROM_THE_START or getattr(seal_filter, field.name) != field.default
+    )
+    text = f"({type(seal_filter).__qualname__}({conditions}), {providers!r})"
     return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
 
 
