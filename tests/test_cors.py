@@ -92,6 +92,7 @@ def test_a_browser_app_on_another_origin_writes_idempotently_and_traced(
     assert "cost" in costed["body"].get("extensions", {}), costed
     # the browser's trace context reached the gateway, and the vendors
     assert any(r.headers.get("traceparent", "").startswith("00-0af76519") for r in sandbox.requests)
+    assert any(r.headers.get("tracestate") == "vendor=1" for r in sandbox.requests)
 
 
 def test_the_preflight_names_the_allowed_and_exposed_headers(
@@ -127,6 +128,14 @@ def test_the_preflight_names_the_allowed_and_exposed_headers(
         },
     )
     assert stranger.status_code == 400
+    assert "access-control-allow-origin" not in stranger.headers
+    from_stranger = gateway.client.post(
+        f"{gateway.url}/graphql",
+        json={"query": "{ providers { provider } }"},
+        headers={"Origin": "http://elsewhere.test"},
+    )
+    # without Access-Control-Allow-Origin the browser lets the page read nothing of it
+    assert "access-control-allow-origin" not in from_stranger.headers
     narrow = start_gateway(
         SEALGW_CORS_ORIGINS=other_origin, SEALGW_CORS_ALLOW_HEADERS="Authorization,Content-Type"
     )

@@ -151,6 +151,11 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
                     break
                 time.sleep(0.2)
             assert answers == {200}
+            # and the key the file no longer names is refused by every worker
+            old_key = {
+                httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code for _ in range(6)
+            }
+            assert old_key == {401}
             # the supervisor's metrics port adds up every worker's figures
             scraped = httpx.get(f"{found.group(1)}/metrics").text
             assert metric(scraped, "sealgw_operations_total", outcome="ok") >= 12
