@@ -353,6 +353,68 @@ class OrgScope:
         return self.accounts.get(provider, "")
 
 
+# --- seal events ----------------------------------------------------------------------------
+
+
+class SealEventType(Enum):
+    """What happened to a seal. Vendors' own words (e签宝's `action`) map onto these; a word
+    no mapping knows is kept as OTHER, with the word itself in `vendor_action`."""
+
+    CREATED = "CREATED"
+    DELETED = "DELETED"
+    UPDATED = "UPDATED"
+    DEFAULT_CHANGED = "DEFAULT_CHANGED"
+    REVIEW_PASSED = "REVIEW_PASSED"
+    REVIEW_REJECTED = "REVIEW_REJECTED"
+    AUTHORIZATION_GRANTED = "AUTHORIZATION_GRANTED"
+    AUTHORIZATION_REVOKED = "AUTHORIZATION_REVOKED"
+    AUTHORIZATION_EXPIRING = "AUTHORIZATION_EXPIRING"
+    AUTHORIZATION_EXPIRED = "AUTHORIZATION_EXPIRED"
+    OTHER = "OTHER"
+
+
+class SealEventSource(Enum):
+    """How the gateway learnt of an event."""
+
+    # the vendor told us (e签宝's signed notifications)
+    VENDOR_NOTIFICATION = "VENDOR_NOTIFICATION"
+    # the gateway saw a difference between two listings (云银签 documents no notifications)
+    CHANGE_DETECTED = "CHANGE_DETECTED"
+    # a write made through the gateway itself
+    GATEWAY_WRITE = "GATEWAY_WRITE"
+
+
+@dataclass(frozen=True, slots=True)
+class SealEventDraft:
+    """An event as its source saw it, before the log gives it a place. `dedup_key` names the
+    fact itself (a notification delivered twice has one key), so the log records it once."""
+
+    provider: ProviderName
+    vendor_seal_id: str
+    type: SealEventType
+    source: SealEventSource
+    occurred_at: datetime
+    vendor_action: str | None = None
+    actor: str | None = None
+    outcome: str | None = None
+    request_id: str | None = None
+    dedup_key: str | None = None
+    # a few plain facts beside the type (a seal's name, a rejection's reason, an
+    # authorisation's id), as the source gave them
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SealEvent:
+    """An event in a tenant's log: its draft, the place the log gave it (`position`, ordered
+    within the tenant) and when the gateway recorded it."""
+
+    tenant: str
+    position: str
+    recorded_at: datetime
+    draft: SealEventDraft
+
+
 # --- callers --------------------------------------------------------------------------------
 
 DEFAULT_TENANT = "default"
