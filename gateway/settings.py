@@ -426,6 +426,69 @@ class Options:
         low=0.0,
         high=3600.0,
     )
+    # --- seal events ---------------------------------------------------------------------------
+    data_dir: str = setting(
+        "DATA_DIR",
+        "data",
+        "text",
+        "Directory of the gateway's own files: the seal event log (SQLite), without Redis.",
+    )
+    event_retention_days: float = setting(
+        "EVENT_RETENTION_DAYS",
+        30.0,
+        "number",
+        "Days a seal event stays in the log.",
+        low=0.01,
+        high=3650.0,
+    )
+    change_poll_s: float = setting(
+        "CHANGE_POLL_SECONDS",
+        60.0,
+        "number",
+        "Seconds between two listings of 云银签's seals, compared for changes (0: none).",
+        low=0.0,
+        high=86_400.0,
+    )
+    max_subscriptions: int = setting(
+        "MAX_SUBSCRIPTIONS",
+        10_000,
+        "int",
+        "Subscriptions one process serves at once.",
+        low=1,
+        high=1_000_000,
+    )
+    max_subscriptions_per_caller: int = setting(
+        "MAX_SUBSCRIPTIONS_PER_CALLER",
+        20,
+        "int",
+        "Subscriptions one caller (API key or token subject) holds at once in one process.",
+        low=1,
+        high=100_000,
+    )
+    subscription_heartbeat_s: float = setting(
+        "SUBSCRIPTION_HEARTBEAT",
+        15.0,
+        "number",
+        "Seconds between heartbeats on a quiet subscription (a ping, an SSE comment).",
+        low=0.1,
+        high=3600.0,
+    )
+    subscription_idle_s: float = setting(
+        "SUBSCRIPTION_IDLE",
+        1800.0,
+        "number",
+        "Seconds a subscription may go without an event before the gateway completes it.",
+        low=1.0,
+        high=7 * 86_400.0,
+    )
+    subscription_lifetime_s: float = setting(
+        "SUBSCRIPTION_LIFETIME",
+        14_400.0,
+        "number",
+        "Seconds a subscription lives at most; the client resumes with its last cursor.",
+        low=1.0,
+        high=30 * 86_400.0,
+    )
     # --- speed switches -----------------------------------------------------------------------
     lean_resolvers: bool = setting(
         "LEAN_RESOLVERS", True, "switch", "Direct field resolvers where strawberry's add nothing."

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -202,6 +203,10 @@ class SandboxServer:
             "SEALGW_API_KEYS": f"suite:admin:{SUITE_DIGEST}",
             # no background readiness calls: tests count the vendors' calls
             "SEALGW_READY_INTERVAL": "0",
+            # nor background listings for the change detector (tests that want it set it)
+            "SEALGW_CHANGE_POLL_SECONDS": "0",
+            # each gateway its own event log
+            "SEALGW_DATA_DIR": tempfile.mkdtemp(prefix="sealgw-data-"),
         }
         if only is not None:
             other = "YUNYIN" if only == "ESIGN" else "ESIGN"

@@ -32,6 +32,8 @@ LAYERS = [
     ("execution", ["gateway.execution"]),
     ("schema", ["gateway.schema"]),
     ("service", ["gateway.service"]),
+    # seal events: the log, its delivery, the vendors' notifications, the change detector
+    ("events", ["gateway.events"]),
     ("health", ["gateway.ops.health"]),
     ("providers", ["gateway.providers"]),
     (
@@ -156,6 +158,8 @@ def test_seal_attributes_are_the_seal_fields() -> None:
         (domain.AuthorizationScope, enums.AuthorizationScope),
         (domain.Capability, enums.SealOperation),
         (domain.Rejection, UserErrorCode),
+        (domain.SealEventType, enums.SealEventType),
+        (domain.SealEventSource, enums.SealEventSource),
     ],
 )
 def test_schema_enums_are_the_domains(domain_enum: type[Enum], schema_enum: type[Enum]) -> None:

@@ -6,7 +6,9 @@ persisted document, the product's face or the subgraph's):
 3. its variables, coerced;
 4. its cost, worked out for these variables, against the limit (gateway/execution/cost.py);
 5. its execution: through its compiled plan where one covers it (gateway/execution/plan.py),
-   else through graphql-core's executor; the executor is the only thing that differs;
+   else through graphql-core's executor; the executor is the only thing that differs; a
+   subscription (`stream`) answers once per event, each event executed like a request of its
+   own (its own vendor budget, its own errors);
 6. its errors as clients see them, its cost in `extensions` when asked, and its request event,
    metrics and span (gateway/execution/observe.py).
 
@@ -15,28 +17,34 @@ Each stage is written once, here, so that no rule can hold on one path and not o
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
 from graphql.execution import ExecutionResult as CoreResult
-from graphql.execution import default_field_resolver, get_variable_values
+from graphql.execution import (
+    create_source_event_stream,
+    default_field_resolver,
+    get_variable_values,
+    map_source_to_response_event,
+)
 from graphql.execution.executor import default_type_resolver
 from graphql.execution.values import VariableValues
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.domain import ErrorCode
+from gateway.domain import ErrorCode, GatewayError
 from gateway.execution.cost import CostModel
 from gateway.execution.documents import Documents, Operation
 from gateway.execution.errors import client_errors, log_unexpected, public_error
 from gateway.execution.observe import record_operation
 from gateway.ops.metrics import PLANNED
+from gateway.providers.resilience import REQUEST_BUDGET
 from gateway.schema.context import GatewayContext
 
-__all__ = ["OperationRequest", "Outcome", "Pipeline"]
+__all__ = ["OperationRequest", "Outcome", "Pipeline", "Stream"]
 
 KINDS = {
     OperationType.QUERY: "Query",
@@ -54,6 +62,8 @@ class OperationRequest:
     variables: dict[str, Any] | None = None
     operation_name: str | None = None
     queries_only: bool = False
+    # whether the transport can stream a subscription's answers (WebSocket, SSE)
+    streams: bool = False
 
 
 @dataclass(slots=True)
@@ -80,6 +90,20 @@ class Outcome:
         return answer
 
 
+@dataclass(slots=True)
+class Stream:
+    """A subscription's answers, one Outcome per event, until the client or the source ends
+    it (`aclose`)."""
+
+    answers: AsyncIterator[Outcome]
+    name: str | None
+
+    async def aclose(self) -> None:
+        closing = getattr(self.answers, "aclose", None)
+        if closing is not None:
+            await closing()
+
+
 class Pipeline:
     """Runs operations against one schema (a face of the gateway)."""
 
@@ -103,6 +127,15 @@ class Pipeline:
             self._tracer = trace.get_tracer("gateway")
 
     async def run(self, request: OperationRequest, context: GatewayContext) -> Outcome:
+        """An operation's one answer (a subscription is refused: its transport cannot
+        stream)."""
+        answer = await self.start(request, context)
+        assert isinstance(answer, Outcome)
+        return answer
+
+    async def start(self, request: OperationRequest, context: GatewayContext) -> Outcome | Stream:
+        """An operation's answer, or for a subscription on a transport that streams, the
+        stream of its answers."""
         started = time.perf_counter()
         if self._tracer is None:
             outcome, operation = await self._answer(request, context, None)
@@ -111,6 +144,9 @@ class Pipeline:
                 outcome, operation = await self._answer(request, context, span)
         name = operation.name if operation is not None else request.operation_name
         kind = operation.kind.value if operation is not None else "unknown"
+        if isinstance(outcome, Stream):
+            record_operation(name, kind, [], True, time.perf_counter() - started, context)
+            return outcome
         record_operation(
             name,
             kind,
@@ -123,7 +159,7 @@ class Pipeline:
 
     async def _answer(
         self, request: OperationRequest, context: GatewayContext, span: Any
-    ) -> tuple[Outcome, Operation | None]:
+    ) -> tuple[Outcome | Stream, Operation | None]:
         document = self.documents.cached(request.query) or await self.documents.get(request.query)
         if document.tree is None:
             return _refused(document.errors), None
@@ -132,7 +168,9 @@ class Pipeline:
             return _refused([_coded(operation, ErrorCode.BAD_REQUEST)], status=400), None
         if span is not None:
             span.update_name(f"GraphQL {KINDS[operation.kind]}: {operation.name or '(anonymous)'}")
-        if request.queries_only and operation.kind != OperationType.QUERY:
+        # a subscription streamed by GET is allowed (EventSource): it changes nothing
+        streamed = operation.kind == OperationType.SUBSCRIPTION and request.streams
+        if request.queries_only and operation.kind != OperationType.QUERY and not streamed:
             kind = KINDS[operation.kind].lower()
             message = f"{kind.capitalize()}s are not allowed when using GET; use POST."
             error = GraphQLError(message, extensions={"code": ErrorCode.BAD_REQUEST.value})
@@ -159,6 +197,15 @@ class Pipeline:
                 },
             )
             return _refused([error]), operation
+        if operation.kind == OperationType.SUBSCRIPTION:
+            if not request.streams:
+                error = GraphQLError(
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) or "
+                    "Server-Sent Events (`Accept: text/event-stream`).",
+                    extensions={"code": ErrorCode.BAD_REQUEST.value},
+                )
+                return _refused([error], status=405), operation
+            return await self._subscribe(operation, variables, context), operation
         data, errors = await self._execute(operation, variables, context)
         if errors:
             log_unexpected(errors)
@@ -187,10 +234,34 @@ class Pipeline:
             return _planned(operation, variables, context)
         return self._standard(operation, variables, context)
 
-    async def _standard(
+    async def _subscribe(
         self, operation: Operation, variables: VariableValues, context: GatewayContext
-    ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
-        executor = StrawberryGraphQLCoreExecutionContext(
+    ) -> Outcome | Stream:
+        """The subscription's source stream, each event executed afresh: the vendor budget
+        and the reported errors are each event's own."""
+        executor = self._executor(operation, variables, context)
+        source: Any = create_source_event_stream(executor)
+        if optimized_is_awaitable(source):
+            source = await source
+        if isinstance(source, CoreResult):
+            errors = list(source.errors or ())
+            log_unexpected(errors)
+            return Outcome(None, client_errors(errors, context))
+        budget = REQUEST_BUDGET.get()
+
+        def each_event(event_executor: Any) -> Any:
+            context.reported.clear()
+            if budget is not None:
+                REQUEST_BUDGET.set(budget.renewed())
+            return event_executor.execute_operation(False)
+
+        results = map_source_to_response_event(executor, source, each_event)
+        return Stream(_answers(results, context), operation.name)
+
+    def _executor(
+        self, operation: Operation, variables: VariableValues, context: GatewayContext
+    ) -> StrawberryGraphQLCoreExecutionContext:
+        return StrawberryGraphQLCoreExecutionContext(
             self.schema,
             operation.fragment_definitions,
             operation.fragments,
@@ -204,6 +275,11 @@ class Pipeline:
             is_awaitable=optimized_is_awaitable,
             operation_extensions=None,
         )
+
+    async def _standard(
+        self, operation: Operation, variables: VariableValues, context: GatewayContext
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError]]:
+        executor = self._executor(operation, variables, context)
         result: Any = executor.execute_operation()
         if optimized_is_awaitable(result):
             result = await result
@@ -220,6 +296,22 @@ class Pipeline:
             name, kind=SpanKind.SERVER, attributes={"component": "graphql"}
         ) as span:
             yield span
+
+
+async def _answers(results: AsyncIterator[Any], context: GatewayContext) -> AsyncIterator[Outcome]:
+    """Each event's answer as clients see it. A source that fails with an error a client
+    may see (a cursor that is not one, the event log away) ends the stream with it."""
+    try:
+        async for result in results:
+            errors = list(result.errors or ())
+            log_unexpected(errors)
+            yield Outcome(result.data, client_errors(errors, context))
+    except GatewayError as error:
+        yield Outcome(None, [public_error(GraphQLError(error.message, original_error=error))])
+    finally:
+        closing = getattr(results, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 async def _planned(

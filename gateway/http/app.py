@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.access.admission import Admission, AdmissionLimits
@@ -27,6 +27,8 @@ from gateway.access.callers import Authenticator, RateLimiter
 from gateway.access.tenants import Tenant, VendorSettings
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
+from gateway.events.hub import EventHub
+from gateway.events.log import SqliteEventLog, open_event_log
 from gateway.execution.cost import CostModel
 from gateway.execution.documents import (
     SWITCH_INTERVAL_S,
@@ -41,6 +43,8 @@ from gateway.http.endpoint import CallerGate, GraphQLEndpoint, MakeContext
 from gateway.http.idempotency import IdempotentWrites
 from gateway.http.persisted import PersistedDocuments
 from gateway.http.request import BodyLimits
+from gateway.http.subscriptions import GraphQLWebSocket, Pacing
+from gateway.http.webhooks import EsignWebhook
 from gateway.ops.health import Readiness
 from gateway.ops.health import Target as ReadyTarget
 from gateway.ops.logs import configure_logging
@@ -94,6 +98,8 @@ class Runtime:
 
     settings: Settings
     state: SharedState
+    # every tenant's seal event log, and its delivery to subscribers
+    events: EventHub
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
     readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
 
@@ -120,6 +126,7 @@ class Runtime:
                     caller,
                     # a retry of a write whose outcome was unknown (gateway/http/idempotency.py)
                     reconcile=reconcile,
+                    events=self.events,
                 ),
                 sandbox=settings.sandbox,
                 show_cost=show_cost,
@@ -156,13 +163,18 @@ def face(settings: Settings, *, subgraph: bool) -> Pipeline:
 
 def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The gateway, with `extra_routes` served beside it."""
-    runtime = Runtime(settings, state_from_url(settings.redis_url))
+    event_log = open_event_log(
+        settings.redis_url, settings.data_dir, settings.event_retention_days * 86_400
+    )
+    runtime = Runtime(settings, state_from_url(settings.redis_url), EventHub(event_log))
     shared = SharedUpstream.for_state(runtime.state)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_garbage_collection()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if isinstance(event_log, SqliteEventLog):
+            event_log.open()
         for tenant in settings.tenants:
             runtime.tenants[tenant.name] = TenantRuntime(
                 tenant, build_adapters(tenant.vendors, tenant.name, shared), tenant.scope()
@@ -185,6 +197,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             yield
         finally:
             await runtime.readiness.stop()
+            await runtime.events.aclose()
             for tenant_runtime in runtime.tenants.values():
                 for adapter in tenant_runtime.adapters.values():
                     await adapter.aclose()
@@ -236,6 +249,18 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             )
         ),
         anonymous=settings.anonymous,
+        subscriptions=Admission(
+            AdmissionLimits(
+                settings.max_subscriptions,
+                settings.max_subscriptions,
+                settings.max_subscriptions_per_caller,
+            )
+        ),
+        pacing=Pacing(
+            settings.subscription_heartbeat_s,
+            settings.subscription_idle_s,
+            settings.subscription_lifetime_s,
+        ),
     )
     documents = PersistedDocuments(
         runtime.state,
@@ -270,9 +295,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         )
         await page(scope, receive, send)
 
+    # each face's one pipeline, whichever transport brings its operations
+    pipelines = {subgraph: face(settings, subgraph=subgraph) for subgraph in (False, True)}
+
     def endpoint(*, subgraph: bool) -> GraphQLEndpoint:
         return GraphQLEndpoint(
-            face(settings, subgraph=subgraph),
+            pipelines[subgraph],
             gate,
             documents,
             writes,
@@ -280,6 +308,22 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             make_context,
             None if subgraph else graphiql_page,
         )
+
+    def websocket(*, subgraph: bool) -> GraphQLWebSocket:
+        return GraphQLWebSocket(
+            pipelines[subgraph],
+            gate.authenticator.caller,
+            gate.limiter.retry_after,
+            settings.anonymous,
+            documents,
+            make_context,
+            gate.subscriptions,
+            gate.pacing,
+        )
+
+    webhook = EsignWebhook(
+        lambda: {n: t.tenant for n, t in runtime.tenants.items()}, runtime.events
+    )
 
     async def metrics(request: Request) -> Response:
         """Prometheus metrics (every worker's, with several)."""
@@ -297,6 +341,12 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         # the federation subgraph, for the supergraph router (introspection always on here:
         # the router reads `_service { sdl }`; callers still need credentials)
         Route("/subgraph", endpoint(subgraph=True)),
+        # subscriptions (and any operation) over graphql-transport-ws, on the same paths
+        WebSocketRoute("/graphql", websocket(subgraph=False)),
+        WebSocketRoute("/subgraph", websocket(subgraph=True)),
+        # e签宝's notifications: the default tenant's address, and each other tenant's
+        Route("/webhooks/esign", webhook, methods=["POST"]),
+        Route("/webhooks/esign/{tenant}", webhook, methods=["POST"]),
     ]
     if settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))

@@ -11,7 +11,10 @@ takes, in this order, each step written once:
 4. the body, bounded in size and time, and the GraphQL parameters from it or from the query
    string; the text of a persisted document it names;
 5. idempotency, for a POST with an `Idempotency-Key` (gateway/http/idempotency.py);
-6. the operation, through the one execution pipeline (gateway/execution/pipeline.py);
+6. the operation, through the one execution pipeline (gateway/execution/pipeline.py); a
+   subscription, asked for with `Accept: text/event-stream`, streams its answers as
+   Server-Sent Events (gateway/http/subscriptions.py), holding a subscription's place
+   instead of a request's;
 7. the answer: its media type (`application/graphql-response+json` when preferred), its
    status, and for GET answers cache headers that keep it private."""
 
@@ -26,10 +29,10 @@ from opentelemetry import context as trace_context
 from opentelemetry import propagate
 from starlette.types import Message, Receive, Scope, Send
 
-from gateway.access.admission import Admission, Full
+from gateway.access.admission import Admission, Full, Ticket
 from gateway.access.callers import Authenticator, RateLimiter, Unauthenticated
 from gateway.domain import Caller, ErrorCode
-from gateway.execution.pipeline import OperationRequest, Outcome, Pipeline
+from gateway.execution.pipeline import OperationRequest, Outcome, Pipeline, Stream
 from gateway.http import idempotency
 from gateway.http.guards import JSON_TYPE, answer, refuse
 from gateway.http.idempotency import IdempotentWrites
@@ -45,6 +48,7 @@ from gateway.http.request import (
     from_query_string,
     read_body,
 )
+from gateway.http.subscriptions import Pacing, stream_sse
 from gateway.schema.context import GatewayContext
 
 log = logging.getLogger("gateway.http")
@@ -66,12 +70,16 @@ OVERLOADED = {
 
 @dataclass(frozen=True, slots=True)
 class CallerGate:
-    """Who may call, how often, and how many at once: one per app, shared by its faces."""
+    """Who may call, how often, and how many at once: one per app, shared by its faces.
+    `subscriptions` counts the subscriptions in progress (per caller, per process), apart
+    from the requests."""
 
     authenticator: Authenticator
     limiter: RateLimiter
     admission: Admission
     anonymous: bool
+    subscriptions: Admission
+    pacing: Pacing
 
 
 # Makes the context of one operation for a caller: its service, its vendor budget.
@@ -155,7 +163,7 @@ class GraphQLEndpoint:
                 ((b"retry-after", b"1"),),
             ) from None
         try:
-            await self._run(head, caller, receive, send)
+            await self._run(head, caller, receive, send, ticket)
         finally:
             ticket.release()
 
@@ -175,7 +183,9 @@ class GraphQLEndpoint:
             raise _unauthenticated("Credentials required.", invalid=False)
         return Caller.anonymous(head.request_id)
 
-    async def _run(self, head: RequestHead, caller: Caller, receive: Receive, send: Send) -> None:
+    async def _run(
+        self, head: RequestHead, caller: Caller, receive: Receive, send: Send, ticket: Ticket
+    ) -> None:
         if head.method == "HEAD":
             raise Refused(
                 405, "An operation is run by GET or POST, not HEAD.", headers=ALLOW_GET_POST
@@ -209,8 +219,13 @@ class GraphQLEndpoint:
         context = self.make_context(
             caller, "x-query-cost" in head.headers, claim is not None and claim.reconcile
         )
+        streams = head.wants_event_stream and claim is None
         request = OperationRequest(
-            query, params.variables, params.operation_name, queries_only=head.method == "GET"
+            query,
+            params.variables,
+            params.operation_name,
+            queries_only=head.method == "GET",
+            streams=streams,
         )
         # the caller's W3C trace context (traceparent, tracestate): the operation's span is a
         # child of the caller's, and the vendor calls carry it on (gateway/providers/http.py)
@@ -218,7 +233,7 @@ class GraphQLEndpoint:
         if "traceparent" in head.headers:
             attached = trace_context.attach(propagate.extract(head.headers))
         try:
-            outcome = await self.pipeline.run(request, context)
+            answered = await self.pipeline.start(request, context)
         except BaseException:
             if claim is not None:
                 await self.writes.abandon(claim)
@@ -226,12 +241,35 @@ class GraphQLEndpoint:
         finally:
             if attached is not None:
                 trace_context.detach(attached)
+        if isinstance(answered, Stream):
+            await self._stream(answered, caller, receive, send, ticket)
+            return
+        outcome = answered
         status, headers, content = self._encoded(head, outcome)
         if claim is not None:
             await self.writes.settle(
                 claim, status, headers, content, write_may_have_happened=_uncertain(outcome)
             )
         await answer(send, status, headers, content)
+
+    async def _stream(
+        self, stream: Stream, caller: Caller, receive: Receive, send: Send, ticket: Ticket
+    ) -> None:
+        """A subscription over SSE: it leaves the requests' admission for a subscription's
+        place, and streams until it ends or the client leaves."""
+        try:
+            place = self.gate.subscriptions.enter(caller)
+        except Full as full:
+            await stream.aclose()
+            whose = "This caller has" if full.whose == "caller" else "The gateway serves"
+            raise Refused(
+                429 if full.whose == "caller" else 503,
+                f"{whose} as many subscriptions as it may; end one first.",
+                ErrorCode.RATE_LIMITED if full.whose == "caller" else ErrorCode.OVERLOADED,
+                ((b"retry-after", b"5"),),
+            ) from None
+        ticket.release()
+        await stream_sse(stream, self.gate.pacing, receive, send, place)
 
     def _direct_query(self, params: GraphQLParams) -> str | None:
         """The request's own text, where it names no stored document and needs no check: the

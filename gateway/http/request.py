@@ -131,6 +131,12 @@ class RequestHead:
         return accepts_graphql_response(self.headers.get("accept"))
 
     @property
+    def wants_event_stream(self) -> bool:
+        """Whether the client asks for Server-Sent Events (GraphQL over SSE): a subscription
+        is then streamed on this request."""
+        return "text/event-stream" in self.headers.get("accept", "").lower()
+
+    @property
     def preflighted(self) -> bool:
         return any(self.headers.get(name) for name in PREFLIGHT_HEADERS)
 

@@ -48,6 +48,8 @@ class RequestBudget:
     defence behind the cost limit) and time (one deadline for all its calls)."""
 
     def __init__(self, calls: int, deadline_s: float | None = None) -> None:
+        self.calls = calls
+        self.deadline_s = deadline_s
         self.remaining = calls
         self.spent = 0
         loop_time = asyncio.get_running_loop().time() if deadline_s is not None else 0.0
@@ -64,6 +66,11 @@ class RequestBudget:
             )
         self.remaining -= 1
         self.spent += 1
+
+    def renewed(self) -> RequestBudget:
+        """The same budget afresh, for the next event of a subscription (each event is
+        answered like a request of its own)."""
+        return RequestBudget(self.calls, self.deadline_s)
 
 
 # The budget of the request being served; set by the app for each request.

@@ -12,6 +12,7 @@ from graphql import GraphQLInterfaceType, GraphQLUnionType, print_schema
 from strawberry.file_uploads import Upload
 
 from gateway.schema.context import GatewayContext
+from gateway.schema.events import Subscription
 from gateway.schema.lean import lean_resolvers
 from gateway.schema.query import Query
 from gateway.schema.types import Authorization, Seal
@@ -60,6 +61,7 @@ def build_schema(*, subgraph: bool = False, lean: bool = True) -> strawberry.Sch
         schema = strawberry.federation.Schema(
             query=Query,
             mutation=Mutation,
+            subscription=Subscription,
             types=[Seal, Authorization],
             scalar_overrides=SCALARS,
             federation_version=FEDERATION_VERSION,
@@ -71,6 +73,7 @@ def build_schema(*, subgraph: bool = False, lean: bool = True) -> strawberry.Sch
             schema = ProductSchema(
                 query=Query,
                 mutation=Mutation,
+                subscription=Subscription,
                 types=[Seal, Authorization],
                 scalar_overrides=SCALARS,
             )

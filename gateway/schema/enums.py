@@ -197,3 +197,70 @@ class AuthorizationStatusReason(Enum):
         "GRANTEE_ACCOUNT_CHANGED",
         description="The authorised person's account changed (GRANTED_ACCOUNT_UPDATE).",
     )
+
+
+@strawberry.enum(description="What happened to a seal (`sealEvents`).")
+class SealEventType(Enum):
+    CREATED = strawberry.enum_value(
+        "CREATED", description="A seal was made (e签宝 SEAL_CREATE; a new 云银签 seal)."
+    )
+    DELETED = strawberry.enum_value(
+        "DELETED", description="A seal was deleted (e签宝 SEAL_DELETE; gone from 云银签's list)."
+    )
+    UPDATED = strawberry.enum_value(
+        "UPDATED",
+        description="A seal changed: its name, its status (enabled, disabled), or one of its "
+        "authorisations' periods. `details` says what.",
+    )
+    DEFAULT_CHANGED = strawberry.enum_value(
+        "DEFAULT_CHANGED", description="The seal became, or stopped being, the default seal."
+    )
+    REVIEW_PASSED = strawberry.enum_value(
+        "REVIEW_PASSED",
+        description="An image seal passed e签宝's review (SEAL_AUDIT, auditStatus 1): 已启用.",
+    )
+    REVIEW_REJECTED = strawberry.enum_value(
+        "REVIEW_REJECTED",
+        description="An image seal failed e签宝's review (SEAL_AUDIT, auditStatus 0); "
+        "`details` has the reason (rejectReason).",
+    )
+    AUTHORIZATION_GRANTED = strawberry.enum_value(
+        "AUTHORIZATION_GRANTED",
+        description="An authorisation to use the seal was made or took effect "
+        "(e签宝 SEAL_AUTH_EFFICTIVE, after the letter is signed).",
+    )
+    AUTHORIZATION_REVOKED = strawberry.enum_value(
+        "AUTHORIZATION_REVOKED",
+        description="An authorisation was cancelled (e签宝 SEAL_AUTH_CALCEL).",
+    )
+    AUTHORIZATION_EXPIRING = strawberry.enum_value(
+        "AUTHORIZATION_EXPIRING",
+        description="An authorisation nears its end (e签宝 SEAL_AUTH_NEARLY_EXPIRED).",
+    )
+    AUTHORIZATION_EXPIRED = strawberry.enum_value(
+        "AUTHORIZATION_EXPIRED",
+        description="An authorisation is no longer in force (e签宝 SEAL_AUTH_INEFFICTIVE).",
+    )
+    OTHER = strawberry.enum_value(
+        "OTHER",
+        description="Something the gateway has no type for (a vendor action added after this "
+        "release): `vendorAction` has the vendor's word.",
+    )
+
+
+@strawberry.enum(description="How the gateway learnt of a seal event.")
+class SealEventSource(Enum):
+    VENDOR_NOTIFICATION = strawberry.enum_value(
+        "VENDOR_NOTIFICATION",
+        description="The vendor told it: a signed e签宝 notification (回调通知).",
+    )
+    CHANGE_DETECTED = strawberry.enum_value(
+        "CHANGE_DETECTED",
+        description="It saw the difference between two listings of the vendor's seals "
+        "(云银签, which sends no notifications; every SEALGW_CHANGE_POLL_SECONDS).",
+    )
+    GATEWAY_WRITE = strawberry.enum_value(
+        "GATEWAY_WRITE",
+        description="A write through this gateway; `actor`, `outcome` and `requestId` say "
+        "who, how it ended and which request.",
+    )

@@ -11,6 +11,7 @@ from gateway import domain, service
 from gateway.domain import GatewayError, ProviderName
 from gateway.schema.context import Info
 from gateway.schema.enums import Provider, SealBizType, SealStatus, convert
+from gateway.schema.events import SealEventConnection, seal_events
 from gateway.schema.types import (
     Authorization,
     PageInfo,
@@ -169,6 +170,13 @@ class Query:
         resolver=preview_image_seal,
         description="An uploaded image in another ink or opacity (云银签 uploadSealFilePreView)."
         + PREVIEW_WHY,
+    )
+
+    seal_events: SealEventConnection = strawberry.field(
+        resolver=seal_events,
+        description="The tenant's seal events, oldest first: what e签宝 told, what the gateway "
+        "saw change at 云银签, and the writes made through it. The `sealEvents` subscription "
+        "sends the same events as they happen.",
     )
 
     @strawberry.field(description="The configured seal vendors and what each supports.")

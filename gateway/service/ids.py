@@ -212,3 +212,25 @@ def parse_offset_cursor(kind: str, cursor: str | None, tenant: str) -> int:
     if not ours or found != kind or offset < 0:
         raise BadInput(NOT_A_CURSOR, "after")
     return offset + 1
+
+
+def seal_global_id(key: SealKey, tenant: str) -> str:
+    """The global id of the seal `key` names, as issued to `tenant`."""
+    return global_id(SEAL_TYPE, bind(tenant, key.node_id()))
+
+
+def offset_token(kind: str, position: str, tenant: str) -> str:
+    """A cursor naming a position of a log (`kind` says which connection it belongs to)."""
+    return _encode(bind(tenant, f"{kind}:{position}"))
+
+
+def parse_offset_token(kind: str, cursor: str, tenant: str) -> str:
+    """The position inside a cursor of `kind` issued to `tenant`; BadInput otherwise."""
+    try:
+        text, ours = unbind(tenant, _decode(cursor))
+    except ValueError:
+        raise BadInput(NOT_A_CURSOR, "after") from None
+    found, _, position = text.partition(":")
+    if not ours or found != kind or not position:
+        raise BadInput(NOT_A_CURSOR, "after")
+    return position

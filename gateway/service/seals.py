@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gateway.domain import Caller, OrgScope, ProviderName
+from gateway.events.hub import EventHub
 from gateway.providers.base import SealProvider
+from gateway.service.events import SealEvents
 from gateway.service.reads import Limits, SealReads
 from gateway.service.writes import SealWrites
 
@@ -22,9 +24,13 @@ class SealService:
         caller: Caller | None = None,
         *,
         reconcile: bool = False,
+        events: EventHub | None = None,
     ) -> None:
         self.reads = SealReads(adapters, scope, limits, caller)
-        self.writes = SealWrites(self.reads, reconcile=reconcile)
+        self.events = SealEvents(
+            events, self.reads.caller, limits.default_page_size, limits.max_page_size
+        )
+        self.writes = SealWrites(self.reads, reconcile=reconcile, events=self.events)
 
     @property
     def caller(self) -> Caller:

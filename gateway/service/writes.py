@@ -47,6 +47,7 @@ from gateway.domain import (
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
 from gateway.service.checks import AuthorizationRequest
+from gateway.service.events import SealEvents
 from gateway.service.loaders import AuthorizationKey
 from gateway.service.reads import UNHANDLED, UNKNOWN_AUTHORIZATION, UNKNOWN_SEAL, SealReads
 
@@ -130,8 +131,14 @@ class Target:
 class SealWrites:
     """One request's writes to one tenant's seals, on the ground its reads stand on."""
 
-    def __init__(self, reads: SealReads, *, reconcile: bool = False) -> None:
+    def __init__(
+        self, reads: SealReads, *, reconcile: bool = False, events: SealEvents | None = None
+    ) -> None:
         self._reads = reads
+        self._events = events
+        # The seal the write in progress is about, once known (mutations run one at a time),
+        # for its event.
+        self._subject: SealKey | None = None
         # This request repeats a write whose outcome was unknown (same Idempotency-Key): a
         # create first looks for the seal the earlier attempt may have made.
         self._reconcile = reconcile
@@ -164,6 +171,8 @@ class SealWrites:
         except BadInput as error:
             raise checks.invalid("sealId", error.message) from None
         target = self._write_target(issued.key.provider, capability)
+        if issued.ours:
+            self._subject = issued.key
         return Target(target.adapter, issued.key, issued.ours)
 
     def _unknown_seal(self, target: Target) -> WriteRejected:
@@ -226,6 +235,7 @@ class SealWrites:
         result's user error. Only admins change anything (`changes`); previews, which change
         nothing, are open to viewers. Every attempt is one audit event."""
         result: WriteResult[T] = WriteResult()
+        self._subject = None
         try:
             if changes and self._reads.caller.role != Role.ADMIN:
                 raise Forbidden("Your role may not change seals; an admin may.")
@@ -233,18 +243,23 @@ class SealWrites:
         except WriteRejected as rejection:
             result.rejection = rejection
         except GatewayError as error:
-            self._audit(operation, seal_id, error)
+            await self._audit(operation, seal_id, error)
             raise
-        self._audit(operation, seal_id, result.rejection)
+        await self._audit(operation, seal_id, result.rejection)
         return result
 
-    def _audit(self, operation: str, seal_id: str | None, failure: GatewayError | None) -> None:
-        """One structured event per write attempt: who, for which tenant, what, the outcome.
-        Never a secret, a token or file content: only the fields below."""
+    async def _audit(
+        self, operation: str, seal_id: str | None, failure: GatewayError | None
+    ) -> None:
+        """One structured event per write attempt: who, for which tenant, what, the outcome,
+        as a log line; and where the write concerned one of the tenant's seals, as an event
+        in its log. Never a secret, a token or file content: only the fields below."""
         if isinstance(failure, Forbidden):
             outcome = "forbidden"
         elif isinstance(failure, WriteRejected):
             outcome = "refused"
+        elif getattr(failure, "write_may_have_happened", False):
+            outcome = "unknown"
         elif failure is not None:
             outcome = "failed"
         else:
@@ -265,6 +280,10 @@ class SealWrites:
         code = event["code"]
         event["code"] = getattr(code, "value", code)
         audit_log.info(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        if self._events is not None and self._subject is not None:
+            await self._events.record_write(
+                operation, self._subject, outcome, None if code is None else str(event["code"])
+            )
 
     # --- the writes -------------------------------------------------------------------------
 
@@ -284,8 +303,10 @@ class SealWrites:
             made = await self._before(target, self._seal_named(provider, name))
             if made is not None:
                 log.info("a repeated create found the seal its first attempt made")
+                self._subject = made.key
                 return await self._read_back(provider, self._reads.seal(made.key), result)
         vendor_id = await self._send(target, send(target.adapter))
+        self._subject = SealKey(provider, vendor_id)
         return await self._read_back(
             provider, self._reads.seal(SealKey(provider, vendor_id)), result
         )
@@ -491,6 +512,8 @@ class SealWrites:
         provider, seal_id, vendor_id = issued.key
         target = self._write_target(provider, capability)
         key = AuthorizationKey(provider, seal_id, vendor_id) if issued.ours else None
+        if issued.ours:
+            self._subject = SealKey(provider, seal_id)
         return Target(target.adapter, SealKey(provider, seal_id)), key
 
     async def _authorization(self, target: Target, key: AuthorizationKey | None) -> Authorization:

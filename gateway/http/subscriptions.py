@@ -1,0 +1,392 @@
+"""Subscriptions over the two transports clients use, both on the GraphQL path:
+
+- **graphql-transport-ws** (the `graphql-ws` library's protocol, which Apollo Client, urql and
+  GraphiQL speak): a WebSocket on /graphql (and /subgraph, for routers). The caller's
+  credentials come in `connection_init`'s payload (`{"Authorization": "Bearer …"}` or
+  `{"X-Api-Key": …}`); without them, or with bad ones, the socket is closed with 4401 / 4403
+  before anything runs. Every `subscribe` goes through the one execution pipeline, like a
+  POST: queries and mutations answer once and complete.
+- **GraphQL over SSE** (distinct connections): a GET or POST with `Accept: text/event-stream`
+  (gateway/http/endpoint.py); this module writes its events.
+
+Limits, the same on both: subscriptions per caller and per process (a subscription holds a
+place from its start to its end, beside the requests' admission), a heartbeat on quiet
+streams, and idle and total lifetimes after which the gateway completes the subscription
+(the client resumes from its last cursor)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gateway.access.admission import Admission, Full, Ticket
+from gateway.access.callers import Unauthenticated
+from gateway.domain import Caller, ErrorCode
+from gateway.execution.pipeline import OperationRequest, Outcome, Pipeline, Stream
+from gateway.http.persisted import PersistedDocuments
+from gateway.http.request import GraphQLParams, Refused
+
+log = logging.getLogger("gateway.subscriptions")
+
+PROTOCOL = "graphql-transport-ws"
+INIT_TIMEOUT_S = 10.0
+_END = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    heartbeat_s: float
+    idle_s: float
+    lifetime_s: float
+
+
+async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]:
+    """The stream's answers, with None at each heartbeat moment; it ends when the stream does,
+    after `idle_s` without an answer, or after `lifetime_s`. The stream is read by a task of
+    its own into a queue of one (a slow client holds one answer, not a backlog), so waiting
+    with a timeout never interrupts the stream itself."""
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+
+    async def pump() -> None:
+        try:
+            async for outcome in stream.answers:
+                await queue.put(outcome)
+        finally:
+            with contextlib.suppress(Exception):
+                queue.put_nowait(_END)
+
+    pumping = asyncio.create_task(pump())
+    started = last = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            until = min(now + pacing.heartbeat_s, last + pacing.idle_s, started + pacing.lifetime_s)
+            try:
+                item = await asyncio.wait_for(queue.get(), max(until - now, 0.0))
+            except TimeoutError:
+                now = time.monotonic()
+                if now >= started + pacing.lifetime_s or now >= last + pacing.idle_s:
+                    return
+                yield None
+                continue
+            if item is _END:
+                if pumping.done() and not pumping.cancelled() and pumping.exception():
+                    log.error("a subscription's stream failed", exc_info=pumping.exception())
+                return
+            last = time.monotonic()
+            yield item
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(BaseException):
+            await pumping
+        await stream.aclose()
+
+
+# --- Server-Sent Events -----------------------------------------------------------------------
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    # proxies (nginx) must pass each event on at once
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def sse_event(kind: str, body: dict[str, Any] | None) -> bytes:
+    data = b"" if body is None else orjson.dumps(body)
+    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+
+
+async def stream_sse(
+    stream: Stream, pacing: Pacing, receive: Receive, send: Send, ticket: Ticket
+) -> None:
+    """A subscription's answers as `next` events, a comment at each heartbeat, and `complete`
+    at the end; it stops when the client leaves."""
+
+    async def gone() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    async def write() -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b": ok\n\n", "more_body": True})
+        async for outcome in paced(stream, pacing):
+            chunk = b": ping\n\n" if outcome is None else sse_event("next", outcome.body())
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": sse_event("complete", None)})
+
+    watching = asyncio.create_task(gone())
+    writing = asyncio.create_task(write())
+    try:
+        await asyncio.wait({watching, writing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watching, writing):
+            task.cancel()
+        for task in (watching, writing):
+            with contextlib.suppress(BaseException):
+                await task
+        ticket.release()
+
+
+# --- graphql-transport-ws ---------------------------------------------------------------------
+
+Authenticate = Callable[[str | None, str | None, str], Awaitable[Caller | None]]
+RetryAfter = Callable[[Caller], Awaitable[int | None]]
+MakeContext = Callable[[Caller, bool, bool], Any]
+
+
+class Close(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class GraphQLWebSocket:
+    """The graphql-transport-ws endpoint of one face of the gateway."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        authenticate: Authenticate,
+        retry_after: RetryAfter,
+        anonymous: bool,
+        documents: PersistedDocuments,
+        make_context: MakeContext,
+        slots: Admission,
+        pacing: Pacing,
+    ) -> None:
+        self.pipeline = pipeline
+        self.authenticate = authenticate
+        self.retry_after = retry_after
+        self.anonymous = anonymous
+        self.documents = documents
+        self.make_context = make_context
+        self.slots = slots
+        self.pacing = pacing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        socket = WebSocket(scope, receive, send)
+        offered = scope.get("subprotocols") or []
+        if PROTOCOL not in offered:
+            await socket.accept()
+            await socket.close(4406, "Subprotocol not acceptable")
+            return
+        await socket.accept(subprotocol=PROTOCOL)
+        connection = _Connection(self, socket)
+        try:
+            await connection.serve()
+        except Close as close:
+            with contextlib.suppress(Exception):
+                await socket.close(close.code, close.reason)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await connection.end()
+
+
+class _Connection:
+    def __init__(self, endpoint: GraphQLWebSocket, socket: WebSocket) -> None:
+        self.endpoint = endpoint
+        self.socket = socket
+        self.request_id = uuid.uuid4().hex
+        self.caller: Caller | None = None
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.socket.send_text(orjson.dumps(message).decode())
+
+    async def receive(self, within_s: float | None = None) -> dict[str, Any]:
+        try:
+            message: Message = await asyncio.wait_for(self.socket.receive(), within_s)
+        except TimeoutError:
+            raise Close(4408, "Connection initialisation timeout") from None
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        if text is None and message.get("bytes") is not None:
+            text = message["bytes"].decode("utf-8", "replace")
+        try:
+            parsed = orjson.loads(text or "")
+        except orjson.JSONDecodeError:
+            raise Close(4400, "Invalid message received") from None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
+            raise Close(4400, "Invalid message received")
+        return parsed
+
+    async def serve(self) -> None:
+        first = await self.receive(INIT_TIMEOUT_S)
+        if first["type"] != "connection_init":
+            raise Close(4401, "Unauthorized")
+        self.caller = await self._caller(first.get("payload"))
+        await self.send({"type": "connection_ack"})
+        self.heartbeat = asyncio.create_task(self._ping())
+        while True:
+            message = await self.receive()
+            kind = message["type"]
+            if kind == "ping":
+                await self.send({"type": "pong"})
+            elif kind == "pong":
+                continue
+            elif kind == "connection_init":
+                raise Close(4429, "Too many initialisation requests")
+            elif kind == "subscribe":
+                await self._subscribe(message)
+            elif kind == "complete":
+                task = self.running.pop(str(message.get("id")), None)
+                if task is not None:
+                    task.cancel()
+            else:
+                raise Close(4400, f"Unknown message type {kind[:32]!r}")
+
+    async def _caller(self, payload: object) -> Caller:
+        """The caller `connection_init`'s payload names (header names in any case)."""
+        given: dict[str, str] = {}
+        if isinstance(payload, dict):
+            given = {str(k).lower(): v for k, v in payload.items() if isinstance(v, str)}
+        # some clients nest them: {"headers": {"Authorization": …}}
+        if isinstance(payload, dict) and isinstance(payload.get("headers"), dict):
+            headers = payload["headers"]
+            given.update({str(k).lower(): v for k, v in headers.items() if isinstance(v, str)})
+        try:
+            caller = await self.endpoint.authenticate(
+                given.get("authorization"), given.get("x-api-key"), self.request_id
+            )
+        except Unauthenticated as refusal:
+            log.info("refused a subscriber (connection %s): %s", self.request_id, refusal.reason)
+            raise Close(4403, "Forbidden") from None
+        if caller is not None:
+            return caller
+        if not self.endpoint.anonymous:
+            log.info("refused a subscriber without credentials (connection %s)", self.request_id)
+            raise Close(4401, "Unauthorized")
+        return Caller.anonymous(self.request_id)
+
+    async def _ping(self) -> None:
+        while True:
+            await asyncio.sleep(self.endpoint.pacing.heartbeat_s)
+            with contextlib.suppress(Exception):
+                await self.send({"type": "ping"})
+
+    async def _subscribe(self, message: dict[str, Any]) -> None:
+        operation_id = message.get("id")
+        payload = message.get("payload")
+        if not isinstance(operation_id, str) or not operation_id or not isinstance(payload, dict):
+            raise Close(4400, "Invalid subscribe message")
+        if operation_id in self.running:
+            raise Close(4409, f"Subscriber for {operation_id[:64]} already exists")
+        assert self.caller is not None
+        refusal = await self._refusal(self.caller)
+        if refusal is not None:
+            await self._error(operation_id, refusal)
+            return
+        try:
+            ticket = self.endpoint.slots.enter(self.caller)
+        except Full as full:
+            whose = "This caller has" if full.whose == "caller" else "The gateway serves"
+            await self._error(
+                operation_id,
+                (
+                    f"{whose} as many subscriptions as it may; end one first.",
+                    ErrorCode.RATE_LIMITED if full.whose == "caller" else ErrorCode.OVERLOADED,
+                ),
+            )
+            return
+        task = asyncio.create_task(self._run(operation_id, payload, ticket))
+        self.running[operation_id] = task
+
+    async def _refusal(self, caller: Caller) -> tuple[str, ErrorCode] | None:
+        retry_after = await self.endpoint.retry_after(caller)
+        if retry_after is not None:
+            return (f"Too many requests; try again in {retry_after} s.", ErrorCode.RATE_LIMITED)
+        return None
+
+    async def _error(self, operation_id: str, refusal: tuple[str, ErrorCode]) -> None:
+        message, code = refusal
+        await self.send(
+            {
+                "id": operation_id,
+                "type": "error",
+                "payload": [{"message": message, "extensions": {"code": code.value}}],
+            }
+        )
+
+    async def _run(self, operation_id: str, payload: dict[str, Any], ticket: Ticket) -> None:
+        assert self.caller is not None
+        try:
+            params = _params(payload)
+            query = await self.endpoint.documents.query_of(params)
+            context = self.endpoint.make_context(self.caller, False, False)
+            request = OperationRequest(query, params.variables, params.operation_name, streams=True)
+            answer = await self.endpoint.pipeline.start(request, context)
+            if isinstance(answer, Outcome):
+                if not answer.ran:
+                    await self.send(
+                        {"id": operation_id, "type": "error", "payload": answer.body()["errors"]}
+                    )
+                    return
+                await self.send({"id": operation_id, "type": "next", "payload": answer.body()})
+            else:
+                async for outcome in paced(answer, self.endpoint.pacing):
+                    if outcome is not None:
+                        await self.send(
+                            {"id": operation_id, "type": "next", "payload": outcome.body()}
+                        )
+            await self.send({"id": operation_id, "type": "complete"})
+        except Refused as refusal:
+            await self._error(operation_id, (refusal.message, refusal.code))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unexpected failure serving subscription on %s", self.request_id)
+            with contextlib.suppress(Exception):
+                await self._error(
+                    operation_id, ("Internal server error.", ErrorCode.INTERNAL_SERVER_ERROR)
+                )
+        finally:
+            ticket.release()
+            if self.running.get(operation_id) is asyncio.current_task():
+                del self.running[operation_id]
+
+    async def end(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        tasks = list(self.running.values())
+        self.running.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def _params(payload: dict[str, Any]) -> GraphQLParams:
+    """A subscribe message's GraphQL parameters, checked as a POST body's are."""
+    query = payload.get("query")
+    variables = payload.get("variables")
+    name = payload.get("operationName")
+    extensions = payload.get("extensions")
+    if query is not None and not isinstance(query, str):
+        raise Refused(400, "`query` must be a string.")
+    if variables is not None and not isinstance(variables, dict):
+        raise Refused(400, "`variables` must be an object.")
+    if name is not None and not isinstance(name, str):
+        raise Refused(400, "`operationName` must be a string.")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise Refused(400, "`extensions` must be an object.")
+    return GraphQLParams(query, variables, name, extensions)
