@@ -162,6 +162,8 @@ class Gateway:
     client: httpx.Client
     # the process's shared state (breakers, idempotency records), for the shared gateway
     state: SharedState | None = None
+    # its server, for a test that stops it (a restart)
+    server: ServerThread | None = None
 
     def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.client.post(
@@ -275,7 +277,7 @@ def start_gateway(sandbox_server: SandboxServer) -> Iterator[StartGateway]:
         settings = load_settings(sandbox_server.env(only, **overrides))
         server = ServerThread(create_app(settings), settings).__enter__()
         stack.append(server)
-        return Gateway(server.url, client)
+        return Gateway(server.url, client, server=server)
 
     yield start
     client.close()
@@ -469,6 +471,8 @@ def tenants_gateway_session(
             "SEALGW_RATE_LIMIT": "6000/minute",
             # no background readiness calls: the isolation tests count every vendor call
             "SEALGW_READY_INTERVAL": "0",
+            "SEALGW_CHANGE_POLL_SECONDS": "0",
+            "SEALGW_DATA_DIR": str(folder / "data"),
             **TENANT_SECRETS,
         }
         settings = load_settings(env)

@@ -13,7 +13,7 @@ orders a tenant's events, and `key` turns it into something comparable. Only thi
 and the cursors (gateway/service/events.py, which wraps it for clients) read it.
 
 Events older than the retention are dropped (SQLite: by a sweep every hour; Redis: trimmed at
-every append, and the fact keys expire with the retention)."""
+every append). A fact's key is remembered for DEDUP_HORIZON_S."""
 
 from __future__ import annotations
 
@@ -48,6 +48,10 @@ READ_BATCH = 500
 # (a filter that matches little must not scan a month of events in one request).
 SCAN_LIMIT = 20_000
 SWEEP_INTERVAL_S = 3600.0
+# How long a fact's key is remembered: a notification e签宝 delivers again (the same body) within
+# it is one event. Not the whole retention: e签宝 sends SEAL_AUTH_NEARLY_EXPIRED 7 days and
+# again 1 day before an authorisation ends, with the same body, and both are events.
+DEDUP_HORIZON_S = 2 * 86_400.0
 
 
 class LogUnavailable(Exception):
@@ -99,6 +103,8 @@ class EventLog(Protocol):
     """Each tenant's events, in order, kept for the retention."""
 
     shared: bool
+    # the position before every event: reading after it reads from the oldest kept
+    origin: str
 
     async def append(self, tenant: str, draft: SealEventDraft) -> SealEvent | None:
         """Records `draft` at the end of the tenant's log and answers it with its position;
@@ -184,7 +190,7 @@ CREATE TABLE IF NOT EXISTS seal_events (
     dedup_key TEXT,
     body BLOB NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS seal_events_fact
+CREATE INDEX IF NOT EXISTS seal_events_fact
     ON seal_events (tenant, dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS seal_events_tenant ON seal_events (tenant, position);
 CREATE INDEX IF NOT EXISTS seal_events_age ON seal_events (recorded_at);
@@ -196,6 +202,7 @@ class SqliteEventLog:
     loop never waits on the disk."""
 
     shared = False
+    origin = "0"
 
     def __init__(self, path: Path, retention_s: float) -> None:
         self.path = path
@@ -243,8 +250,16 @@ class SqliteEventLog:
         db = self._connect()
         if now - self._swept > SWEEP_INTERVAL_S:
             self._sweep(now)
+        if (
+            draft.dedup_key is not None
+            and db.execute(
+                "SELECT 1 FROM seal_events WHERE tenant = ? AND dedup_key = ? AND recorded_at > ?",
+                (tenant, draft.dedup_key, now - DEDUP_HORIZON_S),
+            ).fetchone()
+        ):
+            return None
         cursor = db.execute(
-            "INSERT OR IGNORE INTO seal_events (tenant, recorded_at, occurred_at, provider, type,"
+            "INSERT INTO seal_events (tenant, recorded_at, occurred_at, provider, type,"
             " source, vendor_seal_id, dedup_key, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 tenant,
@@ -258,8 +273,6 @@ class SqliteEventLog:
                 encode(draft),
             ),
         )
-        if cursor.rowcount == 0:
-            return None
         assert cursor.lastrowid is not None
         return cursor.lastrowid, now
 
@@ -352,8 +365,8 @@ def _marks(values: Sequence[object] | frozenset[Any]) -> str:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-# KEYS[1] the tenant's stream, KEYS[2] the fact's key ("" for none); ARGV: retention in ms,
-# the oldest id kept, then the event's fields. The fact key and the stream share a hash slot
+# KEYS[1] the tenant's stream, KEYS[2] the fact's key ("" for none); ARGV: how long the fact is
+# remembered in ms, the oldest id kept, then the event's fields. The fact key and the stream share a hash slot
 # (the tenant's tag), so this runs on a cluster too.
 APPEND = """
 if KEYS[2] ~= '' then
@@ -375,6 +388,7 @@ class RedisEventLog:
     retention_s: float
     prefix: str = "sealgw:"
     shared: bool = True
+    origin: str = "0-0"
     _redis: Any = field(init=False)
     _append: Any = field(init=False)
 
@@ -394,12 +408,11 @@ class RedisEventLog:
         now = time.time()
         stream = self.stream(tenant)
         fact = "" if draft.dedup_key is None else f"{stream}:fact:{draft.dedup_key}"
-        retention_ms = int(self.retention_s * 1000)
-        oldest = f"{int(now * 1000) - retention_ms}-0"
+        oldest = f"{int((now - self.retention_s) * 1000)}-0"
         try:
             position = await self._append(
                 keys=[stream, fact],
-                args=[retention_ms, oldest, repr(now), encode(draft)],
+                args=[int(DEDUP_HORIZON_S * 1000), oldest, repr(now), encode(draft)],
             )
         except Exception as error:  # any Redis failure: not recorded, and the caller says so
             log.warning("the event log (Redis) did not record an event: %s", type(error).__name__)

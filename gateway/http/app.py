@@ -27,6 +27,7 @@ from gateway.access.callers import Authenticator, RateLimiter
 from gateway.access.tenants import Tenant, VendorSettings
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain import Caller, OrgScope, ProviderName
+from gateway.events.detector import NOTIFIES, ChangeDetector, Detectors
 from gateway.events.hub import EventHub
 from gateway.events.log import SqliteEventLog, open_event_log
 from gateway.execution.cost import CostModel
@@ -101,6 +102,8 @@ class Runtime:
     # every tenant's seal event log, and its delivery to subscribers
     events: EventHub
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
+    # the change detectors of the vendors that send no notifications (云银签)
+    detectors: Detectors = field(default_factory=Detectors)
     readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
 
     @property
@@ -188,6 +191,22 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             settings.ready_interval_s,
         )
         runtime.readiness.start()
+        if settings.change_poll_s > 0:
+            runtime.detectors.start(
+                [
+                    ChangeDetector(
+                        name,
+                        adapter,
+                        tenant_runtime.scope,
+                        runtime.events,
+                        runtime.state,
+                        settings.change_poll_s,
+                    )
+                    for name, tenant_runtime in runtime.tenants.items()
+                    for provider, adapter in tenant_runtime.adapters.items()
+                    if provider not in NOTIFIES
+                ]
+            )
         for name, tenant_runtime in runtime.tenants.items():
             names = ", ".join(p.value for p in tenant_runtime.adapters) or "none"
             log.info(
@@ -197,6 +216,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
             yield
         finally:
             await runtime.readiness.stop()
+            await runtime.detectors.stop()
             await runtime.events.aclose()
             for tenant_runtime in runtime.tenants.values():
                 for adapter in tenant_runtime.adapters.values():

@@ -163,7 +163,8 @@ class SealEvents:
         except LogUnavailable:
             raise EventLogUnavailable() from None
         edges = [EventEdge(self.cursor(e.position), e) for e in batch.events]
-        end = self.cursor(batch.reached) if batch.reached is not None else None
+        # on an empty log, the log's start: a subscription from there misses nothing
+        end = self.cursor(batch.reached if batch.reached is not None else hub.log.origin)
         return EventPage(edges, batch.more, end)
 
     async def follow(
