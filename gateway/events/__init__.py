@@ -1,0 +1,1 @@
+"""Seal events: what vendors tell of their seals, turned into the domain's events."""
