@@ -22,8 +22,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from gateway.demo import sandbox_routes
 from gateway.domain import SealEventType
 from gateway.events.esign_notify import (
     ACCEPTED_BODY,
@@ -685,3 +686,15 @@ def wait_until(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_the_demo_sandbox_notifies_the_gateway_it_runs_beside() -> None:
+    """`seal-gateway serve` on the sandbox passes its own webhook (gateway/cli.py)."""
+    (mount,) = sandbox_routes("http://127.0.0.1:8000", "http://127.0.0.1:8000/webhooks/esign")
+    assert isinstance(mount, Mount)
+    sandbox = mount.app.state.sandbox  # type: ignore[attr-defined]
+    assert sandbox.config.esign_notify_url == "http://127.0.0.1:8000/webhooks/esign"
+    sandbox.reset()  # the URL is the sandbox's own setting: a reset keeps it
+    assert sandbox.config.esign_notify_url == "http://127.0.0.1:8000/webhooks/esign"
+    (mount,) = sandbox_routes()
+    assert mount.app.state.sandbox.config.esign_notify_url is None  # type: ignore[attr-defined]
