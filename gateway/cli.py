@@ -159,7 +159,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.sandbox:
         from gateway.demo import SANDBOX_PATH, on_sandbox, sandbox_routes
 
-        extra_routes = sandbox_routes(settings.sandbox_public_url)
+        # the emulated e签宝 notifies this gateway's webhook, as the console would be set to
+        extra_routes = sandbox_routes(settings.sandbox_public_url, f"{base}/webhooks/esign")
         settings = on_sandbox(settings, base + SANDBOX_PATH)
         log.warning(
             "no vendor configured (SEALGW_ESIGN_BASE_URL / SEALGW_YUNYIN_BASE_URL): serving the "

@@ -43,11 +43,13 @@ def on_sandbox(settings: Settings, base_url: str) -> Settings:
     return dataclasses.replace(settings, tenants=(Tenant(DEFAULT_TENANT, vendors, callers),))
 
 
-def sandbox_routes(public_url: str | None = None) -> list[BaseRoute]:
+def sandbox_routes(public_url: str | None = None, notify_url: str | None = None) -> list[BaseRoute]:
     """A fresh sandbox, mounted at SANDBOX_PATH beside the gateway; its image links start
-    with `public_url` (where browsers reach the gateway) when given."""
+    with `public_url` (where browsers reach the gateway) when given, and its e签宝 sends seal
+    notifications to `notify_url` (the gateway's own webhook) when given."""
     public = None if public_url is None else public_url.rstrip("/") + SANDBOX_PATH
-    return [Mount(SANDBOX_PATH, app=create_sandbox_app(Sandbox(SandboxConfig(public_url=public))))]
+    config = SandboxConfig(public_url=public, esign_notify_url=notify_url)
+    return [Mount(SANDBOX_PATH, app=create_sandbox_app(Sandbox(config)))]
 
 
 def standalone_sandbox(

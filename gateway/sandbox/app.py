@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from gateway.sandbox import esign, images, yunyin
+from gateway.sandbox import esign, images, notify, yunyin
 from gateway.sandbox import esign_signature as esign_sig
 from gateway.sandbox.state import (
     ESIGN_APP_ID,
@@ -23,10 +24,14 @@ from gateway.sandbox.state import (
     YUNYIN_ADMIN,
     YUNYIN_APP_ID,
     YUNYIN_APP_SECRET,
+    EsignAuth,
     Fault,
     RecordedRequest,
     Sandbox,
+    expire,
+    near_expiry,
     sign_auth_letter,
+    take_effect,
 )
 
 
@@ -174,6 +179,8 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
                     "faults": f"{root}/_sandbox/faults",
                     "latency": f"{root}/_sandbox/latency",
                     "expireTokens": f"{root}/_sandbox/tokens/expire",
+                    "esignNotifyUrl": f"{root}/_sandbox/esign/notify-url",
+                    "esignNotifications": f"{root}/_sandbox/esign/notifications",
                 },
                 "demoImage": f"{root}/_sandbox/demo-seal.png",
             }
@@ -221,11 +228,141 @@ def _admin_routes(sandbox: Sandbox) -> list[Route]:
 
     return [
         Route("/", index),
+        *_esign_notify_routes(sandbox),
         Route("/_sandbox/calls", calls, methods=["GET", "DELETE"]),
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/latency", latency, methods=["GET", "PUT"]),
         Route("/_sandbox/tokens/expire", expire_tokens, methods=["POST"]),
         Route("/_sandbox/demo-seal.png", demo_image),
+    ]
+
+
+def _knob_refusal(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        fields = await request.json()
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def _esign_notify_routes(sandbox: Sandbox) -> list[Route]:
+    """The knobs of e签宝's notifications: where they go, what was sent and how it was
+    answered, and the vendor-side happenings no API call makes (a review's verdict, an
+    authorisation's period starting, nearing its end, ending)."""
+
+    async def notify_url(request: Request) -> Response:
+        if request.method == "PUT":
+            fields = await _json_object(request)
+            url = "" if fields is None else fields.get("url", "")
+            if url is not None and (
+                not isinstance(url, str) or not url.startswith(("http://", "https://"))
+            ):
+                return _knob_refusal('{"url": an http(s) URL, or null}', 400)
+            sandbox.config.esign_notify_url = url
+        return JSONResponse({"url": sandbox.config.esign_notify_url})
+
+    async def notifications(request: Request) -> Response:
+        if request.method == "DELETE":
+            sandbox.notifier.reset()
+        return JSONResponse(
+            {
+                "notifications": [a.as_json() for a in sandbox.notifier.attempts()],
+                "pending": sandbox.notifier.pending(),
+            }
+        )
+
+    async def review(request: Request) -> Response:
+        """An e签宝 reviewer's verdict on an image seal awaiting review: enabled (1), or
+        rejected (3) with its reason; SEAL_AUDIT tells of it."""
+        seal = sandbox.esign_seal(request.path_params["seal_id"])
+        if seal is None:
+            return _knob_refusal("no such e签宝 seal", 404)
+        fields = await _json_object(request)
+        verdict = None if fields is None else fields.get("pass")
+        reason = "" if fields is None else fields.get("reason", "")
+        if not isinstance(verdict, bool) or not isinstance(reason, str):
+            return _knob_refusal('{"pass": true} or {"pass": false, "reason": "..."}', 400)
+        if seal.style != 3 or seal.status != 2:
+            return _knob_refusal("only an image seal awaiting review (sealStatus 2)", 409)
+        if verdict:
+            seal.status, seal.reject_reason = 1, ""
+        else:
+            seal.status, seal.reject_reason = 3, reason or "印章内容不符合要求，请重新修改。"
+        sandbox.notifier.push("SEAL_AUDIT", notify.seal_audited(seal, verdict))
+        return JSONResponse({"sealId": seal.seal_id, "sealStatus": seal.status})
+
+    Change = Callable[[EsignAuth, int, dict[str, Any]], Response | None]
+
+    def authorization_knob(
+        statuses: tuple[int, ...], change: Change, what: str
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def knob(request: Request) -> Response:
+            auth = sandbox.esign_auth(request.path_params["biz_id"])
+            if auth is None:
+                return _knob_refusal("no such e签宝 authorisation (sealAuthBizId)", 404)
+            if auth.status not in statuses:
+                return _knob_refusal(f"only an authorisation {what}", 409)
+            fields = await _json_object(request) if await request.body() else {}
+            if fields is None:
+                return _knob_refusal("a JSON object, or no body", 400)
+            refusal = change(auth, int(time.time() * 1000), fields)
+            if refusal is not None:
+                return refusal
+            return JSONResponse(
+                {
+                    "sealAuthBizId": auth.biz_id,
+                    "authorizeStatus": auth.status,
+                    "expireReason": auth.reason,
+                    "effectiveTime": auth.effective_ms,
+                    "expireTime": auth.expire_ms,
+                }
+            )
+
+        return knob
+
+    def start(auth: EsignAuth, now_ms: int, fields: dict[str, Any]) -> Response | None:
+        take_effect(sandbox, auth, now_ms)
+        return None
+
+    def nearly(auth: EsignAuth, now_ms: int, fields: dict[str, Any]) -> Response | None:
+        days = fields.get("days", 7)
+        if auth.long_term:
+            return _knob_refusal("a long-term authorisation has no end", 409)
+        if days not in (7, 1):
+            return _knob_refusal('{"days": 7 or 1} (the vendor notifies then)', 400)
+        near_expiry(sandbox, auth, now_ms, days)
+        return None
+
+    def end(auth: EsignAuth, now_ms: int, fields: dict[str, Any]) -> Response | None:
+        if auth.long_term:
+            return _knob_refusal("a long-term authorisation has no end", 409)
+        expire(sandbox, auth, now_ms)
+        return None
+
+    base = "/_sandbox/esign/authorizations/{biz_id}"
+    return [
+        Route("/_sandbox/esign/notify-url", notify_url, methods=["GET", "PUT"]),
+        Route("/_sandbox/esign/notifications", notifications, methods=["GET", "DELETE"]),
+        Route("/_sandbox/esign/seals/{seal_id}/review", review, methods=["POST"]),
+        Route(
+            f"{base}/take-effect",
+            authorization_knob((3,), start, "signed and awaiting its start (3)"),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/nearly-expire",
+            authorization_knob((1,), nearly, "in force (1)"),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/expire",
+            authorization_knob((1,), end, "in force (1)"),
+            methods=["POST"],
+        ),
     ]
 
 

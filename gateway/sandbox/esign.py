@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.sandbox import esign_signature as sig
+from gateway.sandbox import notify
 from gateway.sandbox.endpoint import files_root, instrument, vendor_path
 from gateway.sandbox.state import (
     ESIGN_REVOKED,
@@ -374,21 +375,20 @@ def routes(sandbox: Sandbox) -> list[Route]:
         if any(s.name == name for s in sandbox.esign_org_seals(org.org_id)):
             return failure(31400133, "印章名称已存在")
         biz = str(style).split("_", 1)[0]
-        seal_id = str(uuid.uuid4())
-        sandbox.esign_seals.append(
-            EsignSeal(
-                seal_id,
-                org.org_id,
-                name,
-                "COMMON" if biz == "COMMON" else biz,
-                1,
-                1,
-                int(time.time() * 1000),
-                width_mm=int(width),
-                height_mm=int(height),
-            )
+        seal = EsignSeal(
+            str(uuid.uuid4()),
+            org.org_id,
+            name,
+            "COMMON" if biz == "COMMON" else biz,
+            1,
+            1,
+            int(time.time() * 1000),
+            width_mm=int(width),
+            height_mm=int(height),
         )
-        return ok({"sealId": seal_id})
+        sandbox.esign_seals.append(seal)
+        sandbox.notifier.push("SEAL_CREATE", notify.seal_created(seal))
+        return ok({"sealId": seal.seal_id})
 
     async def file_key(request: Request, body: bytes) -> Response:
         """v3 file-key, step one of an image upload: the image's key and a pre-signed address
@@ -442,21 +442,21 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(10000007, "参数错误: sealBizType")
         if any(s.name == name for s in sandbox.esign_org_seals(org.org_id)):
             return failure(31400133, "印章名称已存在")
-        seal_id = str(uuid.uuid4())
-        sandbox.esign_seals.append(
-            EsignSeal(
-                seal_id,
-                org.org_id,
-                name,
-                str(biz),
-                2,
-                3,
-                int(time.time() * 1000),
-                width_mm=int(sizes[0]),
-                height_mm=int(sizes[1]),
-            )
+        seal = EsignSeal(
+            str(uuid.uuid4()),
+            org.org_id,
+            name,
+            str(biz),
+            2,
+            3,
+            int(time.time() * 1000),
+            width_mm=int(sizes[0]),
+            height_mm=int(sizes[1]),
         )
-        return ok({"sealId": seal_id})
+        sandbox.esign_seals.append(seal)
+        # created, awaiting review: SEAL_AUDIT follows the review (`/_sandbox` knob)
+        sandbox.notifier.push("SEAL_CREATE", notify.seal_created(seal))
+        return ok({"sealId": seal.seal_id})
 
     async def delete_org_seal(request: Request, body: bytes) -> Response:
         org = v3_org(request, body, request.query_params.get("orgId"))
@@ -473,12 +473,16 @@ def routes(sandbox: Sandbox) -> list[Route]:
             return failure(10000007, "参数错误: 审核中的图片印章不可被删除")
         # Its authorisations go with it (seal3/qdfvs6); a seal used before is revoked, its
         # usage records kept, and listed only with `revocationSeal` (seal3/ups6h1).
+        # (whether the vendor then also sends SEAL_AUTH_CALCEL for them no page says: the
+        # sandbox sends SEAL_DELETE alone)
         sandbox.esign_auths = [a for a in sandbox.esign_auths if a.seal_id != seal.seal_id]
+        outcome = "revoke" if seal.used else "delete"
         if seal.used:
             seal.status, seal.default = ESIGN_REVOKED, False
-            return ok({"sealStatus": "revoke"})
-        sandbox.esign_seals.remove(seal)
-        return ok({"sealStatus": "delete"})
+        else:
+            sandbox.esign_seals.remove(seal)
+        sandbox.notifier.push("SEAL_DELETE", notify.seal_deleted(seal, outcome))
+        return ok({"sealStatus": outcome})
 
     async def enable_seal(request: Request, body: bytes) -> Response:
         """v3 enable-seal (seal3/eyggvgw6g59wlg4k): a disabled seal (4) is enabled again. The
@@ -741,11 +745,15 @@ def routes(sandbox: Sandbox) -> list[Route]:
         if not isinstance(wanted, list) or not 1 <= len(wanted) <= MAX_AUTH_DELETE:
             return failure(10000007, f"参数错误: {kind}")
         own = {s.seal_id for s in sandbox.esign_org_seals(org.org_id)}
-        sandbox.esign_auths = [
+        removed = [
             a
             for a in sandbox.esign_auths
-            if a.seal_id not in own or (a.seal_id if kind == "sealIds" else a.biz_id) not in wanted
+            if a.seal_id in own and (a.seal_id if kind == "sealIds" else a.biz_id) in wanted
         ]
+        sandbox.esign_auths = [a for a in sandbox.esign_auths if all(a is not r for r in removed)]
+        # each one revoked: SEAL_AUTH_CALCEL (seal3/sgx0am), authStatus 2 (deleted)
+        for auth in removed:
+            sandbox.notifier.push("SEAL_AUTH_CALCEL", notify.authorization(auth, org.org_id, 2))
         return ok(None)
 
     return [

@@ -14,6 +14,9 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from gateway.sandbox import notify
+from gateway.sandbox.notify import Notifier
+
 # Demo credentials: the gateway uses these when no vendor is configured.
 ESIGN_APP_ID = "sandbox-esign-app"
 ESIGN_APP_SECRET = "sandbox-esign-secret"  # noqa: S105 (public demo credential)
@@ -213,6 +216,13 @@ class SandboxConfig:
     # The app credentials each emulated vendor accepts (a sandbox per tenant can differ).
     esign_app: tuple[str, str] = (ESIGN_APP_ID, ESIGN_APP_SECRET)
     yunyin_app: tuple[str, str] = (YUNYIN_APP_ID, YUNYIN_APP_SECRET)
+    # The seal callback URL "registered in the e签宝 console" (it may carry a query, whose
+    # values are signed); None: no notifications are sent.
+    esign_notify_url: str | None = None
+    # A notification not answered with a 2xx is tried again this many times (the vendor: up
+    # to 16, on a schedule its page gives as a picture), this long apart.
+    esign_notify_retries: int = 16
+    esign_notify_retry_delay_s: float = 0.5
 
 
 @dataclass
@@ -232,6 +242,8 @@ class Sandbox:
         self._initial_config = dataclasses.replace(self.config)
         self._lock = threading.Lock()
         self.tokens: dict[str, IssuedToken] = {}
+        # e签宝's notification service: what it sent, and how each was answered.
+        self.notifier = Notifier(lambda: self.config)
         self._reset_state()
 
     def reset(self) -> None:
@@ -243,6 +255,7 @@ class Sandbox:
                 issued.expires_at = issued.natural_expiry
         for name, value in vars(self._initial_config).items():
             setattr(self.config, name, value)
+        self.notifier.reset()
         self._reset_state()
         self.tokens = tokens
 
@@ -368,6 +381,19 @@ class Sandbox:
             ),
             key=lambda s: (s.created_ms, s.seal_id),
         )
+
+    def esign_seal(self, seal_id: str) -> EsignSeal | None:
+        return next((s for s in self.esign_seals if s.seal_id == seal_id), None)
+
+    def esign_auth(self, biz_id: str) -> EsignAuth | None:
+        return next((a for a in self.esign_auths if a.biz_id == biz_id), None)
+
+    def notify_authorization(self, action: str, auth: EsignAuth) -> None:
+        """Pushes a SEAL_AUTH_* notification of `auth`, its authStatus as it stands."""
+        seal = self.esign_seal(auth.seal_id)
+        if seal is not None:
+            body = notify.authorization(auth, seal.org_id, auth.status)
+            self.notifier.push(action, body)
 
     # --- 云银签 ---------------------------------------------------------------------------------
 
@@ -690,4 +716,31 @@ def sign_auth_letter(sandbox: Sandbox, flow: str, now_ms: int) -> bool:
         if auth.sign_flow == flow:
             waiting = auth.effective_ms is not None and auth.effective_ms > now_ms
             auth.status, auth.reason = (3, "WAIT_EFFECTIVE") if waiting else (1, "NOT_EXPIRE")
+            # the letter signed (SEAL_AUTH_SIGN), then in force once its period has begun
+            # (SEAL_AUTH_EFFICTIVE; for one awaiting its start, see `take_effect`)
+            seal = sandbox.esign_seal(auth.seal_id)
+            if seal is not None:
+                signed = notify.authorization_signed(auth, seal.org_id, auth.status)
+                sandbox.notifier.push("SEAL_AUTH_SIGN", signed)
+            if not waiting:
+                sandbox.notify_authorization("SEAL_AUTH_EFFICTIVE", auth)
     return True
+
+
+def take_effect(sandbox: Sandbox, auth: EsignAuth, now_ms: int) -> None:
+    """An authorisation awaiting its start (signed, 3) reaches it: in force from now."""
+    auth.status, auth.reason, auth.effective_ms = 1, "NOT_EXPIRE", now_ms
+    sandbox.notify_authorization("SEAL_AUTH_EFFICTIVE", auth)
+
+
+def near_expiry(sandbox: Sandbox, auth: EsignAuth, now_ms: int, days: int) -> None:
+    """An authorisation in force comes within `days` of its end (the vendor notifies 7 days
+    and 1 day before it): its end moves there."""
+    auth.expire_ms = now_ms + days * 24 * 60 * MINUTE_MS
+    sandbox.notify_authorization("SEAL_AUTH_NEARLY_EXPIRED", auth)
+
+
+def expire(sandbox: Sandbox, auth: EsignAuth, now_ms: int) -> None:
+    """An authorisation reaches its end: lapsed (0, EXPIRED) from now."""
+    auth.status, auth.reason, auth.expire_ms = 0, "EXPIRED", now_ms
+    sandbox.notify_authorization("SEAL_AUTH_INEFFICTIVE", auth)
