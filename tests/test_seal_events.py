@@ -37,8 +37,11 @@ RENAME = """mutation($id: ID!, $name: String!) {
 YUNYIN_SEAL = global_id("Seal", "yunyin:50001")
 
 
-def audit(seal_id: str, passed: bool = True, org: str = demo.ESIGN_ORG_A) -> dict[str, Any]:
-    """A SEAL_AUDIT notification in the shape of e签宝's page."""
+def audit(
+    seal_id: str, passed: bool = True, org: str = demo.ESIGN_ORG_A, name: str = "图片印章"
+) -> dict[str, Any]:
+    """A SEAL_AUDIT notification in the shape of e签宝's page (a body e签宝 sends once: the
+    same body again is a delivery of the same notification)."""
     return {
         "action": "SEAL_AUDIT",
         "auditStatus": 1 if passed else 0,
@@ -47,7 +50,7 @@ def audit(seal_id: str, passed: bool = True, org: str = demo.ESIGN_ORG_A) -> dic
         "rejectReason": "" if passed else "印章内容不符合要求，请重新修改。",
         "sealBizType": "COMMON",
         "sealId": seal_id,
-        "sealName": "审核中的图片印章",
+        "sealName": name,
         "statusDescription": "通过" if passed else "驳回",
     }
 
@@ -91,7 +94,8 @@ def test_a_signed_notification_is_recorded_then_answered_and_told_to_subscribers
     assert event["actor"] is None
     # the same event in the log, with the seal as it is now
     (recorded,), _ = events(gateway.url, after=end)
-    assert recorded["id"] == event["id"] and recorded["cursor"] == event["cursor"]
+    assert recorded["id"] == event["id"]
+    assert recorded["cursor"] == event["cursor"]
     assert recorded["seal"]["name"]
 
 
@@ -299,7 +303,7 @@ def test_a_viewer_may_subscribe(tenants_gateway: TenantsGateway) -> None:
     with subscribed(tenants_gateway.url, end, init=viewer) as subscriber:
         notify(
             tenants_gateway.url,
-            audit(seal),
+            audit(seal, name="观察者看到的印章"),
             path="/webhooks/esign/acme",
             app_id="acme-esign-app",
             secret="acme-esign-secret-7c1d9e",
@@ -319,7 +323,8 @@ def test_a_subscriber_without_good_credentials_is_refused_at_connection_init(
         socket.send(json.dumps({"type": "connection_init", "payload": init}))
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv(5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == code
 
 
 def test_the_websocket_protocol_is_kept(start_gateway: StartGateway) -> None:
@@ -327,19 +332,22 @@ def test_the_websocket_protocol_is_kept(start_gateway: StartGateway) -> None:
     # a client that does not speak graphql-transport-ws
     with connect(ws_url(gateway.url)) as socket, pytest.raises(ConnectionClosed) as closed:
         socket.recv(5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4406
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4406
     # a query over the socket answers once and completes, as over HTTP
     with connected(gateway.url) as subscriber:
         subscriber.subscribe("{ providers { provider } }", operation_id="q")
         answer = subscriber.message()
-        assert answer["type"] == "next" and answer["payload"]["data"]["providers"]
+        assert answer["type"] == "next"
+        assert answer["payload"]["data"]["providers"]
         assert subscriber.message() == {"id": "q", "type": "complete"}
         # an id in use may not be used again
         subscriber.subscribe(SUBSCRIPTION, operation_id="s")
         subscriber.subscribe(SUBSCRIPTION, operation_id="s")
         with pytest.raises(ConnectionClosed) as closed:
             subscriber.message(5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4409
 
 
 def test_a_bad_cursor_ends_the_subscription_with_a_coded_error(
@@ -365,7 +373,8 @@ def test_subscription_limits_heartbeat_and_idle_end(start_gateway: StartGateway)
         subscriber.subscribe(SUBSCRIPTION, operation_id="a")
         subscriber.subscribe(SUBSCRIPTION, operation_id="b")
         refused = subscriber.message()
-        assert refused["type"] == "error" and refused["id"] == "b"
+        assert refused["type"] == "error"
+        assert refused["id"] == "b"
         assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
         # the server's heartbeat
         ping = json.loads(subscriber.socket.recv(5))

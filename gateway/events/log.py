@@ -366,8 +366,8 @@ def _marks(values: Sequence[object] | frozenset[Any]) -> str:
 # --- Redis ------------------------------------------------------------------------------------
 
 # KEYS[1] the tenant's stream, KEYS[2] the fact's key ("" for none); ARGV: how long the fact is
-# remembered in ms, the oldest id kept, then the event's fields. The fact key and the stream share a hash slot
-# (the tenant's tag), so this runs on a cluster too.
+# remembered in ms, the oldest id kept, then the event's fields. The fact key and the stream
+# share a hash slot (the tenant's tag), so this runs on a cluster too.
 APPEND = """
 if KEYS[2] ~= '' then
   if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) == false then

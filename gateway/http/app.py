@@ -365,8 +365,8 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         WebSocketRoute("/graphql", websocket(subgraph=False)),
         WebSocketRoute("/subgraph", websocket(subgraph=True)),
         # e签宝's notifications: the default tenant's address, and each other tenant's
-        Route("/webhooks/esign", webhook, methods=["POST"]),
-        Route("/webhooks/esign/{tenant}", webhook, methods=["POST"]),
+        Route("/webhooks/esign", webhook.receive, methods=["POST"]),
+        Route("/webhooks/esign/{tenant}", webhook.receive, methods=["POST"]),
     ]
     if settings.metrics_port is None:
         routes.append(Route("/metrics", metrics))

@@ -61,9 +61,9 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
         try:
             async for outcome in stream.answers:
                 await queue.put(outcome)
-        finally:
-            with contextlib.suppress(Exception):
-                queue.put_nowait(_END)
+        except Exception:
+            log.exception("a subscription's stream failed")
+        await queue.put(_END)  # after the last answer is taken: the queue holds one
 
     pumping = asyncio.create_task(pump())
     started = last = time.monotonic()
@@ -80,8 +80,6 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
                 yield None
                 continue
             if item is _END:
-                if pumping.done() and not pumping.cancelled() and pumping.exception():
-                    log.error("a subscription's stream failed", exc_info=pumping.exception())
                 return
             last = time.monotonic()
             yield item

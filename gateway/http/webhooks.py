@@ -46,7 +46,7 @@ class EsignWebhook:
         self.tenants = tenants
         self.hub = hub
 
-    async def __call__(self, request: Request) -> Response:
+    async def receive(self, request: Request) -> Response:
         name = request.path_params.get("tenant", DEFAULT_TENANT)
         tenant = self.tenants().get(name)
         esign = None if tenant is None else tenant.vendors.esign
