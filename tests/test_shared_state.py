@@ -17,6 +17,7 @@ from gateway.sandbox import Sandbox
 from gateway.sandbox.state import Fault
 from gateway.shared import RedisAddress, RedisState
 from tests.conftest import AUTH, PAGE_FAILURES, SandboxServer, failures
+from tests.events_client import events, notify, subscribed
 from tests.redis_servers import (
     cluster,
     free_port,
@@ -28,6 +29,8 @@ from tests.redis_servers import (
 from tests.test_cli import start_serving
 from tests.test_esign_writes import esign_id
 from tests.test_read_path import ESIGN_A
+from tests.test_seal_events import audit, esign_seal, rename
+from tests.test_seal_events_sources import console_rename, wait_for
 from tests.test_write_path import CREATE
 
 SEALS = "{ seals(first: 3) { " + PAGE_FAILURES + " edges { node { name } } } }"
@@ -428,3 +431,45 @@ def test_a_lock_is_released_by_its_holder_only(redis_url: str) -> None:
 
     asyncio.run(scenario(LocalState()))
     asyncio.run(scenario(RedisState(RedisAddress.parse(redis_url))))
+
+
+# --- seal events: one stream per tenant, for every process ----------------------------------------
+
+
+def test_every_process_reads_one_stream_and_a_notification_to_two_is_one_event(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways()
+    _, start = events(first)
+    with subscribed(second, start) as subscriber:
+        rename(first, "甲进程的写")
+        body = audit(esign_seal(sandbox), name="两个进程都收到")
+        assert notify(first, body).status_code == 200
+        assert notify(second, body).status_code == 200
+        seen = [subscriber.next(), subscriber.next()]
+        with pytest.raises(TimeoutError):
+            subscriber.message(timeout=1.0)
+    assert [(e["source"], e["type"]) for e in seen] == [
+        ("GATEWAY_WRITE", "UPDATED"),
+        ("VENDOR_NOTIFICATION", "REVIEW_PASSED"),
+    ]
+    by_first, _ = events(first, after=start)
+    by_second, _ = events(second, after=start)
+    assert [e["id"] for e in by_first] == [e["id"] for e in by_second] == [e["id"] for e in seen]
+
+
+def test_one_change_detector_per_tenant_across_processes(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways(SEALGW_CHANGE_POLL_SECONDS="0.5")
+    time.sleep(1.5)  # the baseline listing
+    _, start = events(first)
+    listed_before = sandbox.count("yunyin:getSealListByPage")
+    console_rename(sandbox, 50001, "两个进程一个探测器")
+    wait_for(first, start, lambda e: e["source"] == "CHANGE_DETECTED")
+    time.sleep(2.0)
+    found, _ = events(second, after=start)
+    assert [(e["type"], e["vendorSealId"]) for e in found] == [("UPDATED", "50001")]
+    # one listing per round, not one per process: about 2.5 s of rounds at 0.5 s
+    listed = sandbox.count("yunyin:getSealListByPage") - listed_before
+    assert listed <= 9, listed

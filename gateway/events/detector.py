@@ -10,7 +10,9 @@ turns the differences from the listing before into events (CHANGE_DETECTED).
 - The listing goes through the provider like every call: its breaker, its rate window, its
   retries. A failed listing changes nothing and is tried again at the next round.
 - A change the gateway itself made (a GATEWAY_WRITE event of the same seal and type since the
-  listing before) is not told twice.
+  listing before) is not told twice. A write's event is recorded once its answer is read
+  back, a moment after the vendor made the change: a round that finds differences waits that
+  moment (WRITE_GRACE_S, or the interval if shorter) before it looks for such events.
 - Two processes that compared the same two listings (a lease that changed hands mid-round)
   record the same facts under the same keys: the log keeps one of each."""
 
@@ -45,6 +47,9 @@ from gateway.providers.base import SealProvider
 from gateway.shared.state import SharedState
 
 log = logging.getLogger("gateway.events")
+
+# How long a write through the gateway may take from the vendor's change to its event.
+WRITE_GRACE_S = 5.0
 
 # What a listing is compared on, per seal.
 Snapshot = dict[str, dict[str, Any]]
@@ -197,6 +202,7 @@ class ChangeDetector:
             return 0
         changes = differences(before.seals, now)
         if changes:
+            await asyncio.sleep(min(WRITE_GRACE_S, self.interval_s))
             written = await self._written_since(before.position)
             changes = [c for c in changes if (c[0], c[1]) not in written]
         recorded = 0

@@ -365,11 +365,11 @@ def _marks(values: Sequence[object] | frozenset[Any]) -> str:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-# KEYS[1] the tenant's stream, KEYS[2] the fact's key ("" for none); ARGV: how long the fact is
-# remembered in ms, the oldest id kept, then the event's fields. The fact key and the stream
+# KEYS[1] the tenant's stream, KEYS[2] the fact's key; ARGV: how long the fact is remembered
+# in ms, the oldest id kept, the event's fields, and whether the event has a fact key ("1"). The fact key and the stream
 # share a hash slot (the tenant's tag), so this runs on a cluster too.
 APPEND = """
-if KEYS[2] ~= '' then
+if ARGV[5] == '1' then
   if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) == false then
     return false
   end
@@ -407,12 +407,18 @@ class RedisEventLog:
     async def append(self, tenant: str, draft: SealEventDraft) -> SealEvent | None:
         now = time.time()
         stream = self.stream(tenant)
-        fact = "" if draft.dedup_key is None else f"{stream}:fact:{draft.dedup_key}"
+        fact = f"{stream}:fact:{draft.dedup_key or ''}"
         oldest = f"{int((now - self.retention_s) * 1000)}-0"
         try:
             position = await self._append(
                 keys=[stream, fact],
-                args=[int(DEDUP_HORIZON_S * 1000), oldest, repr(now), encode(draft)],
+                args=[
+                    int(DEDUP_HORIZON_S * 1000),
+                    oldest,
+                    repr(now),
+                    encode(draft),
+                    "1" if draft.dedup_key else "0",
+                ],
             )
         except Exception as error:  # any Redis failure: not recorded, and the caller says so
             log.warning("the event log (Redis) did not record an event: %s", type(error).__name__)
