@@ -29,6 +29,7 @@ from gateway.events.log import (
     PositionKey,
     RedisEventLog,
 )
+from gateway.ops.metrics import SEAL_EVENTS
 
 log = logging.getLogger("gateway.events")
 
@@ -124,6 +125,8 @@ class EventHub:
             # a feed is reading the log's end: this event must come after what it reads
             await asyncio.shield(starting)
         event = await self.log.append(tenant, draft)
+        if event is not None:
+            SEAL_EVENTS.labels(draft.source.value, draft.type.value).inc()
         if event is not None and not self.log.shared:
             feed = self._feeds.get(tenant)
             if feed is not None:

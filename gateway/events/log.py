@@ -365,9 +365,9 @@ def _marks(values: Sequence[object] | frozenset[Any]) -> str:
 
 # --- Redis ------------------------------------------------------------------------------------
 
-# KEYS[1] the tenant's stream, KEYS[2] the fact's key; ARGV: how long the fact is remembered
-# in ms, the oldest id kept, the event's fields, and whether the event has a fact key ("1"). The fact key and the stream
-# share a hash slot (the tenant's tag), so this runs on a cluster too.
+# KEYS[1] the tenant's stream, KEYS[2] the fact's key (in the stream's hash slot: the tenant's
+# tag, so this runs on a cluster too); ARGV: how long the fact is remembered in ms, the oldest
+# id kept, the event's fields, and whether the event has a fact key ("1").
 APPEND = """
 if ARGV[5] == '1' then
   if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) == false then

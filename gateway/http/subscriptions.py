@@ -35,6 +35,7 @@ from gateway.domain import Caller, ErrorCode
 from gateway.execution.pipeline import OperationRequest, Outcome, Pipeline, Stream
 from gateway.http.persisted import PersistedDocuments
 from gateway.http.request import GraphQLParams, Refused
+from gateway.ops.metrics import SUBSCRIPTIONS, SUBSCRIPTIONS_ENDED
 
 log = logging.getLogger("gateway.subscriptions")
 
@@ -127,6 +128,7 @@ async def stream_sse(
 
     watching = asyncio.create_task(gone())
     writing = asyncio.create_task(write())
+    SUBSCRIPTIONS.labels("sse").inc()
     try:
         await asyncio.wait({watching, writing}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -136,6 +138,7 @@ async def stream_sse(
             with contextlib.suppress(BaseException):
                 await task
         ticket.release()
+        SUBSCRIPTIONS_ENDED.labels("sse").inc()
 
 
 # --- graphql-transport-ws ---------------------------------------------------------------------
@@ -326,6 +329,7 @@ class _Connection:
 
     async def _run(self, operation_id: str, payload: dict[str, Any], ticket: Ticket) -> None:
         assert self.caller is not None
+        streamed = False
         try:
             params = _params(payload)
             query = await self.endpoint.documents.query_of(params)
@@ -340,6 +344,8 @@ class _Connection:
                     return
                 await self.send({"id": operation_id, "type": "next", "payload": answer.body()})
             else:
+                SUBSCRIPTIONS.labels("ws").inc()
+                streamed = True
                 async for outcome in paced(answer, self.endpoint.pacing):
                     if outcome is not None:
                         await self.send(
@@ -358,6 +364,8 @@ class _Connection:
                 )
         finally:
             ticket.release()
+            if streamed:
+                SUBSCRIPTIONS_ENDED.labels("ws").inc()
             if self.running.get(operation_id) is asyncio.current_task():
                 del self.running[operation_id]
 

@@ -27,6 +27,7 @@ from gateway.domain import DEFAULT_TENANT
 from gateway.events import esign_notify
 from gateway.events.hub import EventHub
 from gateway.events.log import LogUnavailable
+from gateway.ops.metrics import NOTIFICATIONS
 
 log = logging.getLogger("gateway.webhooks")
 
@@ -36,6 +37,8 @@ SUCCESS = {"code": "200", "msg": "success"}
 
 
 def _reply(status: int, message: str) -> Response:
+    outcome = "not_recorded" if status >= 500 else f"refused_{status}"
+    NOTIFICATIONS.labels("esign", outcome).inc()
     return JSONResponse({"code": str(status), "msg": message}, status_code=status)
 
 
@@ -91,6 +94,7 @@ class EsignWebhook:
         except LogUnavailable:
             log.warning("an e签宝 notification for %s was not recorded; e签宝 will retry", name)
             return _reply(503, "try again")
+        NOTIFICATIONS.labels("esign", "repeated" if event is None else "recorded").inc()
         if event is None:
             log.info(
                 "e签宝 notification for %s: %s of seal %s, delivered again (already recorded)",

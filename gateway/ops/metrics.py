@@ -59,6 +59,26 @@ TOKEN_FETCHES = Counter(
     "sealgw_token_fetches_total", "Access tokens fetched from a vendor.", ["vendor"]
 )
 
+SEAL_EVENTS = Counter(
+    "sealgw_seal_events_total",
+    "Seal events recorded in the event log, by source and type.",
+    ["source", "type"],
+)
+NOTIFICATIONS = Counter(
+    "sealgw_vendor_notifications_total",
+    "Vendor notifications received, by vendor and outcome (recorded, repeated, refused_4xx, "
+    "not_recorded).",
+    ["vendor", "outcome"],
+)
+SUBSCRIPTIONS = Counter(
+    "sealgw_subscriptions_total",
+    "Subscriptions started, by transport (ws, sse); their end in sealgw_subscriptions_ended_total.",
+    ["transport"],
+)
+SUBSCRIPTIONS_ENDED = Counter(
+    "sealgw_subscriptions_ended_total", "Subscriptions ended, by transport.", ["transport"]
+)
+
 # Operation names are the clients' words: a bounded set of them becomes labels.
 MAX_OPERATION_NAMES = 200
 _seen_names: set[str] = set()
