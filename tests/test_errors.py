@@ -219,7 +219,7 @@ def test_a_bug_in_the_request_path_is_a_coded_500_without_its_traceback(
     async def broken(*args: object) -> None:
         raise RuntimeError("db password is hunter2")
 
-    monkeypatch.setattr(Pipeline, "run", broken)
+    monkeypatch.setattr(Pipeline, "start", broken)
     with caplog.at_level(logging.ERROR, logger="gateway"):
         response = gateway.client.post(f"{gateway.url}/graphql", json={"query": PAGE})
     assert response.status_code == 500

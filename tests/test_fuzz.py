@@ -32,7 +32,7 @@ schemathesis.graphql.scalar(
 def test_no_query_or_mutation_gets_a_server_error(tenants_gateway: TenantsGateway) -> None:
     schema = schemathesis.graphql.from_dict(build_schema().introspect())
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 19
+    assert len(operations) == 20
     url = f"{tenants_gateway.url}/graphql"
     headers = {"Authorization": f"Bearer {tenants_gateway.keys['globex-admin']}"}
     statuses: Counter[int] = Counter()
