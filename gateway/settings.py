@@ -489,6 +489,15 @@ class Options:
         low=1.0,
         high=30 * 86_400.0,
     )
+    read_cache_s: float = setting(
+        "READ_CACHE_SECONDS",
+        0.0,
+        "number",
+        "Seconds vendor reads of seals and authorisations are kept (0: not kept); every seal "
+        "event of the tenant ends them at once.",
+        low=0.0,
+        high=3600.0,
+    )
     # --- speed switches -----------------------------------------------------------------------
     lean_resolvers: bool = setting(
         "LEAN_RESOLVERS", True, "switch", "Direct field resolvers where strawberry's add nothing."

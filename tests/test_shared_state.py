@@ -29,7 +29,7 @@ from tests.redis_servers import (
 from tests.test_cli import start_serving
 from tests.test_esign_writes import esign_id
 from tests.test_read_path import ESIGN_A
-from tests.test_seal_events import audit, esign_seal, rename
+from tests.test_seal_events import YUNYIN_SEAL, audit, esign_seal, rename
 from tests.test_seal_events_sources import console_rename, wait_for
 from tests.test_write_path import CREATE
 
@@ -473,3 +473,27 @@ def test_one_change_detector_per_tenant_across_processes(
     # one listing per round, not one per process: about 2.5 s of rounds at 0.5 s
     listed = sandbox.count("yunyin:getSealListByPage") - listed_before
     assert listed <= 9, listed
+
+
+def test_the_read_cache_is_shared_and_a_write_through_either_process_ends_it(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways(SEALGW_READ_CACHE_SECONDS="60")
+    query = "query($id: ID!) { seal(id: $id) { name } }"
+
+    def name(url: str) -> str:
+        body = httpx.post(
+            f"{url}/graphql",
+            json={"query": query, "variables": {"id": YUNYIN_SEAL}},
+            headers=AUTH,
+            timeout=10,
+        ).json()
+        value: str = body["data"]["seal"]["name"]
+        return value
+
+    kept = name(second)
+    calls = sandbox.count("yunyin:getSealInfo")
+    assert name(first) == kept  # the other process's entry: no vendor call
+    assert sandbox.count("yunyin:getSealInfo") == calls
+    rename(first, "共享缓存之后")
+    assert name(second) == "共享缓存之后"

@@ -16,7 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.domain import SealEvent, SealEventDraft
@@ -90,6 +90,9 @@ class EventHub:
 
     def __init__(self, log_: EventLog) -> None:
         self.log = log_
+        # told of every event this process records, once it is in the log (the read cache
+        # ends the tenant's entries)
+        self.on_recorded: list[Callable[[str], Awaitable[None]]] = []
         self._feeds: dict[str, Feed] = {}
         self._starting: dict[str, asyncio.Task[Feed]] = {}
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -127,6 +130,11 @@ class EventHub:
         event = await self.log.append(tenant, draft)
         if event is not None:
             SEAL_EVENTS.labels(draft.source.value, draft.type.value).inc()
+            for hook in self.on_recorded:
+                try:
+                    await hook(tenant)
+                except Exception:
+                    log.exception("a hook on a recorded event failed")
         if event is not None and not self.log.shared:
             feed = self._feeds.get(tenant)
             if feed is not None:

@@ -56,6 +56,7 @@ from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget, SharedUp
 from gateway.providers.yunyin.provider import YunyinProvider
 from gateway.schema import GatewayContext, build_schema
 from gateway.service import Limits, SealService
+from gateway.service.cache import ReadCache
 from gateway.shared import RedisState, SharedState, state_from_url
 
 log = logging.getLogger("gateway")
@@ -104,6 +105,8 @@ class Runtime:
     tenants: dict[str, TenantRuntime] = field(default_factory=dict)
     # the change detectors of the vendors that send no notifications (云银签)
     detectors: Detectors = field(default_factory=Detectors)
+    # vendor reads kept for a moment (off by default), ended by every seal event
+    cache: ReadCache | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness([], 0))
 
     @property
@@ -130,6 +133,7 @@ class Runtime:
                     # a retry of a write whose outcome was unknown (gateway/http/idempotency.py)
                     reconcile=reconcile,
                     events=self.events,
+                    cache=self.cache,
                 ),
                 sandbox=settings.sandbox,
                 show_cost=show_cost,
@@ -170,6 +174,9 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         settings.redis_url, settings.data_dir, settings.event_retention_days * 86_400
     )
     runtime = Runtime(settings, state_from_url(settings.redis_url), EventHub(event_log))
+    if settings.read_cache_s > 0:
+        runtime.cache = ReadCache(runtime.state, settings.read_cache_s)
+        runtime.events.on_recorded.append(runtime.cache.invalidate)
     shared = SharedUpstream.for_state(runtime.state)
 
     @contextlib.asynccontextmanager

@@ -59,6 +59,11 @@ TOKEN_FETCHES = Counter(
     "sealgw_token_fetches_total", "Access tokens fetched from a vendor.", ["vendor"]
 )
 
+READ_CACHE = Counter(
+    "sealgw_read_cache_total",
+    "Vendor reads answered from the read cache (hit) or fetched (miss), by vendor and read.",
+    ["vendor", "read", "outcome"],
+)
 SEAL_EVENTS = Counter(
     "sealgw_seal_events_total",
     "Seal events recorded in the event log, by source and type.",

@@ -1,8 +1,9 @@
 """Per-request batching and de-duplication of vendor calls (aiodataloader).
 
 A new `Loaders` is made for every request: its caches live exactly as long as one query, so
-the same seal asked for twice (aliases, `node` beside `seals`) costs one vendor call, and no
-answer outlives the request that asked for it.
+the same seal asked for twice (aliases, `node` beside `seals`) costs one vendor call. Beyond
+the request, only the read cache keeps answers (gateway/service/cache.py; off by default),
+which every vendor read below goes through.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from gateway.domain import (
 )
 from gateway.ops.metrics import LOADER_BATCH
 from gateway.providers.base import SealProvider, read_all
+from gateway.service.cache import (
+    PAGE_OF_AUTHORIZATIONS,
+    PAGE_OF_SEALS,
+    SEALS,
+    RequestCache,
+)
 
 # A batch function's answer: a value per key, or the Exception that failed that key alone.
 Results = list[Any]
@@ -61,9 +68,15 @@ class AuthorizationKey:
 
 
 class Loaders:
-    def __init__(self, adapters: Mapping[ProviderName, SealProvider], scope: OrgScope) -> None:
+    def __init__(
+        self,
+        adapters: Mapping[ProviderName, SealProvider],
+        scope: OrgScope,
+        cache: RequestCache | None = None,
+    ) -> None:
         self.adapters = adapters
         self.scope = scope
+        self.cache = cache
         # Detail requests of this request, by seal: the summary batch consults it (below).
         self._details: dict[SealKey, Any] = {}
         self._totals: dict[tuple[ProviderName, SealFilter], int] = {}
@@ -104,10 +117,17 @@ class Loaders:
         return self._loader(self._load_authorizations)
 
     def forget(self) -> None:
-        """Drop everything this request has read: after a write, reads must see its effect."""
+        """Drop everything this request has read: after a write, reads must see its effect
+        (the read cache's entries included)."""
         for loader in self._made:
             loader.clear_all()
         self._totals.clear()
+        if self.cache is not None:
+            self.cache.changed()
+
+    def _account(self, provider: ProviderName) -> str:
+        """The account reads are made as: part of every cache entry's key."""
+        return self.scope.accounts.get(provider, "")
 
     # --- seals ----------------------------------------------------------------------------
 
@@ -116,13 +136,24 @@ class Loaders:
         for key in keys:
             groups[key.provider].append(key.vendor_id)
 
-        async def load(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
+        async def fetch(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
             adapter = self.adapters[provider]
             if view == "listing":
                 return await adapter.find_listed(self.scope, ids)
             if view == "summary":
                 return await adapter.get_summaries(self.scope, ids)
             return await adapter.get_seals(self.scope, ids)
+
+        async def load(provider: ProviderName, ids: list[str]) -> list[Seal | Exception]:
+            if self.cache is None:
+                return await fetch(provider, ids)
+            return await self.cache.many(
+                view,
+                provider,
+                self._account(provider),
+                ids,
+                lambda missing: fetch(provider, missing),
+            )
 
         names = list(groups)
         answers = await settle(*(load(name, groups[name]) for name in names))
@@ -157,16 +188,31 @@ class Loaders:
 
     async def _load_pages(self, keys: list[PageKey]) -> Results:
         LOADER_BATCH.labels("seal_page").observe(len(keys))
-        return await settle(
-            *(
-                self.adapters[k.provider].list_range(self.scope, k.seal_filter, k.offset, k.limit)
-                for k in keys
-            )
-        )
+        return await settle(*(self._list_range(k) for k in keys))
+
+    def _list_range(self, key: PageKey) -> Awaitable[Page[Seal]]:
+        adapter = self.adapters[key.provider]
+
+        def fetch() -> Awaitable[Page[Seal]]:
+            return adapter.list_range(self.scope, key.seal_filter, key.offset, key.limit)
+
+        if self.cache is None:
+            return fetch()
+        parts = f"{self._account(key.provider)}|{key.seal_filter!r}|{key.offset}|{key.limit}"
+        return self.cache.through("page", key.provider, parts, PAGE_OF_SEALS, fetch)
 
     async def _load_scans(self, keys: list[tuple[ProviderName, SealFilter]]) -> Results:
         LOADER_BATCH.labels("seal_scan").observe(len(keys))
-        return await settle(*(self.adapters[p].scan(self.scope, f) for p, f in keys))
+        return await settle(*(self._scan(p, f) for p, f in keys))
+
+    def _scan(self, provider: ProviderName, seal_filter: SealFilter) -> Awaitable[list[Seal]]:
+        def fetch() -> Awaitable[list[Seal]]:
+            return self.adapters[provider].scan(self.scope, seal_filter)
+
+        if self.cache is None:
+            return fetch()
+        parts = f"{self._account(provider)}|{seal_filter!r}"
+        return self.cache.through("scan", provider, parts, SEALS, fetch)
 
     async def seal_page(
         self, provider: ProviderName, seal_filter: SealFilter, offset: int, limit: int
@@ -190,13 +236,19 @@ class Loaders:
 
     async def _load_authorization_pages(self, keys: list[AuthorizationPageKey]) -> Results:
         LOADER_BATCH.labels("authorization_page").observe(len(keys))
-        return await settle(
-            *(
-                self.adapters[k.provider].list_authorizations(
-                    self.scope, k.seal_id, k.offset, k.limit
-                )
-                for k in keys
+        return await settle(*(self._list_authorizations(k) for k in keys))
+
+    def _list_authorizations(self, key: AuthorizationPageKey) -> Awaitable[Page[Authorization]]:
+        def fetch() -> Awaitable[Page[Authorization]]:
+            return self.adapters[key.provider].list_authorizations(
+                self.scope, key.seal_id, key.offset, key.limit
             )
+
+        if self.cache is None:
+            return fetch()
+        parts = f"{self._account(key.provider)}|{key.seal_id}|{key.offset}|{key.limit}"
+        return self.cache.through(
+            "authorizations", key.provider, parts, PAGE_OF_AUTHORIZATIONS, fetch
         )
 
     async def authorization_page(

@@ -41,6 +41,7 @@ from gateway.domain import (
 )
 from gateway.providers.base import SealProvider
 from gateway.service import checks, ids
+from gateway.service.cache import ReadCache
 from gateway.service.checks import SealQuery
 from gateway.service.ids import SealCursors, SealPosition
 from gateway.service.loaders import AuthorizationKey, Loaders, settle
@@ -131,13 +132,16 @@ class SealReads:
         scope: OrgScope,
         limits: Limits,
         caller: Caller | None = None,
+        cache: ReadCache | None = None,
     ) -> None:
         self.adapters = adapters
         self.scope = scope
         self.limits = limits
         self.caller = caller or Caller.anonymous()
         self.tenant = self.caller.tenant
-        self.loaders = Loaders(adapters, scope)
+        self.loaders = Loaders(
+            adapters, scope, None if cache is None else cache.for_request(self.tenant)
+        )
 
     # --- ids --------------------------------------------------------------------------------
 

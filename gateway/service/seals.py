@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from gateway.domain import Caller, OrgScope, ProviderName
 from gateway.events.hub import EventHub
 from gateway.providers.base import SealProvider
+from gateway.service.cache import ReadCache
 from gateway.service.events import SealEvents
 from gateway.service.reads import Limits, SealReads
 from gateway.service.writes import SealWrites
@@ -25,8 +26,9 @@ class SealService:
         *,
         reconcile: bool = False,
         events: EventHub | None = None,
+        cache: ReadCache | None = None,
     ) -> None:
-        self.reads = SealReads(adapters, scope, limits, caller)
+        self.reads = SealReads(adapters, scope, limits, caller, cache)
         self.events = SealEvents(
             events, self.reads.caller, limits.default_page_size, limits.max_page_size
         )

@@ -206,6 +206,8 @@ class SealWrites:
             field = "sealId" if error.field in (None, "id") else error.field
             raise checks.invalid(field, error.message) from None
         except UpstreamError as error:
+            if error.write_may_have_happened is not False:
+                self._reads.loaders.forget()  # it may have: nothing read before stands
             refusal = _refusal(target.adapter, error)
             if isinstance(refusal, WriteRejected) and refusal.reason == Rejection.SEAL_NOT_FOUND:
                 raise self._unknown_seal(target) from None
@@ -243,10 +245,18 @@ class SealWrites:
         except WriteRejected as rejection:
             result.rejection = rejection
         except GatewayError as error:
+            await self._settled()
             await self._audit(operation, seal_id, error)
             raise
+        await self._settled()
         await self._audit(operation, seal_id, result.rejection)
         return result
+
+    async def _settled(self) -> None:
+        """What the read cache kept is stale once a write reached a vendor."""
+        cache = self._reads.loaders.cache
+        if cache is not None:
+            await cache.settle()
 
     async def _audit(
         self, operation: str, seal_id: str | None, failure: GatewayError | None
