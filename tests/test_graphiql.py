@@ -1,21 +1,27 @@
 """GraphiQL served from the gateway itself: its files fetched with npm and hash-checked, a page
 that says how to get them when they are missing, and a real browser (headless Chromium) that
-runs a query from the editor with every non-loopback address blocked."""
+runs a query from the editor with every non-loopback address blocked, and follows the seal
+events live (the Headers tab's credentials in graphql-transport-ws's `connection_init`)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from gateway.http import graphiql
 from tests.browser import launch
-from tests.conftest import StartGateway
+from tests.conftest import AUTH, StartGateway
 from tests.test_cli import start_serving
+from tests.test_seal_events import RENAME, YUNYIN_SEAL
 
 
 @pytest.fixture(scope="session")
@@ -247,3 +253,144 @@ def test_two_installs_at_once_leave_one_verified_set(tmp_path: Path) -> None:
     assert not failed, failed
     assert graphiql.installed(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["node_modules"]
+
+
+# --- following the seal events live -------------------------------------------------------
+
+LIVE = "subscription { sealEvents { type source vendorSealId seal { name } } }"
+
+
+def renamed(url: str, name: str, headers: dict[str, str]) -> None:
+    """A 云银签 seal renamed over HTTP, as another user of the gateway would."""
+    response = httpx.post(
+        f"{url}/graphql",
+        json={"query": RENAME, "variables": {"id": YUNYIN_SEAL, "name": name}},
+        headers=headers,
+        timeout=10,
+    )
+    assert response.json()["data"]["renameSeal"]["userErrors"] == [], response.text
+
+
+def followed_in_graphiql(
+    url: str, headers: dict[str, str], tmp_path: Path
+) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """A person following the seal events in GraphiQL: `headers` typed into the Headers tab
+    (where the gateway needs credentials), the subscription typed into the editor and run, a
+    seal renamed elsewhere twice, then the subscription stopped with the same button. Each
+    name given with the result pane once it showed it, and the graphql-transport-ws messages
+    the page sent."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import WebSocket, sync_playwright
+
+    sent: list[dict[str, Any]] = []
+    console: list[str] = []
+    shown: list[tuple[str, str]] = []
+
+    def watch(socket: WebSocket) -> None:
+        if urlsplit(socket.url).path == "/graphql":
+            socket.on("framesent", lambda frame: sent.append(json.loads(frame)))
+
+    def sent_one(kind: str, why: str) -> None:
+        deadline = time.monotonic() + 15
+        while not any(m.get("type") == kind for m in sent):
+            assert time.monotonic() < deadline, f"{why}: {sent}, {console}"
+            page.wait_for_timeout(50)
+
+    in_pane = (
+        "(text) => document.querySelector('.result-window')"
+        " && document.querySelector('.result-window').innerText.includes(text)"
+    )
+
+    def rename_until_shown(prefix: str, tries: int) -> None:
+        """Renames the seal until the pane shows its new name (`tries` times at most); keeps
+        the last name given with the pane as it then was (showing it, or why not)."""
+        for attempt in range(1, tries + 1):
+            name = f"{prefix} {attempt}"
+            renamed(url, name, headers)
+            try:
+                page.wait_for_function(in_pane, arg=name, timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        shown.append((name, page.inner_text(".result-window")))
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page()
+            page.on("websocket", watch)
+            page.on("console", lambda message: console.append(message.text))
+            page.goto(f"{url}/graphql", wait_until="load")
+            page.wait_for_selector(".graphiql-container", timeout=30_000)
+            if headers:
+                page.get_by_text("Headers", exact=True).click()
+                page.locator(".graphiql-editor-tool .graphiql-editor:visible").last.click()
+                page.keyboard.press("Control+A")
+                page.keyboard.insert_text(json.dumps(headers))
+            page.locator(".graphiql-query-editor .CodeMirror").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.insert_text(LIVE)
+            # GraphiQL reads the operation's name from the editor after a short debounce: run
+            # at once, it would still send the pre-filled query's (`Seals`)
+            page.wait_for_timeout(1_000)
+            page.click(".graphiql-execute-button")
+            sent_one("subscribe", "GraphiQL never subscribed")
+            assert "UPDATED" not in page.inner_text(".result-window")  # nothing before it
+            # the gateway follows the log from its end as it was when the subscription
+            # started, a moment after the message: a rename within that moment is not told
+            rename_until_shown("GraphiQL 实时", tries=3)
+            rename_until_shown("GraphiQL 又一次", tries=1)  # and the next one, as it happens
+            page.screenshot(path=str(tmp_path / "graphiql-events.png"))
+            page.click(".graphiql-execute-button")  # the same button stops it
+            sent_one("complete", "stopping did not end the subscription")
+        finally:
+            browser.close()
+    return shown, sent
+
+
+def assert_shown_live(shown: list[tuple[str, str]]) -> None:
+    """Both renames shown, each as the event it is."""
+    assert len(shown) == 2, shown
+    for name, pane in shown:
+        # the pane's text is the answer's JSON, indented with no-break spaces
+        answer = json.loads(pane.replace("\xa0", " ") or "{}")
+        event = answer.get("data", {}).get("sealEvents") if isinstance(answer, dict) else None
+        assert event == {
+            "type": "UPDATED",
+            "source": "GATEWAY_WRITE",
+            "vendorSealId": "50001",
+            "seal": {"name": name},
+        }, pane
+
+
+@pytest.mark.timeout(120)
+def test_graphiql_follows_the_seal_events_live_with_the_headers_tabs_credentials(
+    start_gateway: StartGateway, assets: Path, tmp_path: Path
+) -> None:
+    """Where callers need credentials: the key typed into the Headers tab is what GraphiQL
+    sends in `connection_init`, and the events show in the result pane as they happen."""
+    gateway = start_gateway(SEALGW_GRAPHIQL_ASSETS=str(assets))
+    shown, sent = followed_in_graphiql(gateway.url, AUTH, tmp_path)
+    assert_shown_live(shown)
+    init = [m for m in sent if m["type"] == "connection_init"]
+    assert init == [{"type": "connection_init", "payload": AUTH}]
+    subscribe = next(m for m in sent if m["type"] == "subscribe")
+    assert subscribe["payload"]["query"] == LIVE
+    assert {"type": "complete", "id": subscribe["id"]} in sent
+
+
+@pytest.mark.timeout(120)
+def test_graphiql_follows_the_seal_events_live_in_the_demo(demo: str, tmp_path: Path) -> None:
+    """The sandbox demo, where nobody is configured and nothing needs typing in the Headers
+    tab."""
+    shown, sent = followed_in_graphiql(demo, {}, tmp_path)
+    assert_shown_live(shown)
+    init = next(m for m in sent if m["type"] == "connection_init")
+    assert "Authorization" not in (init.get("payload") or {})
+    # the demo's own process: its one subscription, ended by GraphiQL's stop button
+    ended = 'sealgw_subscriptions_ended_total{transport="ws"} 1.0'
+    deadline = time.monotonic() + 10
+    while ended not in (metrics := httpx.get(f"{demo}/metrics", timeout=10).text):
+        assert time.monotonic() < deadline, metrics
+        time.sleep(0.1)
+    assert 'sealgw_subscriptions_total{transport="ws"} 1.0' in metrics

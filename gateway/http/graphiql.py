@@ -5,7 +5,12 @@ The page is strawberry's GraphiQL page with its CDN addresses pointed at `/graph
 files (React, GraphiQL, the explorer plugin, js-cookie) are the npm packages at the versions that
 page pins, installed with npm at install, image build or first start (`seal-gateway graphiql
 fetch`), kept outside the repository, and checked against the page's own Subresource Integrity
-hashes, which the browser checks again. Without them the page says how to get them."""
+hashes, which the browser checks again. Without them the page says how to get them.
+
+Subscriptions run over graphql-transport-ws on the page's own address: the pinned GraphiQL's
+fetcher sends the Headers tab's headers, as typed, as `connection_init`'s payload (its toolkit
+merges them into the WebSocket's connection parameters), which is where the gateway reads a
+subscriber's credentials; tests/test_graphiql.py follows the seal events through it."""
 
 from __future__ import annotations
 
