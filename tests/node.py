@@ -3,6 +3,7 @@ packages installed into a temporary folder beside a script, and the script run."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -47,14 +48,15 @@ def run(script: Path, *args: str, stdin: str | None = None) -> Any:
 
 
 class Running:
-    """A script run beside the test, which answers it line by line (each line JSON): for a
-    conversation, such as a subscription the test writes to while it is open."""
+    """A script run beside the test, which it tells lines and which answers line by line (each
+    line JSON): for a conversation, such as a subscription the test writes to while it is
+    open."""
 
     def __init__(self, script: Path, *args: str) -> None:
         self.name = script.parent.name
         self.process = subprocess.Popen(
             [NODE, str(script), *args],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -88,12 +90,21 @@ class Running:
             raise AssertionError(f"{self.name} ended ({self.process.returncode}):\n{stderr}")
         return json.loads(line)
 
+    def tell(self, line: str) -> None:
+        """Writes a line to the script's input."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
     def __enter__(self) -> Running:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Closes the script's input (its cue to end), and kills it if it has not ended in
+        10 s."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import strawberry
 from starlette.applications import Starlette
@@ -26,6 +28,7 @@ from gateway.sandbox import Sandbox
 from gateway.schema import FEDERATION_VERSION
 from tests import node
 from tests.conftest import (
+    AUTH,
     SUITE_KEY,
     Gateway,
     SandboxServer,
@@ -157,9 +160,11 @@ HIVE_SUBSCRIPTION_PACKAGES = [
 # subgraph over SSE (the HTTP transport's own way: a POST asking for `text/event-stream`, the
 # caller's Authorization propagated like any request's) or over graphql-transport-ws (the
 # WebSocket transport at /subgraph, the caller's Authorization in `connection_init`'s
-# payload). A client subscribes through it over SSE, says so, and prints the first event.
+# payload). A client subscribes through it over SSE, says so, prints the first event, and
+# leaves when the test says `leave`.
 HIVE_SUBSCRIPTION = """
 import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
 import { composeServices } from '@theguild/federation-composition';
 import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { parse } from 'graphql';
@@ -218,11 +223,14 @@ console.log(JSON.stringify({
   subscribed: response.status,
   contentType: response.headers.get('content-type'),
 }));
+const reader = response.body.getReader();
 const decoder = new TextDecoder();
 let text = '';
 let first = null;
-for await (const chunk of response.body) {
-  text += decoder.decode(chunk, { stream: true });
+for (;;) {
+  const { done, value } = await reader.read();
+  if (done) break;
+  text += decoder.decode(value, { stream: true });
   let end;
   while (first === null && (end = text.indexOf('\\n\\n')) !== -1) {
     const block = text.slice(0, end);
@@ -238,7 +246,15 @@ for await (const chunk of response.body) {
   if (first !== null) break;
 }
 console.log(JSON.stringify({ event: first }));
+// still subscribed until the test says `leave`; then the client leaves, and the router stays
+// up until the test closes our input: its subscription to our subgraph is its own to end
+const said = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+for (let line = await said.next(); !line.done && line.value !== 'leave'; ) {
+  line = await said.next();
+}
 leave.abort();
+console.log(JSON.stringify({ left: true }));
+while (!(await said.next()).done);
 await gateway.dispose();
 server.close();
 process.exit(0);
@@ -397,6 +413,18 @@ def rename(gateway: Gateway, seal: str, name: str) -> str:
     return response.headers["x-request-id"]
 
 
+def subscription_status(gateway: Gateway) -> int:
+    """The status of a subscription asked for directly (GraphQL over SSE), left at once (by
+    a client of its own: the suite's reads every body to its end, and a stream has none)."""
+    body = {"query": "subscription { sealEvents { id } }"}
+    headers = {**AUTH, "accept": "text/event-stream"}
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", f"{gateway.url}/graphql", json=body, headers=headers) as response,
+    ):
+        return response.status_code
+
+
 @dataclass(frozen=True)
 class Arrival:
     """How a request reached the gateway: HTTP or WebSocket, its path, what it asked for."""
@@ -410,7 +438,8 @@ class Arrival:
 @pytest.fixture
 def watched_gateway(sandbox_server: SandboxServer) -> Iterator[tuple[Gateway, list[Arrival]]]:
     """A fresh gateway (its own event log), and every request that reaches it, in order."""
-    settings = load_settings(sandbox_server.env())
+    # one subscription per caller: while the router's holds the place, no other is let in
+    settings = load_settings(sandbox_server.env(SEALGW_MAX_SUBSCRIPTIONS_PER_CALLER="1"))
     app = create_app(settings)
     arrivals: list[Arrival] = []
 
@@ -436,7 +465,8 @@ def test_a_subscription_through_hive_gateway(
     """A client subscribes to `sealEvents` through Hive Gateway, which subscribes to our
     subgraph (over SSE, or over graphql-transport-ws at /subgraph) with the client's
     credentials; a write through the gateway's product face then reaches the client through
-    the router, its seal's fields from both subgraphs."""
+    the router, its seal's fields from both subgraphs. The router's subscription holds the
+    caller's place at the gateway until the client leaves, and then no longer."""
     hive = installed("hive-subscriptions", tmp_path_factory)
     gateway, arrivals = watched_gateway
     seal = seal_id("50001")
@@ -454,6 +484,14 @@ def test_a_subscription_through_hive_gateway(
         assert subscribed["contentType"].startswith("text/event-stream"), subscribed
         request_id = rename(gateway, seal, "市场部合同专用章(二)")
         answer = router.line(within_s=30)["event"]
+        assert subscription_status(gateway) == 429  # the router's holds the caller's place
+        router.tell("leave")
+        assert router.line(within_s=10) == {"left": True}
+        # the router ends its subscription upstream when its client leaves: the place is free
+        deadline = time.monotonic() + 10
+        while subscription_status(gateway) != 200:
+            assert time.monotonic() < deadline, "the router kept its subscription upstream"
+            time.sleep(0.1)
     assert "errors" not in answer, answer
     event = answer["data"]["sealEvents"]
     assert event["type"] == "UPDATED"
