@@ -1,26 +1,40 @@
 """Federation proved with real routers: Apollo Gateway, and Hive Gateway over The Guild's
 composition (both from npm), compose the gateway's subgraph with a second small subgraph that
 extends `Seal` through `@key(fields: "id")`, and queries through the supergraph fetch fields
-from both, in both directions."""
+from both, in both directions. Hive Gateway also carries the `sealEvents` subscription from
+our subgraph (over SSE, or over graphql-transport-ws) to its own client."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import strawberry
 from starlette.applications import Starlette
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from gateway.config import load_settings
+from gateway.http.app import create_app
 from gateway.sandbox import Sandbox
 from gateway.schema import FEDERATION_VERSION
 from tests import node
-from tests.conftest import SUITE_KEY, Gateway, ServerThread
+from tests.conftest import (
+    AUTH,
+    SUITE_KEY,
+    Gateway,
+    SandboxServer,
+    ServerThread,
+    scanned_client,
+)
 from tests.test_read_path import global_id
 from tests.test_write_path import png
 
@@ -136,6 +150,116 @@ console.log(JSON.stringify(answers));
 await gateway.dispose();
 """
 
+HIVE_SUBSCRIPTION_PACKAGES = [
+    *HIVE_PACKAGES,
+    # the WebSocket transport to subgraphs (graphql-transport-ws), loaded by name too
+    "@graphql-mesh/transport-ws@2",
+]
+
+# Hive Gateway over the same composition, served on loopback, with subscriptions to our
+# subgraph over SSE (the HTTP transport's own way: a POST asking for `text/event-stream`, the
+# caller's Authorization propagated like any request's) or over graphql-transport-ws (the
+# WebSocket transport at /subgraph, the caller's Authorization in `connection_init`'s
+# payload). A client subscribes through it over SSE, says so, prints the first event, and
+# leaves when the test says `leave`.
+HIVE_SUBSCRIPTION = """
+import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
+import { composeServices } from '@theguild/federation-composition';
+import { createGatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { parse } from 'graphql';
+
+const [sealsUrl, contractsUrl, key, upstream, query, variables] = process.argv.slice(2);
+const authorization = `Bearer ${key}`;
+async function sdlOf(url, headers) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query: '{ _service { sdl } }' }),
+  });
+  return (await response.json()).data._service.sdl;
+}
+const composed = composeServices([
+  { name: 'seals', url: sealsUrl, typeDefs: parse(await sdlOf(sealsUrl, { authorization })) },
+  { name: 'contracts', url: contractsUrl, typeDefs: parse(await sdlOf(contractsUrl, {})) },
+]);
+if (composed.errors && composed.errors.length) {
+  console.log(JSON.stringify({ compositionErrors: composed.errors.map((e) => e.message) }));
+  process.exit(0);
+}
+const overWebSocket = {
+  seals: {
+    options: {
+      subscriptions: {
+        kind: 'ws',
+        location: '/subgraph',
+        options: { connectionParams: { Authorization: '{context.headers.authorization}' } },
+      },
+    },
+  },
+};
+const gateway = createGatewayRuntime({
+  supergraph: composed.supergraphSdl,
+  logging: false,
+  maskedErrors: false,
+  propagateHeaders: {
+    fromClientToSubgraphs: ({ request, subgraphName }) =>
+      subgraphName === 'seals' ? { authorization: request.headers.get('authorization') } : {},
+  },
+  transportEntries: upstream === 'ws' ? overWebSocket : undefined,
+});
+const server = createServer(gateway);
+await new Promise((listening) => server.listen(0, '127.0.0.1', listening));
+const routerUrl = `http://127.0.0.1:${server.address().port}/graphql`;
+
+const leave = new AbortController();
+const response = await fetch(routerUrl, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization },
+  body: JSON.stringify({ query, variables: JSON.parse(variables) }),
+  signal: leave.signal,
+});
+console.log(JSON.stringify({
+  subscribed: response.status,
+  contentType: response.headers.get('content-type'),
+}));
+const reader = response.body.getReader();
+const decoder = new TextDecoder();
+let text = '';
+let first = null;
+for (;;) {
+  const { done, value } = await reader.read();
+  if (done) break;
+  text += decoder.decode(value, { stream: true });
+  let end;
+  while (first === null && (end = text.indexOf('\\n\\n')) !== -1) {
+    const block = text.slice(0, end);
+    text = text.slice(end + 2);
+    const fields = {};
+    for (const line of block.split('\\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
+    }
+    if (fields.event === 'next') first = JSON.parse(fields.data);
+    else if (fields.event === 'complete') first = { completed: true };
+  }
+  if (first !== null) break;
+}
+console.log(JSON.stringify({ event: first }));
+// still subscribed until the test says `leave`; then the client leaves, and the router stays
+// up until the test closes our input: its subscription to our subgraph is its own to end
+const said = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+for (let line = await said.next(); !line.done && line.value !== 'leave'; ) {
+  line = await said.next();
+}
+leave.abort();
+console.log(JSON.stringify({ left: true }));
+while (!(await said.next()).done);
+await gateway.dispose();
+server.close();
+process.exit(0);
+"""
+
 # --- the second subgraph: contracts, which knows seals only by id --------------------------
 
 CONTRACTS = {"50001": 3, "50003": 7}
@@ -176,7 +300,11 @@ def contracts_subgraph() -> Iterator[str]:
         yield f"{server.url}/"
 
 
-ROUTERS = {"apollo": (ROUTER_PACKAGES, ROUTER), "hive": (HIVE_PACKAGES, HIVE)}
+ROUTERS = {
+    "apollo": (ROUTER_PACKAGES, ROUTER),
+    "hive": (HIVE_PACKAGES, HIVE),
+    "hive-subscriptions": (HIVE_SUBSCRIPTION_PACKAGES, HIVE_SUBSCRIPTION),
+}
 INSTALLED: dict[str, Path] = {}
 
 
@@ -188,7 +316,7 @@ def installed(name: str, factory: pytest.TempPathFactory) -> Path:
     return INSTALLED[name]
 
 
-@pytest.fixture(params=sorted(ROUTERS))
+@pytest.fixture(params=["apollo", "hive"])
 def router(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return installed(request.param, tmp_path_factory)
 
@@ -265,3 +393,128 @@ def test_an_upload_through_hive_gateway(
     assert result["userErrors"] == []
     assert result["image"]["storagePath"]
     assert len(sandbox.uploads) == 1
+
+
+SEAL_EVENTS = """subscription Events($after: String, $seals: [ID!]) {
+  sealEvents(after: $after, filter: {sealIds: $seals}) {
+    id cursor type source provider sealId vendorSealId seal { name contractCount }
+    occurredAt actor outcome requestId vendorAction details { name value } } }"""
+RENAME = """mutation Rename($id: ID!, $name: String!) {
+  renameSeal(input: {sealId: $id, name: $name}) { seal { name } userErrors { code } } }"""
+
+
+def rename(gateway: Gateway, seal: str, name: str) -> str:
+    """Renames the seal through the gateway's product face; the request's id."""
+    response = gateway.client.post(
+        f"{gateway.url}/graphql", json={"query": RENAME, "variables": {"id": seal, "name": name}}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["renameSeal"] == {"seal": {"name": name}, "userErrors": []}
+    return response.headers["x-request-id"]
+
+
+def subscription_status(gateway: Gateway) -> int:
+    """The status of a subscription asked for directly (GraphQL over SSE), left at once (by
+    a client of its own: the suite's reads every body to its end, and a stream has none)."""
+    body = {"query": "subscription { sealEvents { id } }"}
+    headers = {**AUTH, "accept": "text/event-stream"}
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("POST", f"{gateway.url}/graphql", json=body, headers=headers) as response,
+    ):
+        return response.status_code
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """How a request reached the gateway: HTTP or WebSocket, its path, what it asked for."""
+
+    kind: str
+    path: str
+    accept: str
+    subprotocols: tuple[str, ...]
+
+
+@pytest.fixture
+def watched_gateway(sandbox_server: SandboxServer) -> Iterator[tuple[Gateway, list[Arrival]]]:
+    """A fresh gateway (its own event log), and every request that reaches it, in order."""
+    # one subscription per caller: while the router's holds the place, no other is let in
+    settings = load_settings(sandbox_server.env(SEALGW_MAX_SUBSCRIPTIONS_PER_CALLER="1"))
+    app = create_app(settings)
+    arrivals: list[Arrival] = []
+
+    async def watched(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            accept = dict(scope["headers"]).get(b"accept", b"").decode()
+            subprotocols = tuple(scope.get("subprotocols") or ())
+            arrivals.append(Arrival(scope["type"], scope["path"], accept, subprotocols))
+        await app(scope, receive, send)
+
+    with ServerThread(watched, settings) as server, scanned_client() as client:
+        yield Gateway(server.url, client), arrivals
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("upstream", ["sse", "ws"])
+def test_a_subscription_through_hive_gateway(
+    upstream: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    watched_gateway: tuple[Gateway, list[Arrival]],
+    contracts_subgraph: str,
+) -> None:
+    """A client subscribes to `sealEvents` through Hive Gateway, which subscribes to our
+    subgraph (over SSE, or over graphql-transport-ws at /subgraph) with the client's
+    credentials; a write through the gateway's product face then reaches the client through
+    the router, its seal's fields from both subgraphs. The router's subscription holds the
+    caller's place at the gateway until the client leaves, and then no longer."""
+    hive = installed("hive-subscriptions", tmp_path_factory)
+    gateway, arrivals = watched_gateway
+    seal = seal_id("50001")
+    # a first write, whose event's cursor the subscription starts after: the next write's
+    # event reaches it however long the router takes to subscribe upstream
+    rename(gateway, seal, "市场部合同专用章(一)")
+    page = gateway.data("{ sealEvents(first: 10) { pageInfo { endCursor } } }")
+    after = page["sealEvents"]["pageInfo"]["endCursor"]
+    assert after
+    variables = json.dumps({"after": after, "seals": [seal]})
+    args = [f"{gateway.url}/subgraph", contracts_subgraph, SUITE_KEY, upstream, SEAL_EVENTS]
+    with node.Running(hive, *args, variables) as router:
+        subscribed = router.line(within_s=60)
+        assert subscribed["subscribed"] == 200, subscribed
+        assert subscribed["contentType"].startswith("text/event-stream"), subscribed
+        request_id = rename(gateway, seal, "市场部合同专用章(二)")
+        answer = router.line(within_s=30)["event"]
+        assert subscription_status(gateway) == 429  # the router's holds the caller's place
+        router.tell("leave")
+        assert router.line(within_s=10) == {"left": True}
+        # the router ends its subscription upstream when its client leaves: the place is free
+        deadline = time.monotonic() + 10
+        while subscription_status(gateway) != 200:
+            assert time.monotonic() < deadline, "the router kept its subscription upstream"
+            time.sleep(0.1)
+    assert "errors" not in answer, answer
+    event = answer["data"]["sealEvents"]
+    assert event["type"] == "UPDATED"
+    assert event["source"] == "GATEWAY_WRITE"
+    assert event["provider"] == "YUNYIN"
+    assert event["sealId"] == seal
+    assert event["vendorSealId"] == "50001"
+    # the seal as it is now: its name from our subgraph, its contracts from the other one
+    assert event["seal"] == {"name": "市场部合同专用章(二)", "contractCount": 3}
+    assert event["actor"] == "key:suite"
+    assert event["outcome"] == "ok"
+    assert event["requestId"] == request_id
+    assert {"name": "operation", "value": "renameSeal"} in event["details"]
+    assert event["cursor"] != after
+    # the router reached our subgraph's subscription the way it was told to
+    upstream_streams = [
+        a
+        for a in arrivals
+        if a.path == "/subgraph" and (a.kind == "websocket" or "text/event-stream" in a.accept)
+    ]
+    assert len(upstream_streams) == 1, arrivals
+    if upstream == "ws":
+        assert upstream_streams[0].kind == "websocket"
+        assert "graphql-transport-ws" in upstream_streams[0].subprotocols
+    else:
+        assert upstream_streams[0].kind == "http"
