@@ -439,3 +439,20 @@ def stop_gateway(gateway: Gateway) -> None:
     assert gateway.server is not None
     gateway.server.stop()
     gateway.server.thread.join(timeout=10)
+
+
+def test_a_query_asked_for_as_a_stream_answers_one_event_then_completes(
+    start_gateway: StartGateway,
+) -> None:
+    """graphql-sse clients ask every operation with `Accept: text/event-stream`."""
+    gateway = start_gateway()
+    response = httpx.post(
+        f"{gateway.url}/graphql",
+        json={"query": "{ providers { provider } }"},
+        headers={**AUTH, "Accept": "text/event-stream"},
+    )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in response.text.split("\n\n") if b]
+    assert blocks[0].startswith("event: next\ndata: ")
+    assert json.loads(blocks[0].split("data: ", 1)[1])["data"]["providers"]
+    assert blocks[1] == "event: complete\ndata: "

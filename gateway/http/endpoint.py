@@ -48,7 +48,7 @@ from gateway.http.request import (
     from_query_string,
     read_body,
 )
-from gateway.http.subscriptions import Pacing, stream_sse
+from gateway.http.subscriptions import SSE_HEADERS, Pacing, sse_event, stream_sse
 from gateway.schema.context import GatewayContext
 
 log = logging.getLogger("gateway.http")
@@ -245,6 +245,12 @@ class GraphQLEndpoint:
             await self._stream(answered, caller, receive, send, ticket)
             return
         outcome = answered
+        if streams and outcome.ran and head.wants_only_event_stream:
+            # a query or mutation asked for as a stream (graphql-sse clients ask so for every
+            # operation): its one answer as one event, then the end
+            content = sse_event("next", outcome.body()) + sse_event("complete", None)
+            await answer(send, 200, list(SSE_HEADERS), content)
+            return
         status, headers, content = self._encoded(head, outcome)
         if claim is not None:
             await self.writes.settle(

@@ -137,6 +137,12 @@ class RequestHead:
         return "text/event-stream" in self.headers.get("accept", "").lower()
 
     @property
+    def wants_only_event_stream(self) -> bool:
+        """Whether Server-Sent Events are the only answer the client takes (no JSON)."""
+        accept = self.headers.get("accept", "").lower()
+        return "text/event-stream" in accept and "json" not in accept
+
+    @property
     def preflighted(self) -> bool:
         return any(self.headers.get(name) for name in PREFLIGHT_HEADERS)
 
