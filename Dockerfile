@@ -24,7 +24,8 @@ RUN --mount=type=secret,id=ca_bundle \
  && /opt/venv/bin/seal-gateway graphiql fetch --dir /opt/graphiql
 
 FROM ${PYTHON_IMAGE} AS runtime
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin gateway
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin gateway \
+ && mkdir -p /var/lib/seal-gateway && chown gateway /var/lib/seal-gateway
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/graphiql /opt/graphiql
 ENV PATH=/opt/venv/bin:$PATH \
@@ -32,7 +33,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     SEALGW_HOST=0.0.0.0 \
     SEALGW_PORT=8000 \
     SEALGW_GRAPHIQL_ASSETS=/opt/graphiql \
-    SEALGW_GRAPHIQL_FETCH=off
+    SEALGW_GRAPHIQL_FETCH=off \
+    SEALGW_DATA_DIR=/var/lib/seal-gateway
+# the seal event log without Redis (SQLite): keep it across containers
+VOLUME ["/var/lib/seal-gateway"]
 USER gateway
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

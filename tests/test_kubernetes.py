@@ -326,13 +326,18 @@ def test_the_redis_url_names_the_redis_service() -> None:
     assert port_number(redis(), port["targetPort"]) == 6379
 
 
-def test_redis_keeps_no_state_and_runs_the_composed_image() -> None:
+def test_redis_keeps_the_event_log_on_disk_and_runs_the_composed_image() -> None:
     compose = yaml.safe_load((ROOT / "docs" / "compose.yaml").read_text())
     main = container(redis())
     assert main["image"] == compose["services"]["redis"]["image"]
     args = main["args"]
     assert args[args.index("--save") + 1] == ""
-    assert args[args.index("--appendonly") + 1] == "no"
+    # the seal event log's streams: appended to disk every second, as in compose
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--appendfsync") + 1] == "everysec"
+    composed = compose["services"]["redis"]["command"]
+    assert composed[composed.index("--appendonly") + 1] == "yes"
+    assert any(m["mountPath"] == "/data" for m in main["volumeMounts"])
     assert redis()["spec"]["replicas"] == 1
     assert redis()["spec"]["strategy"]["type"] == "Recreate"  # never two servers at once
     kinds = dict(probes(redis()))

@@ -17,8 +17,11 @@ base=localhost/seal-gateway-base:bookworm
 work=$(mktemp -d)
 mounted=""
 server=""
+data=""
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    [ -n "$server" ] && wait "$server" 2>/dev/null || true
+    [ -n "$data" ] && umount "$data" 2>/dev/null || true
     [ -n "$mounted" ] && podman image unmount "$image" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -53,11 +56,21 @@ graphiql_kb=$(du -sk "$mounted/opt/graphiql" | cut -f1)
 served=$(find "$mounted/opt/graphiql" -type f | wc -l)
 [ ! -e "$mounted/run/secrets/ca_bundle" ] || fail "the build's CA bundle is in the image"
 [ ! -e "$mounted/usr/bin/node" ] || fail "Node.js is in the runtime image"
+# the seal event log's directory (SQLite without Redis): the image's volume, the user's own
+owner=$(stat -c %u "$mounted/var/lib/seal-gateway" 2>/dev/null) || fail "no /var/lib/seal-gateway"
+[ "$owner" = 10001 ] || fail "/var/lib/seal-gateway belongs to uid $owner, not gateway's"
+data_dir=$(podman image inspect "$image" --format '{{range .Config.Env}}{{println .}}{{end}}' \
+    | sed -n 's/^SEALGW_DATA_DIR=//p')
+[ "$data_dir" = /var/lib/seal-gateway ] || fail "SEALGW_DATA_DIR is '$data_dir'"
+# a volume there, as a container would have
+data="$mounted/var/lib/seal-gateway"
+mount -t tmpfs -o size=16m tmpfs "$data"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 chroot "$mounted" /usr/bin/env -i PATH=/opt/venv/bin:/usr/bin:/bin HOME=/tmp \
     SEALGW_HOST=127.0.0.1 SEALGW_PORT="$port" SEALGW_GRAPHIQL_ASSETS=/opt/graphiql \
-    SEALGW_GRAPHIQL_FETCH=off /opt/venv/bin/seal-gateway serve >"$work/serve.log" 2>&1 &
+    SEALGW_GRAPHIQL_FETCH=off SEALGW_DATA_DIR="$data_dir" \
+    /opt/venv/bin/seal-gateway serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do
     python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" \
@@ -71,6 +84,7 @@ import urllib.request as u
 request = u.Request('http://127.0.0.1:$port/graphql', headers={'Accept': 'text/html'})
 print(u.urlopen(request).read().decode())")
 case "$page" in *"/graphql/assets/graphiql@"*) ;; *) fail "the GraphiQL page does not use the image's files";; esac
+[ -s "$data/events.sqlite3" ] || fail "no event log in the data directory"
 
 size=$(podman image inspect "$image" --format '{{.Size}}')
 echo "image: built in the Docker format with its health check, $((size / 1000000)) MB; GraphiQL ${graphiql_kb} KB in ${served} files; its gateway answered /healthz ($healthz) and the GraphiQL page"
