@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,18 +232,24 @@ async def subscriber_process(url: str, key: str, count: int, after: str | None, 
             changed.clear()
             await changed.wait()
 
+    async def say_when(ok: Any, word: str) -> None:
+        await wait_until(ok)
+        print(word, flush=True)
+
+    waiting: set[asyncio.Task[None]] = set()
     while True:
         line = (await reader.readline()).decode().split()
         if not line or line[0] == "stop":
             break
         if line[0] == "warm":
             warm = line[1]
-            await wait_until(lambda warm=warm: all(warm in seen for seen in warmed))
-            print("ready", flush=True)
+            ok = lambda warm=warm: all(warm in seen for seen in warmed)  # noqa: E731
+            waiting.add(asyncio.create_task(say_when(ok, "ready")))
         elif line[0] == "expect":
             n = int(line[1])
-            await wait_until(lambda n=n: min(measured) >= n)
-            print("complete", flush=True)
+            waiting.add(asyncio.create_task(say_when(lambda n=n: min(measured) >= n, "complete")))
+    for task in waiting:
+        task.cancel()
     for socket_ in sockets:
         with contextlib.suppress(Exception):
             await socket_.close()
@@ -303,8 +309,18 @@ class Subscribers:
             await child.stdin.drain()
         for child, _ in self.children:
             got = await self.line(child, within_s)
+            while answer == "done" and got in ("complete", "ready"):
+                got = await self.line(child, within_s)  # an answer that crossed the stop
             if got != answer:
                 raise RuntimeError(f"subscriber process said {got!r}, not {answer!r}")
+
+    async def settle(self, expected: int, within_s: float) -> bool:
+        """Whether every subscriber has `expected` events within `within_s`."""
+        try:
+            await self.tell(f"expect {expected}", "complete", within_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def stop(self) -> tuple[list[list[tuple[str, float]]], list[str]]:
         received: list[list[tuple[str, float]]] = []
@@ -500,7 +516,7 @@ class Run:
                     statuses[await post(session, url, marker)] += 1
                     answers.append(time.monotonic() - sent[marker])
                 last = time.monotonic()
-                await s.tell(f"expect {len(sent)}", "complete", DRAIN_S * 3)
+                settled = await s.settle(len(sent), DRAIN_S * 3)
                 drained = time.monotonic() - last
                 cpu = gw.cpu_s() - cpu0
                 rss_after = gw.rss_mib()
@@ -526,7 +542,11 @@ class Run:
             f"**{pct(latencies, 0.5) * 1000:,.0f} / {pct(latencies, 0.99) * 1000:,.0f}** / "
             f"{max(latencies, default=float('nan')) * 1000:,.0f} ms over {deliveries:,} "
             f"deliveries ({notifications} notifications at {args.rate:g}/s; the last "
-            f"delivered {drained:.1f} s after the last POST)"
+            + (
+                f"delivered {drained:.1f} s after the last POST)"
+                if settled
+                else f"NOT all delivered within {drained:.0f} s of the last POST)"
+            )
         )
         self.rows[f"deliveries missing / duplicated, {when}"] = (
             f"{missing} / {duplicated}; webhook answers {dict(sorted(statuses.items()))}, "
@@ -585,18 +605,24 @@ class Run:
                 await s.tell(f"warm {warm}", "ready", OPEN_S)
                 markers.clear()
                 cpu0 = gw.cpu_s()
+                began = time.monotonic()
                 seconds = await load()
                 ended = time.monotonic()
-                await s.tell(f"expect {statuses[200]}", "complete", 300)
-                drained = time.monotonic() - ended
+                settled = await s.settle(statuses[200], DRAIN_S)
                 received, _errors = await s.stop()
             sent = set(markers)
             got = [Counter(m for m, _ in r if m in sent) for r in received]
             short = sum(1 for c in got for m in sent if c[m] == 0)
             twice = sum(v - 1 for c in got for v in c.values() if v > 1)
+            times = [t for r in received for m, t in r if m in sent]
+            last = max(times, default=ended)
+            deliveries = len(times)
             drain = (
-                f"; each of {attached} subscribers got every one (missing {short}, "
-                f"duplicated {twice}), the last {drained:.1f} s after the last answer"
+                f"; the {attached} subscribers: {deliveries:,} of {statuses[200] * attached:,} "
+                f"deliveries ({short:,} missing"
+                + ("" if settled else f" when stopped {DRAIN_S:.0f} s after the load")
+                + f", {twice} duplicated), {deliveries / (last - began):,.0f} deliveries/s, "
+                f"the last {last - ended:.1f} s after the last answer; CPU includes them"
             )
         else:
             seconds = await load()
@@ -718,15 +744,33 @@ async def measure(sandbox: str, args: argparse.Namespace, redis_url: str | None)
         run = Run(gw, key, args, label)
         gw.start()
         try:
-            print(f"[{label}] delivery with {args.subscribers} subscribers", file=sys.stderr)
-            await asyncio.wait_for(run.delivery(args.notifications, steady=False), 600)
-            for attached in (0, args.attached):
-                print(f"[{label}] sustained, {attached} subscribers", file=sys.stderr)
-                await asyncio.wait_for(run.sustained(attached), args.sustain_s + 400)
-            print(f"[{label}] delivery again, the feed's window full", file=sys.stderr)
-            await asyncio.wait_for(run.delivery(args.steady_notifications, steady=True), 600)
-            print(f"[{label}] recovery", file=sys.stderr)
-            await asyncio.wait_for(run.recovery(), 300)
+            phases: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
+                (
+                    f"delivery with {args.subscribers} subscribers",
+                    600.0,
+                    lambda: run.delivery(args.notifications, steady=False),
+                ),
+                ("sustained, 0 subscribers", args.sustain_s + 200, lambda: run.sustained(0)),
+                (
+                    f"sustained, {args.attached} subscribers",
+                    args.sustain_s + 200,
+                    lambda: run.sustained(args.attached),
+                ),
+                (
+                    "delivery again, the feed's window full",
+                    600.0,
+                    lambda: run.delivery(args.steady_notifications, steady=True),
+                ),
+                ("recovery", 300.0, run.recovery),
+            ]
+            shown: set[str] = set()
+            for title, bound, phase in phases:
+                print(f"[{label}] {title}", file=sys.stderr)
+                await asyncio.wait_for(phase(), bound)
+                for name, value in run.rows.items():
+                    if name not in shown:
+                        print(f"  {name}: {value}", file=sys.stderr)
+                        shown.add(name)
         finally:
             gw.stop()
             text = log.read_text(errors="replace")
