@@ -101,6 +101,13 @@ def filesystem(path: str) -> str:
     return kind
 
 
+def kind_of(message: str) -> str:
+    """A subscriber's error line, shortened to its kind (`complete`, `error`, a failure)."""
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(message).get("type"))
+    return message.split(":")[0] if message.startswith("connection") else message[:40]
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -508,13 +515,20 @@ class Run:
                 statuses: Counter[int] = Counter()
                 cpu0 = gw.cpu_s()
                 began = time.monotonic()
-                for i in range(notifications):
-                    marker = f"lat-{self.label}-{tag}-{i}"
-                    tick = began + i / args.rate
-                    await asyncio.sleep(max(0.0, tick - time.monotonic()))
+
+                async def one(marker: str) -> None:
                     sent[marker] = time.monotonic()
                     statuses[await post(session, url, marker)] += 1
                     answers.append(time.monotonic() - sent[marker])
+
+                # at the rate's ticks, whether or not the answers before have come (as e签宝,
+                # which does not wait for one notification's answer to send the next)
+                posting: list[asyncio.Task[None]] = []
+                for i in range(notifications):
+                    tick = began + i / args.rate
+                    await asyncio.sleep(max(0.0, tick - time.monotonic()))
+                    posting.append(asyncio.create_task(one(f"lat-{self.label}-{tag}-{i}")))
+                await asyncio.gather(*posting)
                 last = time.monotonic()
                 settled = await s.settle(len(sent), DRAIN_S * 3)
                 drained = time.monotonic() - last
@@ -556,10 +570,10 @@ class Run:
             f"{cpu * 1e6 / max(deliveries, 1):,.0f} µs ({cpu:.1f} s CPU, from the first POST "
             "to the last delivery)"
         )
+        self.rows[f"RSS: before / N open / after the events / all closed, {when}"] = (
+            f"{rss_before:.1f} / {rss_open:.1f} / {rss_after:.1f} / {rss_closed:.1f} MiB"
+        )
         if not steady:
-            self.rows["RSS: before / N open / after the events / all closed"] = (
-                f"{rss_before:.1f} / {rss_open:.1f} / {rss_after:.1f} / {rss_closed:.1f} MiB"
-            )
             self.rows["memory per subscriber (RSS growth / N)"] = f"**{per_sub_kib:.1f} KiB**"
         for error in errors[:3]:
             print("subscriber error:", error, file=sys.stderr)
@@ -609,7 +623,7 @@ class Run:
                 seconds = await load()
                 ended = time.monotonic()
                 settled = await s.settle(statuses[200], DRAIN_S)
-                received, _errors = await s.stop()
+                received, errors = await s.stop()
             sent = set(markers)
             got = [Counter(m for m, _ in r if m in sent) for r in received]
             short = sum(1 for c in got for m in sent if c[m] == 0)
@@ -622,8 +636,11 @@ class Run:
                 f"deliveries ({short:,} missing"
                 + ("" if settled else f" when stopped {DRAIN_S:.0f} s after the load")
                 + f", {twice} duplicated), {deliveries / (last - began):,.0f} deliveries/s, "
-                f"the last {last - ended:.1f} s after the last answer; CPU includes them"
+                f"the last {last - ended:.1f} s after the last answer; CPU includes them; "
+                f"messages other than `next`: {dict(Counter(kind_of(e) for e in errors))}"
             )
+            for error in errors[:3]:
+                print("subscriber error:", error, file=sys.stderr)
         else:
             seconds = await load()
         cpu = gw.cpu_s() - cpu0
@@ -775,6 +792,16 @@ async def measure(sandbox: str, args: argparse.Namespace, redis_url: str | None)
             gw.stop()
             text = log.read_text(errors="replace")
             tracebacks = text.count("Traceback") + text.count('"exception"')
+            # what went wrong, for the reader of the run (the log goes with the directory)
+            troubles: Counter[str] = Counter()
+            for line in text.splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    entry = json.loads(line)
+                    if entry.get("level") not in ("INFO", "DEBUG"):
+                        cause = str(entry.get("exception") or "").strip().splitlines()[-1:]
+                        troubles[" ".join([str(entry.get("message"))[:120], *cause])[:240]] += 1
+            for message, times in troubles.most_common(8):
+                print(f"  gateway log x{times}: {message}", file=sys.stderr)
             run.rows["tracebacks in the gateway's log"] = str(tracebacks)
             run.rows["log home"] = (
                 "Redis stream (own `redis-server`, no persistence)"
@@ -812,7 +839,9 @@ def sandbox_process() -> Iterator[str]:
 def report(runs: list[Run], args: argparse.Namespace, command: str, load: tuple[str, str]) -> str:
     heads = ["SQLite log (`serve`, 1 process)", "Redis streams (`SEALGW_REDIS_URL`, `--workers 1`)"]
     lines = [
-        "| measure | " + " | ".join(heads[: len(runs)]) + " |",
+        "| measure | "
+        + " | ".join(heads[-len(runs) :] if args.no_sqlite else heads[: len(runs)])
+        + " |",
         "|---|" + "---|" * len(runs),
     ]
     order = list(runs[0].rows)
@@ -887,6 +916,7 @@ def main() -> None:
     parser.add_argument("--attached", type=int, default=100)
     parser.add_argument("--restart-k", type=int, default=500)
     parser.add_argument("--redis", action="store_true", help="also with the log in Redis")
+    parser.add_argument("--no-sqlite", action="store_true", help="only the Redis column")
     parser.add_argument("--write", type=Path, help="write the table into this file")
     parser.add_argument("--subscriber", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -898,7 +928,8 @@ def main() -> None:
     before = loadavg()
     runs: list[Run] = []
     with sandbox_process() as sandbox:
-        runs.append(asyncio.run(measure(sandbox, args, None)))
+        if not args.no_sqlite:
+            runs.append(asyncio.run(measure(sandbox, args, None)))
         if args.redis:
             with redis_server() as redis_url:
                 runs.append(asyncio.run(measure(sandbox, args, redis_url)))
