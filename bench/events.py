@@ -886,6 +886,10 @@ own with `websockets`' asyncio client, resuming from the log's end cursor.
   POST, the signature check, the append (SQLite: one fsync per event; Redis: one Lua call and
   the stream read back by the feed), the wake-up of every subscriber, one GraphQL execution and
   one WebSocket frame per subscriber, and the client processes' own queueing on shared cores.
+  Notifications go out at the rate's ticks, whether or not earlier answers have come.
+- Order of the phases, on one gateway: delivery on a fresh feed; the sustained rate with 0,
+  then 100 subscribers; delivery again once the tenant's feed holds its full window of 1,024
+  recent events (any gateway that has run a while); then the restart.
 - Sustained rate: 16 posts in flight for 20 s; the log is then read back by `sealEvents`
   (100 a page) and must hold exactly the notifications answered 200.
 - Memory: the gateway's RSS (psutil) after a warm-up, then with every subscription open and
