@@ -59,29 +59,44 @@ class Feed:
         self.latest = latest
         # the position before the first recent event: the recent events cover (floor, latest]
         self.floor = latest
+        self.floor_key = self.key(latest)
+        # the recent events, and their positions' keys beside them (parsed once)
         self.recent: collections.deque[SealEvent] = collections.deque(maxlen=RECENT)
+        self.recent_keys: collections.deque[PositionKey] = collections.deque(maxlen=RECENT)
+        self.latest_key = self.floor_key
         self.moved = asyncio.Event()
 
     def key(self, position: str | None) -> PositionKey:
         return (-1, -1) if position is None else self.log.key(position)
 
     def publish(self, event: SealEvent) -> None:
-        if self.latest is not None and self.key(event.position) <= self.key(self.latest):
+        key = self.key(event.position)
+        if key <= self.latest_key:
             return  # seen already (a stream read again after a reconnect)
         if len(self.recent) == self.recent.maxlen:
             self.floor = self.recent[0].position
+            self.floor_key = self.recent_keys[0]
         self.recent.append(event)
+        self.recent_keys.append(key)
         self.latest = event.position
+        self.latest_key = key
         moved, self.moved = self.moved, asyncio.Event()
         moved.set()
 
-    def after_in_memory(self, position: str | None) -> list[SealEvent] | None:
-        """The recent events after `position`, or None when memory does not reach back that
-        far (the log must be read)."""
-        key = self.key(position)
-        if key < self.key(self.floor):
+    def after_in_memory(self, key: PositionKey) -> list[SealEvent] | None:
+        """The recent events after the position `key`, or None when memory does not reach back
+        that far (the log must be read). Walked from the newest: a subscriber that keeps up
+        looks at the few events it has not seen, not at the whole window."""
+        if key < self.floor_key:
             return None
-        return [e for e in self.recent if self.key(e.position) > key]
+        keys = self.recent_keys
+        start = len(keys)
+        while start > 0 and keys[start - 1] > key:
+            start -= 1
+        if start == len(keys):
+            return []
+        recent = self.recent  # indexed from its nearer end: the newest are cheap to reach
+        return [recent[i] for i in range(start, len(keys))]
 
 
 class EventHub:
@@ -186,22 +201,19 @@ class EventHub:
         no event after each `quiet_s` without one."""
         feed = await self.feed(tenant)
         position = feed.latest if after is None else after
-        if position is not None:
-            self.log.key(position)  # ValueError for a position that is not the log's
+        key = feed.key(position)  # ValueError for a position that is not the log's
         while True:
-            batch = feed.after_in_memory(position)
+            batch = feed.after_in_memory(key)
             if batch is None:
-                read = await self.log.read(tenant, position, READ_BATCH)
-                batch = read.events
+                batch = (await self.log.read(tenant, position, READ_BATCH)).events
             if batch:
                 for event in batch:
                     position = event.position
                     if query.matches(event):
                         yield Tick(event, position)
+                key = feed.key(position)
                 continue
-            moved = feed.moved
-            if feed.after_in_memory(position):
-                continue  # it moved while we looked
+            moved = feed.moved  # nothing new since `batch` was taken: no await in between
             try:
                 await asyncio.wait_for(moved.wait(), quiet_s)
             except TimeoutError:

@@ -48,6 +48,8 @@ READ_BATCH = 500
 # (a filter that matches little must not scan a month of events in one request).
 SCAN_LIMIT = 20_000
 SWEEP_INTERVAL_S = 3600.0
+# Reads of a Redis log at once (subscribers catching up, pages of `sealEvents`); the rest wait.
+CONCURRENT_READS = 32
 # How long a fact's key is remembered: a notification e签宝 delivers again (the same body) within
 # it is one event. Not the whole retention: e签宝 sends SEAL_AUTH_NEARLY_EXPIRED 7 days and
 # again 1 day before an authorisation ends, with the same body, and both are events.
@@ -390,11 +392,19 @@ class RedisEventLog:
     shared: bool = True
     origin: str = "0-0"
     _redis: Any = field(init=False)
+    _writer: Any = field(init=False)
     _append: Any = field(init=False)
+    _reading: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
+        # appends on connections of their own: subscribers catching up (reads of many events)
+        # never take the connections a notification needs to be recorded
+        self._writer = self.address.async_client(socket_timeout=2.0, socket_connect_timeout=1.0)
+        self._append = self._writer.register_script(APPEND)
         self._redis = self.address.async_client(socket_timeout=2.0, socket_connect_timeout=1.0)
-        self._append = self._redis.register_script(APPEND)
+        # reads wait their turn here rather than exhaust the client's pool (which refuses at
+        # once when it is)
+        self._reading = asyncio.Semaphore(CONCURRENT_READS)
 
     def stream(self, tenant: str) -> str:
         # the braces make the tenant's keys one hash slot (Redis Cluster)
@@ -440,7 +450,8 @@ class RedisEventLog:
         try:
             while True:
                 count = limit + 1 if query.everything else READ_BATCH
-                rows = await self._redis.xrange(self.stream(tenant), min=start, count=count)
+                async with self._reading:
+                    rows = await self._redis.xrange(self.stream(tenant), min=start, count=count)
                 if not rows:
                     return Batch(found, reached, False)
                 for row_id, fields in rows:
@@ -486,6 +497,7 @@ class RedisEventLog:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+        await self._writer.aclose()
 
 
 def open_event_log(

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from uvicorn.protocols.utils import ClientDisconnected
 
 from gateway.access.admission import Admission, Full, Ticket
 from gateway.access.callers import Unauthenticated
@@ -356,6 +357,8 @@ class _Connection:
             await self._error(operation_id, (refusal.message, refusal.code))
         except asyncio.CancelledError:
             raise
+        except (WebSocketDisconnect, ClientDisconnected):
+            return  # the client left while it was being answered: the subscription's end
         except Exception:
             log.exception("unexpected failure serving subscription on %s", self.request_id)
             with contextlib.suppress(Exception):
