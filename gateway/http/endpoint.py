@@ -48,7 +48,7 @@ from gateway.http.request import (
     from_query_string,
     read_body,
 )
-from gateway.http.subscriptions import SSE_HEADERS, Pacing, sse_event, stream_sse
+from gateway.http.subscriptions import SSE_HEADERS, Pacing, no_room, sse_event, stream_sse
 from gateway.schema.context import GatewayContext
 
 log = logging.getLogger("gateway.http")
@@ -267,13 +267,7 @@ class GraphQLEndpoint:
             place = self.gate.subscriptions.enter(caller)
         except Full as full:
             await stream.aclose()
-            whose = "This caller has" if full.whose == "caller" else "The gateway serves"
-            raise Refused(
-                429 if full.whose == "caller" else 503,
-                f"{whose} as many subscriptions as it may; end one first.",
-                ErrorCode.RATE_LIMITED if full.whose == "caller" else ErrorCode.OVERLOADED,
-                ((b"retry-after", b"5"),),
-            ) from None
+            raise no_room(full) from None
         ticket.release()
         await stream_sse(stream, self.gate.pacing, receive, send, place)
 

@@ -223,7 +223,7 @@ def from_query_string(head: RequestHead, max_json_depth: int) -> GraphQLParams:
             if name in seen:
                 raise Refused(400, f"The query parameter `{name}` is given more than once.")
             seen[name] = value
-    return _params(
+    return params_of(
         {
             "query": seen.get("query") or None,
             "variables": _json_text(seen.get("variables"), "variables", max_json_depth),
@@ -254,9 +254,9 @@ async def from_body(
         value = decode_json(body, limits.max_json_depth, "The request body")
         if not isinstance(value, dict):
             raise Refused(400, "The request body must be a JSON object (a GraphQL request).")
-        return _params(value), body
+        return params_of(value), body
     if head.content_type == "multipart/form-data":
-        return _params(await _multipart(head, body, limits)), body
+        return params_of(await _multipart(head, body, limits)), body
     raise Refused(
         400,
         "Unsupported content type: send application/json, or multipart/form-data for uploads.",
@@ -292,8 +292,9 @@ def _nesting(data: bytes) -> int:
     return depth
 
 
-def _params(value: Mapping[str, Any]) -> GraphQLParams:
-    """The parameters, each of its type (GraphQL over HTTP)."""
+def params_of(value: Mapping[str, Any]) -> GraphQLParams:
+    """The parameters, each of its type (GraphQL over HTTP; a WebSocket's `subscribe`
+    payload is checked the same way)."""
     query = value.get("query")
     variables = value.get("variables")
     operation_name = value.get("operationName")

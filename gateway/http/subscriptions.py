@@ -35,7 +35,7 @@ from gateway.access.callers import Unauthenticated
 from gateway.domain import Caller, ErrorCode
 from gateway.execution.pipeline import OperationRequest, Outcome, Pipeline, Stream
 from gateway.http.persisted import PersistedDocuments
-from gateway.http.request import GraphQLParams, Refused
+from gateway.http.request import Refused, params_of
 from gateway.ops.metrics import SUBSCRIPTIONS, SUBSCRIPTIONS_ENDED
 
 log = logging.getLogger("gateway.subscriptions")
@@ -90,6 +90,19 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
         with contextlib.suppress(BaseException):
             await pumping
         await stream.aclose()
+
+
+def no_room(full: Full) -> Refused:
+    """A subscription past a limit: the caller's own is a rate limit, the process's an
+    overload."""
+    caller = full.whose == "caller"
+    whose = "This caller has" if caller else "The gateway serves"
+    return Refused(
+        429 if caller else 503,
+        f"{whose} as many subscriptions as it may; end one first.",
+        ErrorCode.RATE_LIMITED if caller else ErrorCode.OVERLOADED,
+        ((b"retry-after", b"5"),),
+    )
 
 
 # --- Server-Sent Events -----------------------------------------------------------------------
@@ -300,14 +313,8 @@ class _Connection:
         try:
             ticket = self.endpoint.slots.enter(self.caller)
         except Full as full:
-            whose = "This caller has" if full.whose == "caller" else "The gateway serves"
-            await self._error(
-                operation_id,
-                (
-                    f"{whose} as many subscriptions as it may; end one first.",
-                    ErrorCode.RATE_LIMITED if full.whose == "caller" else ErrorCode.OVERLOADED,
-                ),
-            )
+            refused = no_room(full)
+            await self._error(operation_id, (refused.message, refused.code))
             return
         task = asyncio.create_task(self._run(operation_id, payload, ticket))
         self.running[operation_id] = task
@@ -332,7 +339,7 @@ class _Connection:
         assert self.caller is not None
         streamed = False
         try:
-            params = _params(payload)
+            params = params_of(payload)
             query = await self.endpoint.documents.query_of(params)
             context = self.endpoint.make_context(self.caller, False, False)
             request = OperationRequest(query, params.variables, params.operation_name, streams=True)
@@ -382,20 +389,3 @@ class _Connection:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-
-
-def _params(payload: dict[str, Any]) -> GraphQLParams:
-    """A subscribe message's GraphQL parameters, checked as a POST body's are."""
-    query = payload.get("query")
-    variables = payload.get("variables")
-    name = payload.get("operationName")
-    extensions = payload.get("extensions")
-    if query is not None and not isinstance(query, str):
-        raise Refused(400, "`query` must be a string.")
-    if variables is not None and not isinstance(variables, dict):
-        raise Refused(400, "`variables` must be an object.")
-    if name is not None and not isinstance(name, str):
-        raise Refused(400, "`operationName` must be a string.")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise Refused(400, "`extensions` must be an object.")
-    return GraphQLParams(query, variables, name, extensions)
