@@ -47,6 +47,7 @@ class Settings(Options):
         return HttpSettings(
             timeout_s=self.upstream_timeout_s,
             max_connections=self.upstream_max_connections,
+            direct=self.direct_vendor_http,
             resilience=ResilienceSettings(
                 read_attempts=self.upstream_read_attempts,
                 breaker_failures=self.breaker_failures,

@@ -23,6 +23,7 @@ from yarl import URL
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.ops.logs import redact
 from gateway.ops.metrics import TOKEN_FETCHES
+from gateway.providers.connections import ConnectionPool
 from gateway.providers.resilience import REQUEST_BUDGET, ResilienceSettings
 from gateway.settings import DEFAULTS
 from gateway.shared import SharedState, wait_while_held
@@ -44,6 +45,9 @@ class HttpSettings:
     # Upper bound on simultaneous requests to the vendor; further requests wait in the pool.
     max_connections: int = DEFAULTS.upstream_max_connections
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
+    # Calls with a body in memory over the gateway's own connections (connections.py), not
+    # aiohttp's client
+    direct: bool = DEFAULTS.direct_vendor_http
 
 
 class UpstreamTransport(AiohttpTransport):
@@ -57,11 +61,17 @@ class UpstreamTransport(AiohttpTransport):
       adapter also reports as `ConnectTimeout`) becomes `RemoteProtocolError`.
     """
 
-    def __init__(self, provider: ProviderName | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, provider: ProviderName | None = None, *, direct: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.provider = provider
         self._targets: dict[str, URL] = {}
         self._timeouts: dict[tuple[float | None, float | None, float | None], ClientTimeout] = {}
+        # the gateway's own connections, per vendor address (None: aiohttp's for every call)
+        self._pools: dict[tuple[bytes, bytes, int | None], ConnectionPool] | None = (
+            {} if direct else None
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         budget = REQUEST_BUDGET.get()
@@ -77,6 +87,8 @@ class UpstreamTransport(AiohttpTransport):
             return await self._send_once(request)
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
+        if self._pools is not None and isinstance(request.stream, httpx.ByteStream):
+            return await self._direct(request)
         try:
             if isinstance(request.stream, httpx.ByteStream):
                 return await self._exchange(request)
@@ -92,6 +104,51 @@ class UpstreamTransport(AiohttpTransport):
             if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                 raise httpx.RemoteProtocolError(str(exc), request=request) from cause
             raise
+
+    async def _direct(self, request: httpx.Request) -> httpx.Response:
+        """One request with a body in memory over the gateway's own connections: its head
+        and body written at once, its answer read whole (gateway/providers/connections.py)."""
+        assert self._pools is not None
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            scheme = url.scheme
+            pool = self._pools[key] = ConnectionPool(
+                scheme,
+                url.host,
+                url.port or (443 if scheme == "https" else 80),
+                max_connections=self.limits.max_connections or 100,
+                keepalive_s=self.limits.keepalive_expiry or 0.0,
+                ssl_context=self.ssl_context,
+            )
+        head = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            head += (name, b": ", value, b"\r\n")
+        head.append(b"\r\n")
+        timeout = request.extensions.get("timeout", {})
+        status, reason, headers, body = await pool.exchange(
+            b"".join(head),
+            request.content,
+            timeout.get("connect"),
+            timeout.get("read"),
+            timeout.get("pool"),
+        )
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if reason:
+            extensions["reason_phrase"] = reason
+        return httpx.Response(
+            status_code=status,
+            headers=headers,
+            content=body,
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        for pool in (self._pools or {}).values():
+            pool.close()
+        await super().aclose()
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         """One request with a body already in memory, its answer read whole: what the adapter
@@ -194,7 +251,7 @@ def make_client(
     return VendorClient(
         base_url=base_url,
         timeout=timeout,
-        transport=UpstreamTransport(provider, limits=limits),
+        transport=UpstreamTransport(provider, direct=settings.direct, limits=limits),
         headers={"User-Agent": "seal-gateway"},
     )
 
