@@ -433,6 +433,12 @@ class Options:
     query_plans: bool = setting(
         "QUERY_PLANS", True, "switch", "Queries run through a plan compiled once per document."
     )
+    lean_vendor_send: bool = setting(
+        "LEAN_VENDOR_SEND",
+        True,
+        "switch",
+        "Vendor calls with a body in memory take the short way through httpx's client.",
+    )
     direct_vendor_http: bool = setting(
         "DIRECT_VENDOR_HTTP",
         True,

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.providers.connections import ConnectionPool
+from gateway.providers.http import VendorClient
 from gateway.sandbox import Sandbox
 from tests.conftest import Gateway, StartGateway
 from tests.test_lean import VARIABLES, VOLATILE, query_documents
@@ -70,6 +71,22 @@ def test_direct_vendor_http_answers_the_same_bytes(
     gateways = (start_gateway(), start_gateway(SEALGW_DIRECT_VENDOR_HTTP="off"))
     documents = run_all(gateways)
     assert exchanges.calls >= documents
+    for fault in FAULTS:
+        sandbox.faults[:] = [fault]
+        for document in query_documents():
+            compare(gateways, document, VARIABLES[1])
+    sandbox.faults[:] = []
+
+
+def test_lean_vendor_send_answers_the_same_bytes(
+    start_gateway: StartGateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short way through httpx's client: the same answers, healthy and with vendors
+    failing, e签宝's signatures and both vendors' tokens included (the sandbox checks them)."""
+    sends = Counted(monkeypatch, VendorClient, "_lean_send")
+    gateways = (start_gateway(), start_gateway(SEALGW_LEAN_VENDOR_SEND="off"))
+    documents = run_all(gateways)
+    assert sends.calls >= documents
     for fault in FAULTS:
         sandbox.faults[:] = [fault]
         for document in query_documents():
