@@ -31,9 +31,14 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.access.callers import new_key  # noqa: E402
 
-PEERS = ROOT.parent / "shared" / "peers"
-STUB_PYTHON = Path(os.environ.get("PEERS_CACHE", "/tmp/seal-peers")) / "venv" / "bin" / "python"  # noqa: S108
-GATEWAY = ROOT / ".venv" / "bin" / "seal-gateway"
+# where the peers' stub and queries are, the stub's Python and the gateway's command (each may
+# be given in the environment, for a machine laid out otherwise)
+PEERS = Path(os.environ.get("LEVERS_PEERS", ROOT.parent / "shared" / "peers"))
+STUB_PYTHON = os.environ.get(
+    "LEVERS_STUB_PYTHON",
+    str(Path(os.environ.get("PEERS_CACHE", "/tmp/seal-peers")) / "venv" / "bin" / "python"),  # noqa: S108
+)
+GATEWAY = os.environ.get("LEVERS_GATEWAY", str(ROOT / ".venv" / "bin" / "seal-gateway")).split()
 HZ = os.sysconf("SC_CLK_TCK")
 
 WRK_SCRIPT = """
@@ -100,7 +105,12 @@ def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def gateway_bodies(query: str) -> list[str]:
-    text = (PEERS / "queries" / "project" / f"{query}.graphql").read_text()
+    folder = PEERS / "queries"
+    text = (
+        ((folder / "project") if (folder / "project").is_dir() else folder)
+        .joinpath(f"{query}.graphql")
+        .read_text()
+    )
 
     def b64(raw: str) -> str:
         return base64.b64encode(raw.encode()).decode()
@@ -171,6 +181,9 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="for --workers above 1")
     parser.add_argument("--taskset", default=None, help="CPU list for the gateway's processes")
     parser.add_argument("--wrk-taskset", default=None, help="CPU list for wrk")
+    parser.add_argument("--stub-taskset", default=None, help="CPU list for the stub")
+    parser.add_argument("--stub-workers", type=int, default=1)
+    parser.add_argument("--watch", type=int, default=None, help="another process (Redis) to report")
     args = parser.parse_args()
 
     key, digest = new_key()
@@ -179,7 +192,9 @@ def main() -> None:
     stub_port = free_port()
     stub = subprocess.Popen(
         [
-            *(str(STUB_PYTHON), "-m", "uvicorn", "--app-dir", str(PEERS), "upstream_stub:app"),
+            *(["taskset", "-c", args.stub_taskset] if args.stub_taskset else []),
+            *(STUB_PYTHON, "-m", "uvicorn", "--app-dir", str(PEERS), "upstream_stub:app"),
+            *("--workers", str(args.stub_workers)),
             *("--port", str(stub_port), "--log-level", "warning", "--no-access-log"),
         ],
         stdout=subprocess.DEVNULL,
@@ -234,19 +249,26 @@ def main() -> None:
                 )
                 if args.redis_url:
                     env["SEALGW_REDIS_URL"] = args.redis_url
+                # WORKERS and CPUS in a variant: its own worker count and CPU list
+                workers, cpus = args.workers, args.taskset
                 for pair in filter(None, pairs.split(",")):
                     var, _, value = pair.partition("=")
-                    env[var] = value
+                    if var == "WORKERS":
+                        workers = int(value)
+                    elif var == "CPUS":
+                        cpus = value.replace("+", ",")
+                    else:
+                        env[var] = value
                 port = free_port()
                 env["SEALGW_PORT"] = str(port)
-                command = [str(GATEWAY), "serve", "--workers", str(args.workers)]
-                if args.taskset:
-                    command = ["taskset", "-c", args.taskset, *command]
+                command = [*GATEWAY, "serve", "--workers", str(workers)]
+                if cpus:
+                    command = ["taskset", "-c", cpus, *command]
                 gateway = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
                 try:
                     url = f"http://127.0.0.1:{port}/graphql"
                     wait_http(f"http://127.0.0.1:{port}/healthz", gateway)
-                    time.sleep(0.5 * args.workers)
+                    time.sleep(0.5 * workers)
                     subprocess.run(
                         [
                             *wrk_prefix,
@@ -262,12 +284,19 @@ def main() -> None:
                         capture_output=True,
                     )
                     before = cpu_s(gateway.pid)
+                    watched = cpu_s(args.watch) if args.watch else 0.0
                     n, rps, p50, p99, errors = wrk_measured(wrk_prefix, url, gateway_script, args)
                     spent = cpu_s(gateway.pid) - before
+                    watched = (cpu_s(args.watch) - watched) if args.watch else 0.0
                     print(
                         f"  round {round_no} {name:14s} {rps:8.0f} req/s  p50 {p50:6.3f} ms  "
                         f"p99 {p99:6.2f} ms  CPU {spent / max(n, 1) * 1e6:5.0f} µs/req"
                         + (f"  errors {errors}" if errors else "")
+                        + (
+                            f"  watched {watched / max(n, 1) * 1e6:4.0f} µs/req"
+                            if args.watch
+                            else ""
+                        )
                     )
                 finally:
                     gateway.terminate()
