@@ -47,6 +47,8 @@ class Settings(Options):
         return HttpSettings(
             timeout_s=self.upstream_timeout_s,
             max_connections=self.upstream_max_connections,
+            direct=self.direct_vendor_http,
+            lean_send=self.lean_vendor_send,
             resilience=ResilienceSettings(
                 read_attempts=self.upstream_read_attempts,
                 breaker_failures=self.breaker_failures,

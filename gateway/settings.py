@@ -505,6 +505,18 @@ class Options:
     query_plans: bool = setting(
         "QUERY_PLANS", True, "switch", "Queries run through a plan compiled once per document."
     )
+    lean_vendor_send: bool = setting(
+        "LEAN_VENDOR_SEND",
+        True,
+        "switch",
+        "Vendor calls with a body in memory take the short way through httpx's client.",
+    )
+    direct_vendor_http: bool = setting(
+        "DIRECT_VENDOR_HTTP",
+        True,
+        "switch",
+        "Vendor calls over the gateway's own keep-alive connections, not aiohttp's client.",
+    )
     # --- the vendor connection ---------------------------------------------------------------
     upstream_timeout_s: float = setting(
         "UPSTREAM_TIMEOUT", 10.0, "number", "Seconds one vendor call may take.", low=0.1, high=300.0

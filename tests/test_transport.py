@@ -1,5 +1,6 @@
 """The upstream transport: how failures are classified (may a write have happened?) and the one
-retry of a connection that could not be opened."""
+retry of a connection that could not be opened; over the gateway's own connections
+(gateway/providers/connections.py) and over aiohttp's (SEALGW_DIRECT_VENDOR_HTTP=off) alike."""
 
 from __future__ import annotations
 
@@ -51,9 +52,14 @@ def rude_server() -> Iterator[tuple[str, list[int]]]:
     listener.close()
 
 
-def _post(base_url: str, timeout_s: float = 2.0) -> httpx.HTTPError:
+# every test that sends runs over both ways of sending
+DIRECT = pytest.mark.parametrize("direct", [True, False], ids=["direct", "aiohttp"])
+
+
+def _post(base_url: str, timeout_s: float = 2.0, *, direct: bool) -> httpx.HTTPError:
     async def go() -> httpx.HTTPError:
-        async with make_client(base_url, HttpSettings(timeout_s=timeout_s)) as client:
+        settings = HttpSettings(timeout_s=timeout_s, direct=direct)
+        async with make_client(base_url, settings) as client:
             try:
                 await client.post("/seal/delete", json={"sealId": 1})
             except httpx.HTTPError as exc:
@@ -63,29 +69,34 @@ def _post(base_url: str, timeout_s: float = 2.0) -> httpx.HTTPError:
     return asyncio.run(go())
 
 
-def test_refused_connection_was_never_sent() -> None:
-    error = _post(f"http://127.0.0.1:{_closed_port()}")
+@DIRECT
+def test_refused_connection_was_never_sent(direct: bool) -> None:
+    error = _post(f"http://127.0.0.1:{_closed_port()}", direct=direct)
     assert isinstance(error, httpx.ConnectError)
     failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
     assert failure.write_may_have_happened is False
     assert failure.retryable is True
 
 
-def test_dropped_connection_may_have_been_sent(rude_server: tuple[str, list[int]]) -> None:
+@DIRECT
+def test_dropped_connection_may_have_been_sent(
+    rude_server: tuple[str, list[int]], direct: bool
+) -> None:
     url, accepted = rude_server
-    error = _post(url)
+    error = _post(url, direct=direct)
     assert isinstance(error, httpx.RemoteProtocolError | httpx.ReadError)
     failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
     assert failure.write_may_have_happened is True
     assert len(accepted) == 1  # a request that reached the vendor is not sent again
 
 
-def test_silent_vendor_times_out_and_may_have_received_it() -> None:
+@DIRECT
+def test_silent_vendor_times_out_and_may_have_received_it(direct: bool) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()  # accepts (in the backlog) and never answers
     try:
-        error = _post(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=0.3)
+        error = _post(f"http://127.0.0.1:{listener.getsockname()[1]}", 0.3, direct=direct)
     finally:
         listener.close()
     assert isinstance(error, httpx.ReadTimeout)
@@ -94,7 +105,8 @@ def test_silent_vendor_times_out_and_may_have_received_it() -> None:
     assert "timed out" in failure.message
 
 
-def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch) -> None:
+@DIRECT
+def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch, direct: bool) -> None:
     attempts: list[int] = []
 
     async def flaky(self: object, request: httpx.Request) -> httpx.Response:
@@ -104,10 +116,10 @@ def test_a_failed_connect_is_tried_once_more(monkeypatch: pytest.MonkeyPatch) ->
             raise httpx.ConnectError("refused", request=request) from cause
         return httpx.Response(200, json={"code": "200"}, request=request)
 
-    monkeypatch.setattr(UpstreamTransport, "_exchange", flaky)
+    monkeypatch.setattr(UpstreamTransport, "_direct" if direct else "_exchange", flaky)
 
     async def go() -> int:
-        async with make_client("http://vendor.invalid", HttpSettings()) as client:
+        async with make_client("http://vendor.invalid", HttpSettings(direct=direct)) as client:
             return (await client.post("/x", json={})).status_code
 
     assert asyncio.run(go()) == 200

@@ -15,6 +15,7 @@ import aiohttp
 import httpx
 import msgspec
 from aiohttp import ClientSession, ClientTimeout
+from httpx._client import UseClientDefault
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -23,6 +24,7 @@ from yarl import URL
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.ops.logs import redact
 from gateway.ops.metrics import TOKEN_FETCHES
+from gateway.providers.connections import ConnectionPool
 from gateway.providers.resilience import REQUEST_BUDGET, ResilienceSettings
 from gateway.settings import DEFAULTS
 from gateway.shared import SharedState, wait_while_held
@@ -44,6 +46,11 @@ class HttpSettings:
     # Upper bound on simultaneous requests to the vendor; further requests wait in the pool.
     max_connections: int = DEFAULTS.upstream_max_connections
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
+    # Calls with a body in memory over the gateway's own connections (connections.py), not
+    # aiohttp's client
+    direct: bool = DEFAULTS.direct_vendor_http
+    # Requests with a body in memory take the short way through httpx's client (VendorClient)
+    lean_send: bool = DEFAULTS.lean_vendor_send
 
 
 class UpstreamTransport(AiohttpTransport):
@@ -57,11 +64,17 @@ class UpstreamTransport(AiohttpTransport):
       adapter also reports as `ConnectTimeout`) becomes `RemoteProtocolError`.
     """
 
-    def __init__(self, provider: ProviderName | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, provider: ProviderName | None = None, *, direct: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.provider = provider
         self._targets: dict[str, URL] = {}
         self._timeouts: dict[tuple[float | None, float | None, float | None], ClientTimeout] = {}
+        # the gateway's own connections, per vendor address (None: aiohttp's for every call)
+        self._pools: dict[tuple[bytes, bytes, int | None], ConnectionPool] | None = (
+            {} if direct else None
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         budget = REQUEST_BUDGET.get()
@@ -77,6 +90,8 @@ class UpstreamTransport(AiohttpTransport):
             return await self._send_once(request)
 
     async def _send_once(self, request: httpx.Request) -> httpx.Response:
+        if self._pools is not None and isinstance(request.stream, httpx.ByteStream):
+            return await self._direct(request)
         try:
             if isinstance(request.stream, httpx.ByteStream):
                 return await self._exchange(request)
@@ -92,6 +107,51 @@ class UpstreamTransport(AiohttpTransport):
             if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
                 raise httpx.RemoteProtocolError(str(exc), request=request) from cause
             raise
+
+    async def _direct(self, request: httpx.Request) -> httpx.Response:
+        """One request with a body in memory over the gateway's own connections: its head
+        and body written at once, its answer read whole (gateway/providers/connections.py)."""
+        assert self._pools is not None
+        url = request.url
+        key = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.get(key)
+        if pool is None:
+            scheme = url.scheme
+            pool = self._pools[key] = ConnectionPool(
+                scheme,
+                url.host,
+                url.port or (443 if scheme == "https" else 80),
+                max_connections=self.limits.max_connections or 100,
+                keepalive_s=self.limits.keepalive_expiry or 0.0,
+                ssl_context=self.ssl_context,
+            )
+        head = [request.method.encode(), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            head += (name, b": ", value, b"\r\n")
+        head.append(b"\r\n")
+        timeout = request.extensions.get("timeout", {})
+        status, reason, headers, body = await pool.exchange(
+            b"".join(head),
+            request.content,
+            timeout.get("connect"),
+            timeout.get("read"),
+            timeout.get("pool"),
+        )
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if reason:
+            extensions["reason_phrase"] = reason
+        return httpx.Response(
+            status_code=status,
+            headers=headers,
+            content=body,
+            request=request,
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        for pool in (self._pools or {}).values():
+            pool.close()
+        await super().aclose()
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         """One request with a body already in memory, its answer read whole: what the adapter
@@ -148,11 +208,19 @@ class VendorClient(httpx.AsyncClient):
     """httpx's client as the vendor clients use it: without a cookie jar (both vendors
     authenticate by header and document no cookie, and reading every answer's cookies into a
     jar was a quarter of httpx's own time per call), and with each endpoint's absolute URL
-    made once rather than joined to the base URL on every call (another quarter)."""
+    made once rather than joined to the base URL on every call (another quarter).
 
-    def __init__(self, **kwargs: Any) -> None:
+    With `lean` (SEALGW_LEAN_VENDOR_SEND), a request to an endpoint's URL with a JSON or bytes
+    body goes the short way through what `send` does: the request built as httpx builds it,
+    the client's auth flow (`httpx.Auth`: tokens, signatures) driven step by step, the
+    transport, the answer; without the redirect and event-hook machinery (the client follows
+    no redirects and has no hooks) and the per-answer stream wrapper. Anything else (uploads,
+    query parameters, a URL given as text) takes httpx's own path."""
+
+    def __init__(self, *, lean: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._endpoints: dict[str, httpx.URL] = {}
+        self._lean = lean
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -175,6 +243,80 @@ class VendorClient(httpx.AsyncClient):
             )
         return url
 
+    async def request(self, method: str, url: httpx.URL | str, **options: Any) -> httpx.Response:
+        if (
+            self._lean
+            and isinstance(url, httpx.URL)
+            and all(
+                value is None or isinstance(value, UseClientDefault)
+                for name, value in options.items()
+                if name not in _LEAN_OPTIONS
+            )
+            and not self._event_hooks["request"]
+            and not self._event_hooks["response"]
+        ):
+            return await self._lean_send(
+                method,
+                url,
+                options.get("content"),
+                options.get("json"),
+                options.get("headers"),
+                options.get("auth", httpx.USE_CLIENT_DEFAULT),
+            )
+        return await super().request(method, url, **options)
+
+    async def _lean_send(
+        self,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        auth: httpx.Auth | UseClientDefault,
+    ) -> httpx.Response:
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        request = httpx.Request(
+            method,
+            url,
+            content=content,
+            json=json,
+            headers=self._merge_headers(headers),
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+        flow = self._build_request_auth(request, auth).async_auth_flow(request)
+        transport = self._transport_for_url(url)
+        try:
+            request = await flow.__anext__()
+            while True:
+                try:
+                    response = await transport.handle_async_request(request)
+                except httpx.RequestError as exc:
+                    exc.request = request  # as httpx's client tells it
+                    raise
+                response.request = request
+                if _HTTPX_LOG.isEnabledFor(logging.INFO):
+                    _HTTPX_LOG.info(
+                        'HTTP Request: %s %s "%s %d %s"',
+                        request.method,
+                        request.url,
+                        response.http_version,
+                        response.status_code,
+                        response.reason_phrase,
+                    )
+                try:
+                    request = await flow.asend(response)
+                except StopAsyncIteration:
+                    await response.aread()
+                    return response
+                await response.aread()
+        finally:
+            await flow.aclose()
+
+
+# What a request may name to go the short way (VendorClient._lean_send).
+_LEAN_OPTIONS = frozenset({"content", "json", "headers", "auth"})
+_HTTPX_LOG = logging.getLogger("httpx")
 
 _NO_COOKIES = _NoCookies()
 
@@ -192,9 +334,10 @@ def make_client(
     )
     timeout = httpx.Timeout(settings.timeout_s, pool=max(settings.timeout_s * 3, 30.0))
     return VendorClient(
+        lean=settings.lean_send,
         base_url=base_url,
         timeout=timeout,
-        transport=UpstreamTransport(provider, limits=limits),
+        transport=UpstreamTransport(provider, direct=settings.direct, limits=limits),
         headers={"User-Agent": "seal-gateway"},
     )
 
