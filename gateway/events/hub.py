@@ -73,6 +73,13 @@ class Feed:
         key = self.key(event.position)
         if key <= self.latest_key:
             return  # seen already (a stream read again after a reconnect)
+        if self.log.consecutive and self.latest is not None and key[0] != self.latest_key[0] + 1:
+            # another writer's events came between (an app being replaced on SIGHUP writes
+            # to the same file): memory no longer covers them, the log does
+            self.recent.clear()
+            self.recent_keys.clear()
+            self.floor_key = (key[0] - 1, 0)
+            self.floor = str(key[0] - 1)
         if len(self.recent) == self.recent.maxlen:
             self.floor = self.recent[0].position
             self.floor_key = self.recent_keys[0]
@@ -143,17 +150,19 @@ class EventHub:
             # a feed is reading the log's end: this event must come after what it reads
             await asyncio.shield(starting)
         event = await self.log.append(tenant, draft)
-        if event is not None:
-            SEAL_EVENTS.labels(draft.source.value, draft.type.value).inc()
-            for hook in self.on_recorded:
-                try:
-                    await hook(tenant)
-                except Exception:
-                    log.exception("a hook on a recorded event failed")
-        if event is not None and not self.log.shared:
+        if event is None:
+            return None
+        if not self.log.shared:
+            # at once, before anything that may wait: feeds take events in the log's order
             feed = self._feeds.get(tenant)
             if feed is not None:
                 feed.publish(event)
+        SEAL_EVENTS.labels(draft.source.value, draft.type.value).inc()
+        for hook in self.on_recorded:
+            try:
+                await hook(tenant)
+            except Exception:
+                log.exception("a hook on a recorded event failed")
         return event
 
     async def _follow(self, feed: Feed, redis_log: RedisEventLog) -> None:

@@ -107,6 +107,8 @@ class EventLog(Protocol):
     shared: bool
     # the position before every event: reading after it reads from the oldest kept
     origin: str
+    # whether positions are consecutive numbers (a gap means events another writer appended)
+    consecutive: bool
 
     async def append(self, tenant: str, draft: SealEventDraft) -> SealEvent | None:
         """Records `draft` at the end of the tenant's log and answers it with its position;
@@ -205,6 +207,7 @@ class SqliteEventLog:
 
     shared = False
     origin = "0"
+    consecutive = True
 
     def __init__(self, path: Path, retention_s: float) -> None:
         self.path = path
@@ -391,6 +394,7 @@ class RedisEventLog:
     prefix: str = "sealgw:"
     shared: bool = True
     origin: str = "0-0"
+    consecutive: bool = False
     _redis: Any = field(init=False)
     _writer: Any = field(init=False)
     _append: Any = field(init=False)
