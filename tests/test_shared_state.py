@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis
 
+from gateway.providers.resilience import CLOSED_TRUSTED_S
 from gateway.sandbox import Sandbox
 from gateway.sandbox.state import Fault
 from gateway.shared import RedisAddress, RedisState
@@ -497,3 +498,20 @@ def test_the_read_cache_is_shared_and_a_write_through_either_process_ends_it(
     assert sandbox.count("yunyin:getSealInfo") == calls
     rename(first, "共享缓存之后")
     assert name(second) == "共享缓存之后"
+
+
+def test_a_process_that_found_the_breaker_closed_learns_within_a_moment_that_another_opened_it(
+    two_gateways: Callable[..., tuple[str, str]], sandbox: Sandbox
+) -> None:
+    first, second = two_gateways(
+        SEALGW_BREAKER_FAILURES="3", SEALGW_UPSTREAM_READ_ATTEMPTS="1", SEALGW_BREAKER_COOLDOWN="60"
+    )
+    assert failures(query(second, {"query": SEALS}).json()) == []  # read closed, trusted
+    sandbox.faults.append(Fault("esign", "v1.list", status=503))
+    for _ in range(3):
+        query(first, {"query": SEALS})
+    time.sleep(CLOSED_TRUSTED_S + 0.1)
+    calls = sandbox.count("esign:v1.list")
+    body = query(second, {"query": SEALS}).json()
+    assert failures(body)[0]["extensions"]["upstreamCode"] == "CIRCUIT_OPEN"
+    assert sandbox.count("esign:v1.list") == calls

@@ -126,16 +126,26 @@ class SharedUpstream:
         return cls(state, MemoryStorage())
 
 
+# How long a process trusts a closed breaker it read from Redis.
+CLOSED_TRUSTED_S = 0.25
+
+
 class Breaker:
     """A circuit breaker over shared keys, so that every process sees one state:
 
     - closed: calls go through; failures are counted in a window;
     - open (`open` key, expiring after the cool-down): calls fail at once;
     - half-open (`tripped` still set, `open` expired): one probe call at a time (`probe` key);
-      its success closes the breaker, its failure opens it again."""
+      its success closes the breaker, its failure opens it again.
+
+    With Redis, a process that found the breaker closed trusts that for CLOSED_TRUSTED_S
+    before it reads the shared keys again (a read per vendor call was a round trip to Redis
+    per request); its own first failure ends that trust, so it learns of another process's
+    opening within that moment or at its next failure, whichever comes first."""
 
     def __init__(self, state: SharedState, name: str, settings: ResilienceSettings) -> None:
         self._state = state
+        self._closed_until = 0.0
         self.name = name
         self._settings = settings
         prefix = f"breaker:{name}:"
@@ -153,10 +163,14 @@ class Breaker:
 
     async def before(self) -> bool:
         """Raises `BreakerOpen` when the vendor is not to be called; True for a probe."""
+        if self._closed_until and time.monotonic() < self._closed_until:
+            return False
         is_open, tripped = await self._state.get_many(self._open, self._tripped)
         if is_open is not None:
             raise BreakerOpen(self.name)
         if tripped is None:
+            if self._state.shared:
+                self._closed_until = time.monotonic() + CLOSED_TRUSTED_S
             return False
         probe_ttl = self._settings.breaker_cooldown_s
         if not await self._state.set(self._probe, b"1", probe_ttl, only_if_absent=True):
@@ -172,6 +186,7 @@ class Breaker:
                 log.warning("breaker %s closed: the probe succeeded", self.name)
 
     async def failed(self, probe: bool) -> None:
+        self._closed_until = 0.0  # from now on every call reads the shared state again
         settings = self._settings
         if probe:
             await self._open_now()
