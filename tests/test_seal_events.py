@@ -456,3 +456,33 @@ def test_a_query_asked_for_as_a_stream_answers_one_event_then_completes(
     assert blocks[0].startswith("event: next\ndata: ")
     assert json.loads(blocks[0].split("data: ", 1)[1])["data"]["providers"]
     assert blocks[1] == "event: complete\ndata: "
+
+
+def test_the_process_limit_and_the_total_lifetime(start_gateway: StartGateway) -> None:
+    gateway = start_gateway(
+        SEALGW_MAX_SUBSCRIPTIONS="1",
+        SEALGW_SUBSCRIPTION_LIFETIME="1.5",
+        SEALGW_SUBSCRIPTION_HEARTBEAT="0.2",
+    )
+    with connected(gateway.url) as subscriber:
+        subscriber.subscribe(SUBSCRIPTION, operation_id="a")
+        subscriber.subscribe(SUBSCRIPTION, operation_id="b")
+        refused = subscriber.message()
+        assert (refused["type"], refused["id"]) == ("error", "b")
+        assert refused["payload"][0]["extensions"]["code"] == "OVERLOADED"
+        # over SSE too: the process's one place is taken
+        response = httpx.post(
+            f"{gateway.url}/graphql",
+            json={"query": "subscription { sealEvents { id } }"},
+            headers={**AUTH, "Accept": "text/event-stream"},
+        )
+        assert response.status_code == 503
+        assert response.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+        # events keep coming, yet it ends at its lifetime: the client resumes from its cursor
+        started = time.monotonic()
+        deadline = started + 5
+        while (message := subscriber.message(5))["type"] != "complete":
+            rename(gateway.url, f"寿命 {time.monotonic():.2f}")
+            assert time.monotonic() < deadline, message
+        assert message["id"] == "a"
+        assert time.monotonic() - started < 3
