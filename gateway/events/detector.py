@@ -162,11 +162,19 @@ class ChangeDetector:
         self.lease_s = max(interval_s * 3, 5.0)
 
     async def run(self) -> None:
+        log_away = False
         while True:
             try:
                 await self.round()
+                log_away = False
             except asyncio.CancelledError:
                 raise
+            except LogUnavailable:
+                if not log_away:  # once per outage, not once per round
+                    log.warning(
+                        "the change detector of tenant %s waits for the event log", self.tenant
+                    )
+                log_away = True
             except Exception:
                 log.exception("the change detector of tenant %s failed a round", self.tenant)
             await asyncio.sleep(self.interval_s)
