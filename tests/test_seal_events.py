@@ -5,6 +5,7 @@ kept across a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -486,3 +487,33 @@ def test_the_process_limit_and_the_total_lifetime(start_gateway: StartGateway) -
             assert time.monotonic() < deadline, message
         assert message["id"] == "a"
         assert time.monotonic() - started < 3
+
+
+def test_subscribers_of_one_selection_share_each_events_answer(
+    start_gateway: StartGateway, sandbox: Sandbox
+) -> None:
+    """An event is executed once for every subscriber of the same selection: the same bytes
+    to each, and the seal it shows read from the vendor once, however many subscribe."""
+    gateway = start_gateway()
+    selection = "subscription($after: String) { sealEvents(after: $after) { id seal { name } } }"
+
+    def vendor_reads() -> int:
+        return sandbox.count("yunyin:getSealInfo")
+
+    def delta(subscribers: int, name: str) -> tuple[int, list[str]]:
+        _, end = events(gateway.url)
+        with contextlib.ExitStack() as stack:
+            opened = [stack.enter_context(connected(gateway.url)) for _ in range(subscribers)]
+            for subscriber in opened:
+                subscriber.subscribe(selection, {"after": end})
+            before = vendor_reads()
+            rename(gateway.url, name)
+            answers = [json.dumps(s.next(), ensure_ascii=False) for s in opened]
+            return vendor_reads() - before, answers
+
+    alone, (answer,) = delta(1, "独自一人")
+    together, answers = delta(4, "四个人")
+    assert together == alone == 2  # the rename's read-back, and one read for the event
+    assert len(set(answers)) == 1
+    assert "四个人" in answers[0]
+    assert "独自一人" in answer

@@ -16,12 +16,15 @@ Each stage is written once, here, so that no rule can hold on one path and not o
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, GraphQLSchema, OperationType
 from graphql.execution import ExecutionResult as CoreResult
 from graphql.execution import (
@@ -38,13 +41,16 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from gateway.domain import ErrorCode, GatewayError
 from gateway.execution.cost import CostModel
 from gateway.execution.documents import Documents, Operation
-from gateway.execution.errors import client_errors, log_unexpected, public_error
+from gateway.execution.errors import client_errors, log_unexpected, public_error, reported_error
 from gateway.execution.observe import record_operation
 from gateway.ops.metrics import PLANNED
 from gateway.providers.resilience import REQUEST_BUDGET
 from gateway.schema.context import GatewayContext
 
 __all__ = ["OperationRequest", "Outcome", "Pipeline", "Stream"]
+
+# How many (event, selection) answers are kept for subscribers that reach the event later.
+SHARED_EVENT_ANSWERS = 4096
 
 KINDS = {
     OperationType.QUERY: "Query",
@@ -121,6 +127,9 @@ class Pipeline:
         self.cost_model = cost_model
         self.max_cost = max_cost
         self._tracer: Any = None
+        # each event's answer to one selection, shared by every subscriber that would compute
+        # the same one (gateway/execution/pipeline.py `_subscribe`)
+        self._event_answers: OrderedDict[tuple[Any, ...], asyncio.Future[Any]] = OrderedDict()
         if tracing:
             from opentelemetry import trace
 
@@ -205,7 +214,13 @@ class Pipeline:
                     extensions={"code": ErrorCode.BAD_REQUEST.value},
                 )
                 return _refused([error], status=405), operation
-            return await self._subscribe(operation, variables, context), operation
+            selection = (
+                request.query,
+                request.operation_name,
+                orjson.dumps(request.variables or {}, option=orjson.OPT_SORT_KEYS),
+                context.audience,
+            )
+            return await self._subscribe(operation, variables, context, selection), operation
         data, errors = await self._execute(operation, variables, context)
         if errors:
             log_unexpected(errors)
@@ -235,10 +250,17 @@ class Pipeline:
         return self._standard(operation, variables, context)
 
     async def _subscribe(
-        self, operation: Operation, variables: VariableValues, context: GatewayContext
+        self,
+        operation: Operation,
+        variables: VariableValues,
+        context: GatewayContext,
+        selection: tuple[Any, ...],
     ) -> Outcome | Stream:
         """The subscription's source stream, each event executed afresh: the vendor budget
-        and the reported errors are each event's own."""
+        and the reported errors are each event's own. An event is executed once for every
+        subscriber of the same selection (the same document, variables, tenant and accounts:
+        the same answer), the first to reach it; the others take its answer (1,000
+        subscribers of one selection: one execution per event, one vendor read per `seal`)."""
         executor = self._executor(operation, variables, context)
         source: Any = create_source_event_stream(executor)
         if optimized_is_awaitable(source):
@@ -248,12 +270,34 @@ class Pipeline:
             log_unexpected(errors)
             return Outcome(None, client_errors(errors, context))
         budget = REQUEST_BUDGET.get()
+        shared = self._event_answers
+
+        async def execute(event_executor: Any) -> CoreResult:
+            if budget is not None:
+                REQUEST_BUDGET.set(budget.renewed())
+            result: Any = event_executor.execute_operation(False)
+            if optimized_is_awaitable(result):
+                result = await result
+            # what resolvers reported beside their data belongs to the answer every sharer gets
+            errors = [
+                *(result.errors or ()),
+                *(reported_error(path, error) for path, error in context.reported),
+            ]
+            context.reported.clear()
+            return CoreResult(result.data, errors or None)
 
         def each_event(event_executor: Any) -> Any:
             context.reported.clear()
-            if budget is not None:
-                REQUEST_BUDGET.set(budget.renewed())
-            return event_executor.execute_operation(False)
+            shared_as = getattr(event_executor.root_value, "shared_as", None)
+            if shared_as is None:
+                return execute(event_executor)
+            key = (shared_as, *selection)
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = asyncio.ensure_future(execute(event_executor))
+                if len(shared) > SHARED_EVENT_ANSWERS:
+                    shared.popitem(last=False)
+            return asyncio.shield(found)
 
         results = map_source_to_response_event(executor, source, each_event)
         return Stream(_answers(results, context), operation.name)

@@ -26,6 +26,13 @@ class GatewayContext:
     told_on_the_page: list[tuple[list[str | int], Exception]] = field(default_factory=list)
 
     @property
+    def audience(self) -> tuple[object, ...]:
+        """Who an answer is for, as far as its content can differ: the tenant and the vendor
+        accounts reads are made as (a 云银签 operator of the caller's own)."""
+        reads = self.service.reads
+        return (reads.tenant, tuple(sorted(reads.scope.accounts.items())))
+
+    @property
     def reads(self) -> SealReads:
         return self.service.reads
 

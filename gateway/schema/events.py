@@ -80,6 +80,12 @@ class SealEvent:
     def of(cls, event: domain.SealEvent, view: SealEvents) -> SealEvent:
         return cls(record=event, view=view)
 
+    @property
+    def shared_as(self) -> tuple[str, str]:
+        """The event itself (its tenant and place in the log): subscribers of one selection
+        share its answer (gateway/execution/pipeline.py)."""
+        return (self.record.tenant, self.record.position)
+
     @strawberry.field(description="The event's id.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.view.event_id(self.record))
