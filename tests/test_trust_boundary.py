@@ -5,6 +5,7 @@ a slow client holds only its own tenant's share; JWT claims are held to RFC 7519
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from gateway.config import load_settings
 from gateway.http.app import create_app
@@ -72,6 +75,9 @@ ACCEPTS = [
     "application/json",
     "application/graphql-response+json",
     "TEXT/HTML",
+    # GraphQL over SSE (EventSource sends GET with this alone)
+    "text/event-stream",
+    "Text/Event-Stream, application/json",
 ]
 
 
@@ -92,6 +98,48 @@ def test_no_spelling_of_an_anonymous_get_reads_anything(
                 assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
                 assert "data" not in response.json()
     assert vendor_calls(tenants_gateway) == 0
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/subgraph"])
+@pytest.mark.parametrize(
+    ("messages", "code"),
+    [
+        # an operation before (or instead of) connection_init
+        ([{"id": "1", "type": "subscribe", "payload": {"query": SEALS}}], 4401),
+        ([{"type": "ping"}], 4401),
+        # connection_init without credentials, in any spelling of an empty or absent one
+        ([{"type": "connection_init"}], 4401),
+        ([{"type": "connection_init", "payload": {}}], 4401),
+        ([{"type": "connection_init", "payload": {"Authorization": ""}}], 4401),
+        ([{"type": "connection_init", "payload": {"headers": {}}}], 4401),
+        ([{"type": "connection_init", "payload": "Bearer x"}], 4401),
+        # credentials that are not a caller's, however spelled
+        ([{"type": "connection_init", "payload": {"AUTHORIZATION": "Bearer nope"}}], 4403),
+        ([{"type": "connection_init", "payload": {"headers": {"x-api-key": "nope"}}}], 4403),
+    ],
+)
+def test_no_websocket_without_credentials_runs_anything(
+    tenants_gateway: TenantsGateway, path: str, messages: list[dict[str, object]], code: int
+) -> None:
+    url = tenants_gateway.url.replace("http://", "ws://") + path
+    subscribe = {"id": "2", "type": "subscribe", "payload": {"query": SEALS}}
+    with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        # and whatever follows the refusal is not read
+        with contextlib.suppress(ConnectionClosed):
+            for message in [*messages, subscribe]:
+                socket.send(json.dumps(message))
+        with pytest.raises(ConnectionClosed) as closed:
+            _nothing_runs(socket)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == code
+    assert vendor_calls(tenants_gateway) == 0
+
+
+def _nothing_runs(socket: ClientConnection) -> None:
+    """Reads until the socket is closed; no answer may acknowledge or answer anything."""
+    while True:
+        answer = json.loads(socket.recv(5))
+        assert answer["type"] not in ("next", "connection_ack"), answer
 
 
 def test_the_subgraph_answers_nothing_without_credentials(tenants_gateway: TenantsGateway) -> None:

@@ -273,11 +273,14 @@ class _Connection:
         """The caller `connection_init`'s payload names (header names in any case)."""
         given: dict[str, str] = {}
         if isinstance(payload, dict):
-            given = {str(k).lower(): v for k, v in payload.items() if isinstance(v, str)}
+            # an empty value is no credential at all (4401), as an absent one
+            given = {str(k).lower(): v for k, v in payload.items() if isinstance(v, str) and v}
         # some clients nest them: {"headers": {"Authorization": …}}
         if isinstance(payload, dict) and isinstance(payload.get("headers"), dict):
             headers = payload["headers"]
-            given.update({str(k).lower(): v for k, v in headers.items() if isinstance(v, str)})
+            given.update(
+                {str(k).lower(): v for k, v in headers.items() if isinstance(v, str) and v}
+            )
         try:
             caller = await self.endpoint.authenticate(
                 given.get("authorization"), given.get("x-api-key"), self.request_id
