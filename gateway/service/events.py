@@ -25,7 +25,7 @@ from gateway.domain import (
 )
 from gateway.events.hub import EventHub, Tick
 from gateway.events.log import EventQuery, LogUnavailable
-from gateway.service import ids
+from gateway.service import checks, ids
 
 log = logging.getLogger("gateway.events")
 
@@ -153,9 +153,7 @@ class SealEvents:
 
     async def page(self, first: int | None, after: str | None, query: EventQuery) -> EventPage:
         """A page of the tenant's events, oldest first."""
-        size = self.default_page if first is None else first
-        if not 1 <= size <= self.max_page:
-            raise BadInput(f"`first` must be between 1 and {self.max_page}.", "first")
+        size = checks.page_size(first, self.default_page, self.max_page)
         hub = self._needed()
         start = self.position(after)
         try:

@@ -196,22 +196,17 @@ class SealPosition:
 
 
 def offset_cursor(kind: str, offset: int, tenant: str) -> str:
-    return _encode(bind(tenant, f"{kind}:{offset}"))
+    return offset_token(kind, str(offset), tenant)
 
 
 def parse_offset_cursor(kind: str, cursor: str | None, tenant: str) -> int:
     """The offset just past the cursor's item; 0 without a cursor."""
     if cursor is None:
         return 0
-    try:
-        text, ours = unbind(tenant, _decode(cursor))
-        found, _, value = text.partition(":")
-        offset = int(value)
-    except ValueError:
-        raise BadInput(NOT_A_CURSOR, "after") from None
-    if not ours or found != kind or offset < 0:
+    position = parse_offset_token(kind, cursor, tenant)
+    if not position.isdigit():
         raise BadInput(NOT_A_CURSOR, "after")
-    return offset + 1
+    return int(position) + 1
 
 
 def seal_global_id(key: SealKey, tenant: str) -> str:
@@ -220,7 +215,8 @@ def seal_global_id(key: SealKey, tenant: str) -> str:
 
 
 def offset_token(kind: str, position: str, tenant: str) -> str:
-    """A cursor naming a position of a log (`kind` says which connection it belongs to)."""
+    """A cursor naming a place in a list or a log (`kind` says which connection it belongs
+    to); the position is text: an offset, or a log's own mark."""
     return _encode(bind(tenant, f"{kind}:{position}"))
 
 
