@@ -511,6 +511,12 @@ class Options:
         "switch",
         "Vendor calls with a body in memory take the short way through httpx's client.",
     )
+    direct_graphql_dispatch: bool = setting(
+        "DIRECT_GRAPHQL_DISPATCH",
+        True,
+        "switch",
+        "GraphQL's HTTP paths reached without Starlette's router and its outer middleware.",
+    )
     direct_vendor_http: bool = setting(
         "DIRECT_VENDOR_HTTP",
         True,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from starlette.routing import Router
 
 from gateway.providers.connections import ConnectionPool
 from gateway.providers.http import VendorClient
@@ -21,6 +23,7 @@ from tests.test_plan import FAULTS
 # headers that differ from one answer to the next whatever the gateway does (the length of a
 # compressed answer too: the sandbox signs its image links afresh each time)
 PER_ANSWER = {"date", "x-request-id", "content-length"}
+DIRECT_PATHS = {"/graphql", "/subgraph"}
 
 
 def compare(gateways: tuple[Gateway, Gateway], document: str, variables: dict[str, Any]) -> None:
@@ -92,3 +95,106 @@ def test_lean_vendor_send_answers_the_same_bytes(
         for document in query_documents():
             compare(gateways, document, VARIABLES[1])
     sandbox.faults[:] = []
+
+
+# Requests of every kind the GraphQL paths answer (method, path, headers, body): operations by
+# POST and GET, GraphiQL's page, refusals of every layer (method, credentials, body, document),
+# an answer large enough to be compressed, and a CORS preflight and cross-site request.
+SEALS = "{ seals(first: 50) { edges { node { id name code bizType status image { url } } } } }"
+HTTP_REQUESTS: list[tuple[str, str, dict[str, str], bytes | None]] = [
+    ("POST", "/graphql", {"content-type": "application/json"}, b'{"query": "{ __typename }"}'),
+    ("GET", "/graphql?query=%7B__typename%7D", {}, None),
+    ("GET", "/graphql", {"accept": "text/html"}, None),
+    ("GET", "/subgraph?query=%7B__typename%7D", {}, None),
+    ("HEAD", "/graphql", {}, None),
+    ("PUT", "/graphql", {}, b"{}"),
+    ("POST", "/graphql", {"content-type": "application/json"}, b"{not json"),
+    ("POST", "/graphql", {"content-type": "text/plain"}, b"{}"),
+    ("POST", "/graphql", {"content-type": "application/json"}, b'{"query": "{ nope }"}'),
+    (
+        "POST",
+        "/graphql",
+        {"content-type": "application/json", "authorization": "Bearer wrong"},
+        b'{"query": "{ __typename }"}',
+    ),
+    (
+        "POST",
+        "/graphql",
+        {"content-type": "application/json", "accept-encoding": "gzip"},
+        b'{"query": "%s"}' % SEALS.encode(),
+    ),
+    (
+        "OPTIONS",
+        "/graphql",
+        {
+            "origin": "https://app.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/graphql",
+        {"content-type": "application/json", "origin": "https://app.example"},
+        b'{"query": "{ __typename }"}',
+    ),
+    ("POST", "/graphql/", {"content-type": "application/json"}, b'{"query": "{ __typename }"}'),
+]
+
+# what each is answered (the same both ways: checked above)
+STATUSES = [200, 200, 200, 200, 200, 405, 400, 400, 200, 401, 200, 200, 200, 307]
+
+
+def test_direct_graphql_dispatch_answers_the_same_bytes(
+    start_gateway: StartGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GraphQL's paths reached without Starlette's router: the same status, headers and bytes
+    for every kind of request, through the same compression and CORS, and the router not
+    consulted for them (it still is with the switch off, and for every other path)."""
+    routed: list[str] = []  # the paths Starlette's routers were asked for
+    route = Router.__call__
+
+    async def counted(router: Router, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope.get("path", ""))
+        await route(router, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", counted)
+    cors = {"SEALGW_CORS_ORIGINS": "https://app.example"}
+    gateways = (
+        start_gateway(**cors),
+        start_gateway(SEALGW_DIRECT_GRAPHQL_DISPATCH="off", **cors),
+    )
+    assert run_all(gateways) >= 15
+    answers: list[list[httpx.Response]] = [[], []]
+    routed_off = 0
+    for method, path, headers, body in HTTP_REQUESTS:
+        for gateway, seen in zip(gateways, answers, strict=True):
+            routed.clear()
+            seen.append(
+                gateway.client.request(method, gateway.url + path, headers=headers, content=body)
+            )
+            # the direct paths skip the router; the switch off, and other paths, go through it
+            direct = gateway is gateways[0] and path.partition("?")[0] in DIRECT_PATHS
+            gateway_paths = [p for p in routed if p.startswith(("/graphql", "/subgraph"))]
+            if direct:
+                assert gateway_paths == [], (method, path)
+            elif gateway is gateways[1]:
+                routed_off += len(gateway_paths)
+    def headers(gateway: Gateway, answer: httpx.Response) -> list[tuple[str, str]]:
+        # a redirect names the gateway's own address
+        return [
+            (k, v.replace(gateway.url, "{gateway}"))
+            for k, v in answer.headers.items()
+            if k not in PER_ANSWER
+        ]
+
+    for request, on, off in zip(HTTP_REQUESTS, *answers, strict=True):
+        assert on.status_code == off.status_code, request
+        assert headers(gateways[0], on) == headers(gateways[1], off), request
+        assert VOLATILE.sub(rb"\1~", on.content) == VOLATILE.sub(rb"\1~", off.content), request
+    # off, all but the CORS preflight (answered by the middleware before any route) were routed
+    assert routed_off == len(HTTP_REQUESTS) - 1
+    gzipped = answers[0][HTTP_REQUESTS.index(next(r for r in HTTP_REQUESTS if SEALS in str(r)))]
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert [answer.status_code for answer in answers[0]] == STATUSES

@@ -20,7 +20,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.access.admission import Admission, AdmissionLimits
 from gateway.access.callers import Authenticator, RateLimiter
@@ -364,10 +364,10 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         # every method reaches GraphQL, which refuses all but GET and POST in GraphQL JSON
-        Route("/graphql", endpoint(subgraph=False)),
+        Route("/graphql", graphql := endpoint(subgraph=False)),
         # the federation subgraph, for the supergraph router (introspection always on here:
         # the router reads `_service { sdl }`; callers still need credentials)
-        Route("/subgraph", endpoint(subgraph=True)),
+        Route("/subgraph", subgraph := endpoint(subgraph=True)),
         # subscriptions (and any operation) over graphql-transport-ws, on the same paths
         WebSocketRoute("/graphql", websocket(subgraph=False)),
         WebSocketRoute("/subgraph", websocket(subgraph=True)),
@@ -394,9 +394,42 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
                 max_age=600,
             )
         )
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = GatewayApp(routes=routes, middleware=middleware, lifespan=lifespan)
+    if settings.direct_graphql_dispatch:
+        app.dispatch_directly({"/graphql": graphql, "/subgraph": subgraph}, middleware)
     app.state.runtime = runtime
     return app
+
+
+class GatewayApp(Starlette):
+    """Starlette's app, with GraphQL's HTTP paths (`SEALGW_DIRECT_GRAPHQL_DISPATCH`) reached
+    straight from the server: through the same middleware (compression, CORS) but not the
+    router's match over every route nor Starlette's two outer error layers, which the endpoint
+    makes redundant (it answers every failure itself, in GraphQL JSON). About 40 µs of a
+    one-seal request's CPU (bench/RESULTS.md). Everything else (other paths, a path behind a
+    root path, WebSockets, lifespan) goes through Starlette as before."""
+
+    direct: dict[str, ASGIApp] | None = None
+
+    def dispatch_directly(
+        self, endpoints: dict[str, ASGIApp], middleware: Sequence[Middleware]
+    ) -> None:
+        direct: dict[str, ASGIApp] = {}
+        for path, endpoint in endpoints.items():
+            wrapped = endpoint
+            for cls, args, kwargs in reversed(middleware):  # the first listed is outermost
+                wrapped = cls(wrapped, *args, **kwargs)
+            direct[path] = wrapped
+        self.direct = direct
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.direct is not None and scope["type"] == "http" and not scope.get("root_path"):
+            found = self.direct.get(scope["path"])
+            if found is not None:
+                scope["app"] = self
+                await found(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def tune_garbage_collection() -> None:
