@@ -8,6 +8,7 @@ step that never ran would pass the comparison and prove nothing)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -124,6 +125,21 @@ HTTP_REQUESTS: list[tuple[str, str, dict[str, str], bytes | None]] = [
         b'{"query": "%s"}' % SEALS.encode(),
     ),
     (
+        "POST",
+        "/graphql",
+        {"content-type": "application/json", "accept-encoding": "identity"},
+        b'{"query": "%s"}' % SEALS.encode(),
+    ),
+    (
+        "POST",
+        "/graphql",
+        {"content-type": "application/json", "accept-encoding": "identity"},
+        b'{"query": "{ __typename }"}',
+    ),
+    ("GET", "/graphql?query=" + quote(SEALS), {"accept-encoding": "identity"}, None),
+    ("GET", "/graphql?query=" + quote(SEALS), {"accept-encoding": "gzip"}, None),
+    ("GET", "/graphql", {"accept": "text/html", "accept-encoding": "identity"}, None),
+    (
         "OPTIONS",
         "/graphql",
         {
@@ -143,7 +159,27 @@ HTTP_REQUESTS: list[tuple[str, str, dict[str, str], bytes | None]] = [
 ]
 
 # what each is answered (the same both ways: checked above)
-STATUSES = [200, 200, 200, 200, 200, 405, 400, 400, 200, 401, 200, 200, 200, 307]
+STATUSES = [
+    200,
+    200,
+    200,
+    200,
+    200,
+    405,
+    400,
+    400,
+    200,
+    401,
+    200,
+    200,
+    200,
+    200,
+    200,
+    200,
+    200,
+    200,
+    307,
+]
 
 
 def test_direct_graphql_dispatch_answers_the_same_bytes(
@@ -181,6 +217,7 @@ def test_direct_graphql_dispatch_answers_the_same_bytes(
                 assert gateway_paths == [], (method, path)
             elif gateway is gateways[1]:
                 routed_off += len(gateway_paths)
+
     def headers(gateway: Gateway, answer: httpx.Response) -> list[tuple[str, str]]:
         # a redirect names the gateway's own address
         return [
@@ -197,4 +234,13 @@ def test_direct_graphql_dispatch_answers_the_same_bytes(
     assert routed_off == len(HTTP_REQUESTS) - 1
     gzipped = answers[0][HTTP_REQUESTS.index(next(r for r in HTTP_REQUESTS if SEALS in str(r)))]
     assert gzipped.headers["content-encoding"] == "gzip"
+    # a large answer to a client that takes no gzip: as is, with the Vary GZip adds
+    large, small, large_get = answers[0][11:14]
+    assert "content-encoding" not in large.headers
+    assert large.headers["vary"].split(", ")[-1] == "Accept-Encoding"
+    assert "Accept-Encoding" not in small.headers.get("vary", "")  # a small one: not added
+    # beside the Vary a GET answer carries already, in the same header
+    assert large_get.headers.get_list("vary") == [
+        "Authorization, X-Api-Key, Accept, Origin, Accept-Encoding"
+    ]
     assert [answer.status_code for answer in answers[0]] == STATUSES
