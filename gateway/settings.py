@@ -511,6 +511,12 @@ class Options:
         "switch",
         "Vendor calls with a body in memory take the short way through httpx's client.",
     )
+    rate_limit_leases: bool = setting(
+        "RATE_LIMIT_LEASES",
+        True,
+        "switch",
+        "With Redis, a busy caller's requests counted a few at a time, not one round trip each.",
+    )
     direct_graphql_dispatch: bool = setting(
         "DIRECT_GRAPHQL_DISPATCH",
         True,

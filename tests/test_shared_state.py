@@ -5,6 +5,7 @@ rate-limit window. Each test starts two `seal-gateway serve` processes on loopba
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -76,6 +77,8 @@ def two_gateways(
             url, process, _ = start_serving(**env)
             processes.append(process)
             urls.append(url)
+            # its log read as it comes: a full pipe would stop the process at its next line
+            threading.Thread(target=process.communicate, daemon=True).start()
         return urls[0], urls[1]
 
     yield start
@@ -164,6 +167,28 @@ def test_one_rate_limit_between_two_processes(
     response = query(second, nodes)
     assert response.status_code == 429
     assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize("leases", ["on", "off"])
+def test_a_busy_callers_limit_holds_over_two_processes_with_leases_and_without(
+    two_gateways: Callable[..., tuple[str, str]], leases: str
+) -> None:
+    """SEALGW_RATE_LIMIT_LEASES: counted a few at a time (leases of 3 at this limit) or one
+    round trip each, a caller alternating between two processes gets the same limit: never
+    more, and with leases early by at most what each process holds unused."""
+    gateways = two_gateways(
+        SEALGW_RATE_LIMIT="300/minute",
+        SEALGW_RATE_LIMIT_LEASES=leases,
+    )
+    statuses = []
+    with httpx.Client(headers=AUTH, timeout=30) as client:
+        for n in range(330):
+            answer = client.post(f"{gateways[n % 2]}/graphql", json={"query": "{ __typename }"})
+            statuses.append(answer.status_code)
+    admitted = statuses.count(200)
+    assert set(statuses) == {200, 429}
+    assert admitted == 300 if leases == "off" else 300 - 2 * 3 <= admitted <= 300
+    assert 200 not in statuses[-20:]
 
 
 def test_reads_and_writes_go_on_while_redis_is_away(sandbox_server: SandboxServer) -> None:

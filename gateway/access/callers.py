@@ -268,25 +268,126 @@ class RateLimiter:
     timestamp per request of the last window and copies that list on every hit: at a limit
     of thousands a minute, that copying was a tenth of a one-seal query's CPU
     (bench/RESULTS.md). The counter weighs the previous window's count by how much of it still
-    overlaps, which is exact for bursts and close for steady traffic."""
+    overlaps, which is exact for bursts and close for steady traffic.
 
-    def __init__(self, rate: str, storage: Storage | None = None) -> None:
+    With Redis and `leases` (SEALGW_RATE_LIMIT_LEASES), a busy caller's requests are counted
+    in Redis a few at a time (`Leases`) rather than one round trip each."""
+
+    def __init__(self, rate: str, storage: Storage | None = None, *, leases: bool = False) -> None:
         self._item = parse_limit(rate)
         self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
         # this process's own window, while the shared one (Redis) does not answer
         self._own = SlidingWindowCounterRateLimiter(MemoryStorage())
+        shared = storage is not None and not isinstance(storage, MemoryStorage)
+        self._leases = (
+            Leases.for_limit(self._item.amount, self._item.get_expiry())
+            if leases and shared
+            else None
+        )
 
     async def retry_after(self, caller: Caller) -> int | None:
         """None when the request may go on; else the seconds until it may."""
+        leases = self._leases
+        if leases is not None and leases.take((caller.tenant, caller.subject)):
+            return None
         try:
-            return await self._retry_after(self._limiter, caller)
+            return await self._retry_after(self._limiter, caller, leases)
         except UNAVAILABLE:
-            return await self._retry_after(self._own, caller)
+            return await self._retry_after(self._own, caller, None)
 
     async def _retry_after(
-        self, limiter: SlidingWindowCounterRateLimiter, caller: Caller
+        self, limiter: SlidingWindowCounterRateLimiter, caller: Caller, leases: Leases | None
     ) -> int | None:
-        if await limiter.hit(self._item, "caller", caller.tenant, caller.subject):
+        identity = ("caller", caller.tenant, caller.subject)
+        if leases is not None:
+            key = (caller.tenant, caller.subject)
+            size = leases.size(key)
+            if size > 1:
+                if await limiter.hit(self._item, *identity, cost=size):
+                    leases.counted(key, size)
+                    return None
+                leases.refused(key)  # near the limit: one at a time for a while
+            if await limiter.hit(self._item, *identity):
+                leases.counted(key, 1)
+                return None
+        elif await limiter.hit(self._item, *identity):
             return None
-        stats = await limiter.get_window_stats(self._item, "caller", caller.tenant, caller.subject)
+        stats = await limiter.get_window_stats(self._item, *identity)
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+@dataclass(slots=True)
+class _Lease:
+    left: int = 0  # requests this process may still admit without asking Redis
+    until: float = 0.0  # ... until then
+    size: int = 1  # how many the next lease asks for
+    exact_until: float = 0.0  # one request at a time until then (the caller neared its limit)
+
+
+class Leases:
+    """A caller's admissions counted in Redis a few at a time: a process asks for `size` at
+    once (one round trip: the window admits them all or none), admits that many of the
+    caller's requests itself within `lease_s`, and forgets what is left after.
+
+    What it promises: never more admissions than the limit in a window (every admission was
+    counted before it was made); a caller may be refused early by at most the leases other
+    processes hold and have not used, and an admission may be counted up to `lease_s` before
+    it is made. A lease is at most a hundredth of the limit (no leases below a limit of 200),
+    grows while the caller uses its leases up in time and shrinks when it does not, so a
+    caller asking rarely asks Redis for one at a time, as before; refused a lease, a caller is
+    counted one request at a time for `lease_s`, so near its limit the count is exact."""
+
+    MAX_SIZE = 32
+    MAX_CALLERS = 10_000
+
+    def __init__(self, max_size: int, lease_s: float) -> None:
+        self.max_size = max_size
+        self.lease_s = lease_s
+        self._leases: dict[tuple[str, str], _Lease] = {}
+
+    @classmethod
+    def for_limit(cls, amount: int, period_s: float) -> Leases | None:
+        """Leases for a limit of `amount` per `period_s`; None where the limit is too small
+        to share out."""
+        max_size = min(cls.MAX_SIZE, amount // 100)
+        if max_size < 2:
+            return None
+        return cls(max_size, min(0.5, period_s / 10))
+
+    def take(self, key: tuple[str, str]) -> bool:
+        """Whether a lease held for this caller admits this request."""
+        lease = self._leases.get(key)
+        if lease is None or lease.left == 0:
+            return False
+        if time.monotonic() >= lease.until:
+            lease.left = 0
+            lease.size = max(1, lease.size // 2)  # unused in time: too large for this caller
+            return False
+        lease.left -= 1
+        return True
+
+    def size(self, key: tuple[str, str]) -> int:
+        """How many admissions to ask Redis for, this request's included."""
+        lease = self._leases.get(key)
+        if lease is None:
+            if len(self._leases) >= self.MAX_CALLERS:
+                self._leases.clear()
+            lease = self._leases[key] = _Lease()
+        now = time.monotonic()
+        if now < lease.exact_until:
+            return 1
+        if now < lease.until:  # the last lease was used up in time: this caller is busy
+            lease.size = min(self.max_size, lease.size * 2)
+        return lease.size
+
+    def counted(self, key: tuple[str, str], size: int) -> None:
+        """Redis counted `size` admissions for this caller, this request's one of them."""
+        lease = self._leases[key]
+        lease.left = size - 1
+        lease.until = time.monotonic() + self.lease_s
+
+    def refused(self, key: tuple[str, str]) -> None:
+        lease = self._leases[key]
+        lease.left = 0
+        lease.size = 1
+        lease.exact_until = time.monotonic() + self.lease_s

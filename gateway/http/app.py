@@ -267,7 +267,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
 
     gate = CallerGate(
         Authenticator(settings.tenants),
-        RateLimiter(settings.rate_limit, shared.rate_storage),
+        RateLimiter(settings.rate_limit, shared.rate_storage, leases=settings.rate_limit_leases),
         Admission(
             AdmissionLimits(
                 settings.max_concurrent_requests,
