@@ -143,3 +143,17 @@ def test_leases_are_made_only_for_a_limit_that_can_share_them() -> None:
         assert await admitted([limiter], ALICE, 3) == [None] * 3
 
     asyncio.run(scenario())
+
+
+def test_a_table_forgotten_during_a_round_trip_is_no_error() -> None:
+    """Callers beyond `MAX_CALLERS` forget the table while another caller's hit is in Redis:
+    that caller's lease is made afresh when the answer comes."""
+    leases = Leases(4, 0.5)
+    key = ("default", "alice")
+    assert leases.size(key) == 1
+    for n in range(Leases.MAX_CALLERS):
+        leases.size(("default", f"caller-{n}"))  # the table fills and is forgotten
+    leases.counted(key, 4)
+    assert [leases.take(key) for _ in range(4)] == [True, True, True, False]
+    leases.refused(("default", "bob"))  # nor for a refusal
+    assert leases.size(("default", "bob")) == 1

@@ -368,11 +368,7 @@ class Leases:
 
     def size(self, key: tuple[str, str]) -> int:
         """How many admissions to ask Redis for, this request's included."""
-        lease = self._leases.get(key)
-        if lease is None:
-            if len(self._leases) >= self.MAX_CALLERS:
-                self._leases.clear()
-            lease = self._leases[key] = _Lease()
+        lease = self._lease(key)
         now = time.monotonic()
         if now < lease.exact_until:
             return 1
@@ -382,12 +378,23 @@ class Leases:
 
     def counted(self, key: tuple[str, str], size: int) -> None:
         """Redis counted `size` admissions for this caller, this request's one of them."""
-        lease = self._leases[key]
+        lease = self._lease(key)
         lease.left = size - 1
         lease.until = time.monotonic() + self.lease_s
 
     def refused(self, key: tuple[str, str]) -> None:
-        lease = self._leases[key]
+        lease = self._lease(key)
         lease.left = 0
         lease.size = 1
         lease.exact_until = time.monotonic() + self.lease_s
+
+    def _lease(self, key: tuple[str, str]) -> _Lease:
+        """The caller's lease, made on first use (the table forgotten whole when it holds
+        too many callers: they start again from one request at a time). Looked up afresh
+        after each round trip, since the table may have been forgotten meanwhile."""
+        lease = self._leases.get(key)
+        if lease is None:
+            if len(self._leases) >= self.MAX_CALLERS:
+                self._leases.clear()
+            lease = self._leases[key] = _Lease()
+        return lease
