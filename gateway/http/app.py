@@ -405,9 +405,10 @@ class GatewayApp(Starlette):
     """Starlette's app, with GraphQL's HTTP paths (`SEALGW_DIRECT_GRAPHQL_DISPATCH`) reached
     straight from the server: through the same middleware (compression, CORS) but not the
     router's match over every route nor Starlette's two outer error layers, which the endpoint
-    makes redundant (it answers every failure itself, in GraphQL JSON). About 40 µs of a
-    one-seal request's CPU (bench/RESULTS.md). Everything else (other paths, a path behind a
-    root path, WebSockets, lifespan) goes through Starlette as before."""
+    makes redundant (it answers every failure itself, in GraphQL JSON). About 25 µs of a
+    one-seal request's CPU under load, with `Compression` (bench/RESULTS.md). Everything else
+    (other paths, a path behind a root path, WebSockets, lifespan) goes through Starlette as
+    before."""
 
     direct: dict[str, ASGIApp] | None = None
 
@@ -437,10 +438,10 @@ class GatewayApp(Starlette):
 
 class Compression:
     """Starlette's GZip for a client that accepts gzip. For one that does not, what GZip's
-    identity pass would do, without the pass: it parses every request's and answer's headers
-    (about 30 µs of a one-seal request) to add, to an answer it could have compressed (at
-    least `minimum_size` bytes, of a type it compresses, not already encoded, not partial),
-    `Vary: Accept-Encoding`. The same bytes either way (tests/test_speed_switches.py)."""
+    identity pass would do, without the pass, which parses every request's and answer's
+    headers to add, to an answer it could have compressed (at least `minimum_size` bytes, of a
+    type it compresses, not already encoded, not partial), `Vary: Accept-Encoding`. The same
+    bytes either way (tests/test_speed_switches.py)."""
 
     def __init__(self, app: ASGIApp, minimum_size: int) -> None:
         self.app = app
