@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -68,24 +69,43 @@ def two_gateways(
 ) -> Iterator[Callable[..., tuple[str, str]]]:
     """Starts two gateway processes sharing the Redis deployment (emptied first)."""
     flush(shared_redis_url)
-    processes: list[subprocess.Popen[str]] = []
+    processes: list[tuple[subprocess.Popen[str], list[str]]] = []
 
     def start(**overrides: str) -> tuple[str, str]:
         env = sandbox_server.env(SEALGW_REDIS_URL=shared_redis_url, **overrides)
         urls = []
         for _ in range(2):
-            url, process, _ = start_serving(**env)
-            processes.append(process)
+            url, process, lines = start_serving(**env)
+            processes.append((process, lines))
             urls.append(url)
             # its log read as it comes: a full pipe would stop the process at its next line
-            threading.Thread(target=process.communicate, daemon=True).start()
+            threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
         return urls[0], urls[1]
 
     yield start
-    for process in processes:
+    for process, _ in processes:
         process.terminate()
-    for process in processes:
-        process.wait(timeout=20)
+    for process, lines in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            # stopping is not what these tests hold the processes to; said, with the log's end
+            process.kill()
+            process.wait()
+            warnings.warn(
+                "a gateway process did not stop within 20 s of SIGTERM; its log ended: "
+                + "".join(lines[-20:]),
+                stacklevel=1,
+            )
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    """The process's output as it comes, in bytes under the text layer `start_serving` read
+    its first lines with (a log line need not be in this machine's locale encoding)."""
+    assert process.stdout is not None
+    raw = process.stdout.buffer  # type: ignore[attr-defined]
+    for line in iter(raw.readline, b""):
+        lines.append(line.decode("utf-8", "replace"))
 
 
 def query(url: str, body: dict[str, Any], **headers: str) -> httpx.Response:
