@@ -618,3 +618,57 @@ def test_admission_counts_each_share_and_forgets_callers_with_nothing_in_progres
     assert admission.in_flight == 0
     assert admission._tenants == {}
     assert admission._callers == {}
+
+
+# Paths as sent on the wire: the two GraphQL paths, their percent-encoded and cased spellings,
+# and near-misses (a trailing slash, doubled or dotted segments, parameters after a semicolon),
+# with what each is answered without credentials: 401, or no GraphQL path at all.
+RAW_PATHS = {
+    "/graphql": 401,
+    "/subgraph": 401,
+    "/%67raphql": 401,
+    "/graph%71l": 401,
+    "/sub%67raph": 401,
+    "/GRAPHQL": 404,
+    "/graphql/": 307,
+    "//graphql": 404,
+    "/./graphql": 404,
+    "/x/../graphql": 404,
+    "/graphql;x": 404,
+    "/graphql%2F": 307,
+    "/graphql%00": 404,
+}
+
+
+@pytest.mark.parametrize("dispatch", ["on", "off"])
+def test_no_path_spelling_runs_an_operation_without_credentials(
+    tenants_gateway: TenantsGateway, dispatch: str
+) -> None:
+    """Every spelling of GraphQL's paths on the wire, by POST (JSON and form-encoded) and GET,
+    without credentials, with GraphQL's paths reached directly (SEALGW_DIRECT_GRAPHQL_DISPATCH)
+    and through the router: a 401, or a path that is not GraphQL's (404, a redirect); never an
+    answer with data, and no vendor called; the same both ways."""
+    settings = load_settings({**tenants_gateway.env, "SEALGW_DIRECT_GRAPHQL_DISPATCH": dispatch})
+    body = json.dumps({"query": SEALS}).encode()
+    with ServerThread(create_app(settings), settings) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        for path in RAW_PATHS:
+            for request in (
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (path.encode(), len(body), body),
+                b"GET %s?query=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                % (path.encode(), ENCODED_SEALS.encode()),
+                b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\nquery=%s"
+                % (path.encode(), len(ENCODED_SEALS) + 6, ENCODED_SEALS.encode()),
+            ):
+                with socket.create_connection((host, int(port))) as connection:
+                    connection.sendall(request)
+                    answer = read_answer(connection)
+                status = int(answer.split(b" ", 2)[1])
+                expected = RAW_PATHS[path]
+                assert status == expected, (path, request[:40], answer[:300])
+                assert b'"data"' not in answer, (path, answer[:300])
+                assert b"Traceback" not in answer
+    assert vendor_calls(tenants_gateway) == 0
