@@ -22,6 +22,7 @@ from gateway.sandbox import state as demo
 from tests.conftest import AUTH, Gateway, StartGateway, TenantsGateway
 from tests.events_client import (
     SUBSCRIPTION,
+    Subscriber,
     connected,
     events,
     notify,
@@ -364,6 +365,15 @@ def test_a_bad_cursor_ends_the_subscription_with_a_coded_error(
         assert subscriber.message()["type"] == "complete"
 
 
+def a_second_is_refused(subscriber: Subscriber, code: str) -> None:
+    """Subscribes `a`, then `b`, which is refused with `code` (`a` holds the one place)."""
+    subscriber.subscribe(SUBSCRIPTION, operation_id="a")
+    subscriber.subscribe(SUBSCRIPTION, operation_id="b")
+    refused = subscriber.message()
+    assert (refused["type"], refused["id"]) == ("error", "b")
+    assert refused["payload"][0]["extensions"]["code"] == code
+
+
 def test_subscription_limits_heartbeat_and_idle_end(start_gateway: StartGateway) -> None:
     gateway = start_gateway(
         SEALGW_MAX_SUBSCRIPTIONS_PER_CALLER="1",
@@ -371,12 +381,7 @@ def test_subscription_limits_heartbeat_and_idle_end(start_gateway: StartGateway)
         SEALGW_SUBSCRIPTION_IDLE="1.5",
     )
     with connected(gateway.url) as subscriber:
-        subscriber.subscribe(SUBSCRIPTION, operation_id="a")
-        subscriber.subscribe(SUBSCRIPTION, operation_id="b")
-        refused = subscriber.message()
-        assert refused["type"] == "error"
-        assert refused["id"] == "b"
-        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        a_second_is_refused(subscriber, "RATE_LIMITED")
         # the server's heartbeat
         ping = json.loads(subscriber.socket.recv(5))
         assert ping == {"type": "ping"}
@@ -466,11 +471,7 @@ def test_the_process_limit_and_the_total_lifetime(start_gateway: StartGateway) -
         SEALGW_SUBSCRIPTION_HEARTBEAT="0.2",
     )
     with connected(gateway.url) as subscriber:
-        subscriber.subscribe(SUBSCRIPTION, operation_id="a")
-        subscriber.subscribe(SUBSCRIPTION, operation_id="b")
-        refused = subscriber.message()
-        assert (refused["type"], refused["id"]) == ("error", "b")
-        assert refused["payload"][0]["extensions"]["code"] == "OVERLOADED"
+        a_second_is_refused(subscriber, "OVERLOADED")
         # over SSE too: the process's one place is taken
         response = httpx.post(
             f"{gateway.url}/graphql",
