@@ -18,7 +18,7 @@ from gateway.access.callers import new_key
 from gateway.ops.logs import JsonLines
 from gateway.sandbox import state as demo
 from tests.conftest import AUTH, SUITE_DIGEST, SandboxServer
-from tests.test_cli import start_serving
+from tests.test_cli import children_of, start_serving
 from tests.test_observability import metric
 
 ISO_ZONED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
@@ -139,17 +139,20 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
             time.sleep(3.0)
             for _ in range(6):  # whichever worker answers
                 assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
+            before = set(children_of(process.pid))
             path.write_text(tenants_file(sandbox_server, new_digest))
             process.send_signal(signal.SIGHUP)
+            # the supervisor replaces one worker at a time, each once its replacement is
+            # ready: until both old workers are gone, either key may find a worker that
+            # knows it (which worker accepts a connection is the kernel's choice)
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                answers = {
-                    httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code
-                    for _ in range(6)
-                }
-                if answers == {200}:
-                    break
-                time.sleep(0.2)
+            while len(before - set(children_of(process.pid))) < 2:
+                assert time.monotonic() < deadline, "the workers were not replaced"
+                time.sleep(0.1)
+            answers = {
+                httpx.post(f"{url}/graphql", json=SEALS, headers=fresh).status_code
+                for _ in range(6)
+            }
             assert answers == {200}
             # and the key the file no longer names is refused by every worker
             old_key = {
