@@ -8,6 +8,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -150,3 +151,85 @@ def test_vendor_clients_keep_no_cookies_and_join_endpoints_as_httpx() -> None:
     asyncio.run(go())
     assert len(seen) == 2
     assert "cookie" not in seen[1].headers
+
+
+# (content, json, the call's headers, built the short way): JSON and bytes bodies with and
+# without headers of the call's own, and each case left to httpx itself
+BUILT = [
+    (
+        None,
+        {"sealId": 50042, "名": "印章", "w": 1.5e16, "l": [1, None, True, {"c": "\u2028\x01\n"}]},
+        {"userId": "20001", "source": "gateway"},
+        True,
+    ),
+    (None, {}, None, True),
+    (None, [], {}, True),
+    (b"\x00\xffbytes", None, {"userId": "1"}, True),
+    (b"{}", None, {"Content-Type": "application/json"}, False),  # names what httpx fills in
+    (None, {"a": 1}, {"host": "elsewhere"}, False),
+    (None, {"a": 1}, {"user-agent": "another"}, False),  # replaces the client's own
+    (None, {"a": 1}, {"Accept": "text/plain"}, False),
+    (b"", None, None, False),  # an empty body
+    (None, None, {"userId": "1"}, False),  # no body
+]
+
+
+@pytest.mark.parametrize(("content", "json", "headers", "short"), BUILT)
+def test_a_request_built_the_short_way_is_the_one_httpx_builds(
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes | None,
+    json: object,
+    headers: dict[str, str] | None,
+    short: bool,
+) -> None:
+    """`SEALGW_LEAN_VENDOR_SEND` builds a vendor request without httpx's merging: the same
+    method, URL, headers in the same order, body and extensions as `httpx.Request`."""
+    streamed: list[bool] = []
+
+    class Recorded(httpx.Request):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            streamed.append("stream" in kwargs)
+            super().__init__(*args, **kwargs)
+
+    async def go() -> None:
+        for client_headers in ({"User-Agent": "seal-gateway"}, {"Content-Type": "text/plain"}):
+            async with make_client("http://vendor.test:8080/api/", HttpSettings()) as client:
+                client.headers = client_headers
+                url = client.endpoint("/seal/getSealInfo")
+                expected = httpx.Request(
+                    "POST",
+                    url,
+                    content=content,
+                    json=json,
+                    headers=client._merge_headers(headers),
+                    extensions={"timeout": client.timeout.as_dict()},
+                )
+                with monkeypatch.context() as patched:
+                    patched.setattr(httpx, "Request", Recorded)
+                    built = client._built("POST", url, content, json, headers)
+                assert (built.method, built.url) == (expected.method, expected.url)
+                assert built.headers.raw == expected.headers.raw
+                assert built.content == expected.content
+                assert built.extensions == expected.extensions
+                # a client header naming what httpx fills in sends every request its way
+                assert streamed.pop() == (short and "Content-Type" not in client_headers)
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("json", "headers", "error"),
+    [({"a": float("nan")}, None, ValueError), ({"a": 1}, {"userId": "名"}, UnicodeEncodeError)],
+)
+def test_a_request_httpx_refuses_to_build_is_refused_the_short_way_too(
+    json: object, headers: dict[str, str] | None, error: type[Exception]
+) -> None:
+    async def go() -> None:
+        async with make_client("http://vendor.test/api/", HttpSettings()) as client:
+            url = client.endpoint("/seal/list")
+            with pytest.raises(error):
+                httpx.Request("POST", url, json=json, headers=client._merge_headers(headers))
+            with pytest.raises(error):
+                client._built("POST", url, None, json, headers)
+
+    asyncio.run(go())

@@ -4,6 +4,7 @@ and the translation of transport failures into `UpstreamError`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -221,6 +222,10 @@ class VendorClient(httpx.AsyncClient):
         super().__init__(**kwargs)
         self._endpoints: dict[str, httpx.URL] = {}
         self._lean = lean
+        # the client's headers as `_raw_headers` last read them, and the names a call's may
+        # not take (None: the client's own name one that httpx fills in)
+        self._names_of: list[tuple[bytes, bytes]] | None = None
+        self._taken: frozenset[bytes] | None = None
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -276,14 +281,7 @@ class VendorClient(httpx.AsyncClient):
     ) -> httpx.Response:
         if self.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
-        request = httpx.Request(
-            method,
-            url,
-            content=content,
-            json=json,
-            headers=self._merge_headers(headers),
-            extensions={"timeout": self.timeout.as_dict()},
-        )
+        request = self._built(method, url, content, json, headers)
         flow = self._build_request_auth(request, auth).async_auth_flow(request)
         transport = self._transport_for_url(url)
         try:
@@ -313,6 +311,77 @@ class VendorClient(httpx.AsyncClient):
         finally:
             await flow.aclose()
 
+    def _built(
+        self,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> httpx.Request:
+        """The request `httpx.Request(...)` builds from the client's and the call's headers and
+        a JSON or bytes body, head and body byte for byte (tests/test_connections.py): the
+        headers listed once in their final order (Host, the client's, the call's, the content
+        headers) rather than merged, set by default and prepended in four passes, and the JSON
+        encoded by one encoder made once with `json.dumps`'s arguments. A case it does not
+        cover (no body or an empty one, a call's header that replaces one of the client's or
+        names what httpx fills in) is built by httpx itself."""
+        extensions = {"timeout": self.timeout.as_dict()}
+        raw = self._raw_headers(url, headers)
+        if raw is not None:
+            if content is None and json is not None:
+                body = _JSON.encode(json).encode()
+                raw += (
+                    (b"Content-Length", str(len(body)).encode()),
+                    (b"Content-Type", b"application/json"),
+                )
+            elif json is None and isinstance(content, bytes) and content:
+                body = content
+                raw.append((b"Content-Length", str(len(body)).encode()))
+            else:
+                raw = None
+        if raw is None:
+            return httpx.Request(
+                method,
+                url,
+                content=content,
+                json=json,
+                headers=self._merge_headers(headers),
+                extensions=extensions,
+            )
+        request = httpx.Request(
+            method, url, headers=raw, stream=httpx.ByteStream(body), extensions=extensions
+        )
+        request.read()
+        return request
+
+    def _raw_headers(
+        self, url: httpx.URL, headers: dict[str, str] | None
+    ) -> list[tuple[bytes, bytes]] | None:
+        """Host, the client's headers and the call's, as `httpx.Request` would order them;
+        None where a call's header would replace one of the client's (httpx moves it last)
+        or a header names what httpx fills in itself."""
+        client = self.headers.raw
+        if self._names_of != client:
+            names = {name.lower() for name, _ in client}
+            self._names_of = client
+            self._taken = None if names & _FILLED_IN else frozenset(names | _FILLED_IN)
+        taken = self._taken
+        if taken is None or not url.host:
+            return None
+        raw = [(b"Host", url.netloc), *client]
+        for name, value in (headers or {}).items():
+            key = name.encode("ascii")  # as httpx encodes them: ASCII or an error
+            if key.lower() in taken:
+                return None
+            raw.append((key, value.encode("ascii")))
+        return raw
+
+
+# The names `httpx.Request` fills in itself (VendorClient._built).
+_FILLED_IN = frozenset({b"host", b"content-length", b"content-type", b"transfer-encoding"})
+# `json.dumps` as httpx calls it, its encoder made once (VendorClient._built).
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 # What a request may name to go the short way (VendorClient._lean_send).
 _LEAN_OPTIONS = frozenset({"content", "json", "headers", "auth"})
