@@ -380,3 +380,65 @@ def test_the_readme_write_examples_run_verbatim(
     assert "errors" not in answer, answer
     assert answer["data"]["createTemplateSeal"]["userErrors"] == []
     assert answer["data"]["authorizeSeal"]["userErrors"] == []
+
+
+def test_a_stopping_server_completes_its_subscriptions_and_exits() -> None:
+    """uvicorn waits for every connection to close before it stops, and a subscription's stays
+    open for as long as its client does: on SIGTERM the gateway completes the subscriptions
+    over SSE (uvicorn closes a WebSocket itself), and the process exits."""
+    import threading
+
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.events_client import SUBSCRIPTION, connected
+
+    url, process, _ = start_serving()
+    sse: list[str] = []
+    ws: list[dict[str, object]] = []
+    ready = threading.Barrier(3, timeout=20)
+
+    def over_sse() -> None:
+        body = {"query": SUBSCRIPTION, "variables": {}}
+        with httpx.stream(
+            "POST",
+            f"{url}/graphql",
+            json=body,
+            headers={"Accept": "text/event-stream"},
+            timeout=30,  # longer than the stop may take: the client does not leave first
+        ) as response:
+            chunks = response.iter_text()
+            sse.append(next(chunks))
+            ready.wait()
+            sse.extend(chunks)
+
+    def over_ws() -> None:
+        with connected(url, init={}) as subscriber:
+            subscriber.subscribe(SUBSCRIPTION)
+            ready.wait()
+            while True:
+                try:
+                    ws.append(subscriber.message(timeout=20))
+                except ConnectionClosed as closed:
+                    ws.append({"closed": closed.rcvd.code if closed.rcvd else None})
+                    return
+
+    clients = [threading.Thread(target=over_sse), threading.Thread(target=over_ws)]
+    try:
+        for client in clients:
+            client.start()
+        ready.wait()
+        time.sleep(0.5)  # the WebSocket's subscription under way
+        started = time.monotonic()
+        process.terminate()
+        process.wait(timeout=15)
+        assert time.monotonic() - started < 5
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for client in clients:
+            client.join(timeout=10)
+    assert sse[0] == ": ok\n\n"
+    assert "".join(sse[1:]).replace(": ping\n\n", "") == "event: complete\ndata: \n\n"
+    # uvicorn closes a WebSocket itself, as Service Restart: graphql-ws clients reconnect
+    assert ws == [{"closed": 1012}]

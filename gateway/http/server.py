@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.http.guards import JSON_TYPE, refusal_body
+from gateway.http.subscriptions import end_subscriptions
 from gateway.settings import DEFAULTS
 
 
@@ -69,6 +70,13 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.pipeline:
             self.head_since = self.loop.time()
+
+    def shutdown(self) -> None:
+        """The server stops (uvicorn calls this on each connection, then waits for them all
+        to close): the subscriptions streamed over SSE are completed, else they would hold
+        the server open for as long as their clients stay."""
+        end_subscriptions(self.loop)
+        super().shutdown()
 
     @classmethod
     def _sweep_later(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:

@@ -12,7 +12,8 @@
 Limits, the same on both: subscriptions per caller and per process (a subscription holds a
 place from its start to its end, beside the requests' admission), a heartbeat on quiet
 streams, and idle and total lifetimes after which the gateway completes the subscription
-(the client resumes from its last cursor)."""
+(the client resumes from its last cursor). A server that stops completes them the same way
+(`end_subscriptions`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import contextlib
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,12 +54,38 @@ class Pacing:
     lifetime_s: float
 
 
+# The subscriptions each event loop streams (a callback that ends each), and the loops whose
+# server stops (see `end_subscriptions`).
+_STREAMING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_STOPPING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def end_subscriptions(loop: asyncio.AbstractEventLoop) -> None:
+    """Completes every subscription `loop` streams, and any that starts there from now on, as
+    their lifetime does (the client resumes from its last cursor). Called as the server
+    stops: it waits for every connection to close first, and a subscription's stays open as
+    long as its client does."""
+    _STOPPING.add(loop)
+    for end in _STREAMING.pop(loop, set()):
+        end()
+
+
 async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]:
     """The stream's answers, with None at each heartbeat moment; it ends when the stream does,
-    after `idle_s` without an answer, or after `lifetime_s`. The stream is read by a task of
-    its own into a queue of one (a slow client holds one answer, not a backlog), so waiting
-    with a timeout never interrupts the stream itself."""
+    after `idle_s` without an answer, after `lifetime_s`, or when the server stops. The stream
+    is read by a task of its own into a queue of one (a slow client holds one answer, not a
+    backlog), so waiting with a timeout never interrupts the stream itself."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+    loop = asyncio.get_running_loop()
+    ending = False
+
+    def end() -> None:
+        nonlocal ending
+        ending = True
+        if queue.empty():  # else the answer it holds is taken first, and then `ending` read
+            queue.put_nowait(_END)
 
     async def pump() -> None:
         try:
@@ -69,8 +97,10 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
 
     pumping = asyncio.create_task(pump())
     started = last = time.monotonic()
+    ends = _STREAMING.setdefault(loop, set())
+    ends.add(end)
     try:
-        while True:
+        while not ending and loop not in _STOPPING:
             now = time.monotonic()
             until = min(now + pacing.heartbeat_s, last + pacing.idle_s, started + pacing.lifetime_s)
             try:
@@ -86,6 +116,7 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
             last = time.monotonic()
             yield item
     finally:
+        ends.discard(end)
         pumping.cancel()
         with contextlib.suppress(BaseException):
             await pumping
