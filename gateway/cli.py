@@ -29,10 +29,14 @@ from gateway.shared import UNAVAILABLE, RedisAddress
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from gateway.config import Settings
+
 # The app, the sandbox and the callers' keys are imported by the commands that use them: the
 # supervisor of `serve --workers N` never builds an app, and stays a small process.
 
 log = logging.getLogger("gateway")
+# Seconds a stopping server gives its requests beyond the request deadline.
+STOP_MARGIN_S = 5.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -82,6 +86,18 @@ def loopback_url(host: str, port: int) -> str:
     if host in ("0.0.0.0", "", "::"):  # noqa: S104 (reading the bind address, not binding)
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def server_deadlines(settings: Settings) -> dict[str, float]:
+    """The HTTP server's deadlines: for a request's head and body, and for the requests still
+    running when it stops (each has `request_deadline_s` at the vendors; one still running a
+    while after that, such as a stream to a client that stopped reading, is cancelled rather
+    than holding the stop up)."""
+    return {
+        "head_timeout_s": settings.header_timeout_s,
+        "body_timeout_s": settings.body_timeout_s,
+        "timeout_graceful_shutdown": settings.request_deadline_s + STOP_MARGIN_S,
+    }
 
 
 def serve_app(app: object, sock: socket.socket, log_level: str, **deadlines: float) -> None:
@@ -200,10 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("metrics at %s/metrics", bound_url(host, metrics_port))
     if settings.graphiql_fetch:
         fetch_graphiql_in_background(settings.graphiql_assets)
-    deadlines = {
-        "head_timeout_s": settings.header_timeout_s,
-        "body_timeout_s": settings.body_timeout_s,
-    }
+    deadlines = server_deadlines(settings)
     if workers == 1:
         from gateway.http.app import configure_tracing, create_app
         from gateway.http.reload import Reloading

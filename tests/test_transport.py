@@ -171,6 +171,9 @@ BUILT = [
     (None, {"a": 1}, {"Accept": "text/plain"}, False),
     (b"", None, None, False),  # an empty body
     (None, None, {"userId": "1"}, False),  # no body
+    (None, {"a": 1}, [("userId", "1"), ("userId", "2")], False),  # not a dict: may repeat
+    (None, {"a": 1}, httpx.Headers([("userId", "1"), ("userId", "2")]), False),
+    (None, {"a": 1}, {"userId": b"1"}, False),  # not text
 ]
 
 
@@ -179,7 +182,7 @@ def test_a_request_built_the_short_way_is_the_one_httpx_builds(
     monkeypatch: pytest.MonkeyPatch,
     content: bytes | None,
     json: object,
-    headers: dict[str, str] | None,
+    headers: Any,
     short: bool,
 ) -> None:
     """`SEALGW_LEAN_VENDOR_SEND` builds a vendor request without httpx's merging: the same

@@ -73,8 +73,8 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def shutdown(self) -> None:
         """The server stops (uvicorn calls this on each connection, then waits for them all
-        to close): the subscriptions streamed over SSE are completed, else they would hold
-        the server open for as long as their clients stay."""
+        to close): the subscriptions it streams are completed, else an SSE one would hold
+        the server open for as long as its client stays (uvicorn closes WebSockets itself)."""
         end_subscriptions(self.loop)
         super().shutdown()
 

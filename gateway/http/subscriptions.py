@@ -84,7 +84,7 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
     def end() -> None:
         nonlocal ending
         ending = True
-        if queue.empty():  # else the answer it holds is taken first, and then `ending` read
+        if queue.empty():  # else the reader is not waiting on it, and reads `ending` next
             queue.put_nowait(_END)
 
     async def pump() -> None:

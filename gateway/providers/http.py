@@ -320,7 +320,7 @@ class VendorClient(httpx.AsyncClient):
         headers: dict[str, str] | None,
     ) -> httpx.Request:
         """The request `httpx.Request(...)` builds from the client's and the call's headers and
-        a JSON or bytes body, head and body byte for byte (tests/test_connections.py): the
+        a JSON or bytes body, head and body byte for byte (tests/test_transport.py): the
         headers listed once in their final order (Host, the client's, the call's, the content
         headers) rather than merged, set by default and prepended in four passes, and the JSON
         encoded by one encoder made once with `json.dumps`'s arguments. A case it does not
@@ -355,12 +355,13 @@ class VendorClient(httpx.AsyncClient):
         request.read()
         return request
 
-    def _raw_headers(
-        self, url: httpx.URL, headers: dict[str, str] | None
-    ) -> list[tuple[bytes, bytes]] | None:
+    def _raw_headers(self, url: httpx.URL, headers: object) -> list[tuple[bytes, bytes]] | None:
         """Host, the client's headers and the call's, as `httpx.Request` would order them;
-        None where a call's header would replace one of the client's (httpx moves it last)
-        or a header names what httpx fills in itself."""
+        None where the call's are not a dict of text (a list or `httpx.Headers` may repeat a
+        name), where one would replace one of the client's (httpx moves it last), or where a
+        header names what httpx fills in itself."""
+        if headers is not None and type(headers) is not dict:
+            return None
         client = self.headers.raw
         if self._names_of != client:
             names = {name.lower() for name, _ in client}
@@ -371,6 +372,8 @@ class VendorClient(httpx.AsyncClient):
             return None
         raw = [(b"Host", url.netloc), *client]
         for name, value in (headers or {}).items():
+            if type(name) is not str or type(value) is not str:
+                return None
             key = name.encode("ascii")  # as httpx encodes them: ASCII or an error
             if key.lower() in taken:
                 return None
