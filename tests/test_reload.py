@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from gateway.access.callers import new_key
 from gateway.ops.logs import JsonLines
@@ -103,6 +104,69 @@ def test_an_exception_is_a_field_of_its_line() -> None:
     assert "ValueError: boom" in event["exception"]
     assert "Traceback" in event["exception"]
     assert ISO_ZONED.match(event["time"])
+
+
+def test_a_reload_completes_the_subscriptions_of_the_app_it_takes_out_of_service(
+    sandbox_server: SandboxServer, tmp_path: Path
+) -> None:
+    """A subscription opened before a reload would go on with the old settings, a key the
+    tenants file no longer names included: the reload completes it (SSE: `complete`; a
+    WebSocket: `complete`, then 1012 at its next `subscribe`), and the client resumes on the
+    app in service, where that key is refused."""
+    import threading
+
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.events_client import SUBSCRIPTION, connected
+
+    path = tmp_path / "tenants.toml"
+    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
+    new, new_digest = new_key()
+    url, process, _ = start_serving(
+        SEALGW_TENANTS_FILE=str(path),
+        SEALGW_READY_INTERVAL="0",
+        ESIGN_SECRET=demo.ESIGN_APP_SECRET,
+    )
+    sse: list[str] = []
+    opened = threading.Event()
+
+    def over_sse() -> None:
+        body = {"query": SUBSCRIPTION, "variables": {}}
+        headers = {**AUTH, "Accept": "text/event-stream"}
+        with httpx.stream("POST", f"{url}/graphql", json=body, headers=headers, timeout=30) as r:
+            for chunk in r.iter_text():
+                sse.append(chunk)
+                opened.set()
+
+    streaming = threading.Thread(target=over_sse)
+    try:
+        streaming.start()
+        with connected(url) as subscriber:
+            subscriber.subscribe(SUBSCRIPTION)
+            assert opened.wait(10)
+            time.sleep(0.5)  # the WebSocket's subscription under way
+            path.write_text(tenants_file(sandbox_server, new_digest))
+            process.send_signal(signal.SIGHUP)
+            assert subscriber.message(timeout=10) == {"id": "1", "type": "complete"}
+            streaming.join(timeout=10)
+            assert not streaming.is_alive()
+            subscriber.subscribe(SUBSCRIPTION, operation_id="2")
+            with pytest.raises(ConnectionClosed) as closed:
+                subscriber.message(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1012
+        assert "".join(sse).replace(": ping\n\n", "") == ": ok\n\nevent: complete\ndata: \n\n"
+        # resumed: the removed key is refused by the app in service, the new one taken
+        with pytest.raises(ConnectionClosed) as refused, connected(url):
+            pass
+        assert refused.value.rcvd is not None
+        assert refused.value.rcvd.code == 4403
+        with connected(url, {"Authorization": f"Bearer {new}"}):
+            pass
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+        streaming.join(timeout=10)
 
 
 def workers_of(pid: int) -> set[int]:

@@ -1,8 +1,9 @@
 """Reloading one process on SIGHUP: the settings and the files they name (tenants, trusted
 documents) read again, and a fresh app built from them and put in service; the old one
-finishes the requests it took, then closes. A reload that fails (a broken setting or file)
-logs why and leaves the old app serving. With `--workers N`, uvicorn's supervisor does the
-same by replacing its workers."""
+finishes the requests it took, then closes, and its subscriptions are completed (their
+clients resume on the new one). A reload that fails (a broken setting or file) logs why and
+leaves the old app serving. With `--workers N`, uvicorn's supervisor does the same by
+replacing its workers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from gateway.config import ConfigError
+from gateway.http.subscriptions import SERVED_BY, Service, end_subscriptions
 
 log = logging.getLogger("gateway")
 
@@ -33,6 +35,8 @@ class Generation:
     in_flight: int = 0
     # set whenever it answers nothing
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    # what its subscriptions belong to (gateway/http/subscriptions.py)
+    service: Service = field(default_factory=Service)
 
 
 class Reloading:
@@ -63,9 +67,11 @@ class Reloading:
         assert generation is not None
         generation.in_flight += 1
         generation.idle.clear()
+        served_by = SERVED_BY.set(generation.service)
         try:
             await generation.app(scope, receive, send)
         finally:
+            SERVED_BY.reset(served_by)
             generation.in_flight -= 1
             if not generation.in_flight:
                 generation.idle.set()
@@ -129,6 +135,9 @@ class Reloading:
         self.reloads += 1
         log.info("reloaded: new requests are served with the new settings")
         if old is not None:
+            # its subscriptions would go on with the old settings (a removed key's included):
+            # completed, their clients resume on the new app
+            end_subscriptions(asyncio.get_running_loop(), old.service)
             # retired beside the next reload, not before it: its requests may take a while
             task = asyncio.get_running_loop().create_task(self._retire(old))
             self._retiring.add(task)

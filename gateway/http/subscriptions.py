@@ -12,7 +12,8 @@
 Limits, the same on both: subscriptions per caller and per process (a subscription holds a
 place from its start to its end, beside the requests' admission), a heartbeat on quiet
 streams, and idle and total lifetimes after which the gateway completes the subscription
-(the client resumes from its last cursor). A server that stops completes them the same way
+(the client resumes from its last cursor). A server that stops, and in a single process a
+reload for the subscriptions of the app it takes out of service, complete them the same way
 (`end_subscriptions`)."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,22 +56,45 @@ class Pacing:
     lifetime_s: float
 
 
-# The subscriptions each event loop streams (a callback that ends each), and the loops whose
-# server stops (see `end_subscriptions`).
-_STREAMING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, set[Callable[[], None]]] = (
-    weakref.WeakKeyDictionary()
-)
+class Service:
+    """An app in service in a process that reloads (`Reloading`: one per reload). What it
+    streams would go on with its settings (a key it no longer knows included) once a reload
+    takes it out of service: its subscriptions are then completed, and its WebSockets take no
+    more."""
+
+    __slots__ = ("retired",)
+
+    def __init__(self) -> None:
+        self.retired = False
+
+
+# The app in service that a request reached (set by `Reloading`; None where nothing reloads).
+SERVED_BY: ContextVar[Service | None] = ContextVar("sealgw_served_by", default=None)
+# The subscriptions each event loop streams (a callback that ends each, and its app), and the
+# loops whose server stops.
+_STREAMING: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[Callable[[], None], Service | None]
+] = weakref.WeakKeyDictionary()
 _STOPPING: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
-def end_subscriptions(loop: asyncio.AbstractEventLoop) -> None:
-    """Completes every subscription `loop` streams, and any that starts there from now on, as
-    their lifetime does (the client resumes from its last cursor). Called as the server
+def end_subscriptions(loop: asyncio.AbstractEventLoop, retired: Service | None = None) -> None:
+    """Completes the subscriptions `loop` streams, as their lifetime does (the client resumes
+    from its last cursor): those of the `retired` app, or without one every one (the server
     stops: it waits for every connection to close first, and a subscription's stays open as
-    long as its client does."""
-    _STOPPING.add(loop)
-    for end in _STREAMING.pop(loop, set()):
-        end()
+    long as its client does); and any that starts there from now on."""
+    if retired is None:
+        _STOPPING.add(loop)
+    else:
+        retired.retired = True
+    for end, service in list(_STREAMING.get(loop, {}).items()):
+        if retired is None or service is retired:
+            end()
+
+
+def _ended(loop: asyncio.AbstractEventLoop, service: Service | None) -> bool:
+    """Whether what streams on `loop` for `service` must end (`end_subscriptions`)."""
+    return loop in _STOPPING or (service is not None and service.retired)
 
 
 async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]:
@@ -97,10 +122,11 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
 
     pumping = asyncio.create_task(pump())
     started = last = time.monotonic()
-    ends = _STREAMING.setdefault(loop, set())
-    ends.add(end)
+    service = SERVED_BY.get()
+    ends = _STREAMING.setdefault(loop, {})
+    ends[end] = service
     try:
-        while not ending and loop not in _STOPPING:
+        while not ending and not _ended(loop, service):
             now = time.monotonic()
             until = min(now + pacing.heartbeat_s, last + pacing.idle_s, started + pacing.lifetime_s)
             try:
@@ -116,7 +142,7 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
             last = time.monotonic()
             yield item
     finally:
-        ends.discard(end)
+        ends.pop(end, None)
         pumping.cancel()
         with contextlib.suppress(BaseException):
             await pumping
@@ -292,6 +318,9 @@ class _Connection:
             elif kind == "connection_init":
                 raise Close(4429, "Too many initialisation requests")
             elif kind == "subscribe":
+                if _ended(asyncio.get_running_loop(), SERVED_BY.get()):
+                    # its app is out of service: the client reconnects to the one in service
+                    raise Close(1012, "Service Restart")
                 await self._subscribe(message)
             elif kind == "complete":
                 task = self.running.pop(str(message.get("id")), None)
