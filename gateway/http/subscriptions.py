@@ -99,9 +99,10 @@ def _ended(loop: asyncio.AbstractEventLoop, service: Service | None) -> bool:
 
 async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]:
     """The stream's answers, with None at each heartbeat moment; it ends when the stream does,
-    after `idle_s` without an answer, after `lifetime_s`, or when the server stops. The stream
-    is read by a task of its own into a queue of one (a slow client holds one answer, not a
-    backlog), so waiting with a timeout never interrupts the stream itself."""
+    after `idle_s` without an answer, after `lifetime_s`, or when the server stops or a reload
+    takes its app out of service (`end_subscriptions`). The stream is read by a task of its
+    own into a queue of one (a slow client holds one answer, not a backlog), so waiting with a
+    timeout never interrupts the stream itself."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
     loop = asyncio.get_running_loop()
     ending = False

@@ -324,8 +324,8 @@ class VendorClient(httpx.AsyncClient):
         headers listed once in their final order (Host, the client's, the call's, the content
         headers) rather than merged, set by default and prepended in four passes, and the JSON
         encoded by one encoder made once with `json.dumps`'s arguments. A case it does not
-        cover (no body or an empty one, a call's header that replaces one of the client's or
-        names what httpx fills in) is built by httpx itself."""
+        cover (no body or an empty one, the call's headers not a dict of text, one that
+        replaces one of the client's or names what httpx fills in) is built by httpx itself."""
         extensions = {"timeout": self.timeout.as_dict()}
         raw = self._raw_headers(url, headers)
         if raw is not None:
