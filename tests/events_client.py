@@ -5,6 +5,7 @@ the `sealEvents` query."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,3 +188,22 @@ def sse_events(
                 elif line.startswith("data:") and kind == "complete":
                     return found
     return found
+
+
+def sse_to_the_end(
+    gateway_url: str, headers: dict[str, str], chunks: list[str], opened: threading.Event
+) -> None:
+    """An SSE subscription to every event, read until the gateway ends it: its text appended
+    to `chunks` as it comes, `opened` set at the first (the gateway's `: ok`). The client waits
+    30 s for each chunk, longer than a test waits for the gateway to end it."""
+    body = {"query": SUBSCRIPTION, "variables": {}}
+    with httpx.stream(
+        "POST",
+        f"{gateway_url}/graphql",
+        json=body,
+        headers={**headers, "Accept": "text/event-stream"},
+        timeout=30,
+    ) as response:
+        for chunk in response.iter_text():
+            chunks.append(chunk)
+            opened.set()

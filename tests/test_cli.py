@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from gateway.cli import bound_url, loopback_url
 from tests.conftest import SandboxServer
+from tests.events_client import SUBSCRIPTION, connected, sse_to_the_end
 
 ROOT = Path(__file__).resolve().parent.parent
 BASH = shutil.which("bash") or "/bin/bash"
@@ -386,62 +389,32 @@ def test_a_stopping_server_completes_its_subscriptions_and_exits() -> None:
     """uvicorn waits for every connection to close before it stops, and a subscription's stays
     open for as long as its client does: on SIGTERM the gateway completes the subscriptions
     over SSE (uvicorn closes a WebSocket itself), and the process exits."""
-    import threading
-
-    from websockets.exceptions import ConnectionClosed
-
-    from tests.events_client import SUBSCRIPTION, connected
-
     url, process, _ = start_serving()
     sse: list[str] = []
-    ws: list[dict[str, object]] = []
-    ready = threading.Barrier(3, timeout=20)
-
-    def over_sse() -> None:
-        body = {"query": SUBSCRIPTION, "variables": {}}
-        with httpx.stream(
-            "POST",
-            f"{url}/graphql",
-            json=body,
-            headers={"Accept": "text/event-stream"},
-            timeout=30,  # longer than the stop may take: the client does not leave first
-        ) as response:
-            chunks = response.iter_text()
-            sse.append(next(chunks))
-            ready.wait()
-            sse.extend(chunks)
-
-    def over_ws() -> None:
-        with connected(url, init={}) as subscriber:
-            subscriber.subscribe(SUBSCRIPTION)
-            ready.wait()
-            while True:
-                try:
-                    ws.append(subscriber.message(timeout=20))
-                except ConnectionClosed as closed:
-                    ws.append({"closed": closed.rcvd.code if closed.rcvd else None})
-                    return
-
-    clients = [threading.Thread(target=over_sse), threading.Thread(target=over_ws)]
+    opened = threading.Event()
+    streaming = threading.Thread(target=sse_to_the_end, args=(url, {}, sse, opened))
     try:
-        for client in clients:
-            client.start()
-        ready.wait()
-        time.sleep(0.5)  # the WebSocket's subscription under way
-        started = time.monotonic()
-        process.terminate()
-        process.wait(timeout=15)
-        assert time.monotonic() - started < 5
+        with connected(url, init={}) as subscriber:
+            streaming.start()
+            subscriber.subscribe(SUBSCRIPTION)
+            assert opened.wait(10)
+            time.sleep(0.5)  # the WebSocket's subscription under way
+            started = time.monotonic()
+            process.terminate()
+            process.wait(timeout=15)
+            assert time.monotonic() - started < 5
+            # uvicorn closes a WebSocket itself, as Service Restart: graphql-ws clients
+            # reconnect; nothing came before
+            with pytest.raises(ConnectionClosed) as closed:
+                subscriber.message(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1012
     finally:
         if process.poll() is None:
             process.kill()
         process.wait()
-        for client in clients:
-            client.join(timeout=10)
-    assert sse[0] == ": ok\n\n"
-    assert "".join(sse[1:]).replace(": ping\n\n", "") == "event: complete\ndata: \n\n"
-    # uvicorn closes a WebSocket itself, as Service Restart: graphql-ws clients reconnect
-    assert ws == [{"closed": 1012}]
+        streaming.join(timeout=10)
+    assert "".join(sse).replace(": ping\n\n", "") == ": ok\n\nevent: complete\ndata: \n\n"
 
 
 def test_a_stopping_server_waits_for_a_request_its_deadline_and_a_margin(

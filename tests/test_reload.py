@@ -8,18 +8,22 @@ import json
 import logging
 import re
 import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from gateway.access.callers import new_key
 from gateway.ops.logs import JsonLines
 from gateway.sandbox import state as demo
 from tests.conftest import AUTH, SUITE_DIGEST, SandboxServer
+from tests.events_client import SUBSCRIPTION, connected, sse_to_the_end
 from tests.test_cli import start_serving
 from tests.test_observability import metric
 
@@ -41,18 +45,27 @@ def tenants_file(sandbox_server: SandboxServer, *digests: str) -> str:
     )
 
 
+def serving_the_suites_key(
+    sandbox_server: SandboxServer, path: Path, *args: str, **env: str
+) -> tuple[str, subprocess.Popen[str]]:
+    """`seal-gateway serve ARGS` whose tenants file, at `path`, names the suite's key."""
+    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
+    url, process, _ = start_serving(
+        *args,
+        SEALGW_TENANTS_FILE=str(path),
+        SEALGW_READY_INTERVAL="0",
+        ESIGN_SECRET=demo.ESIGN_APP_SECRET,
+        **env,
+    )
+    return url, process
+
+
 def test_sighup_reloads_the_tenants_file_with_one_worker(
     sandbox_server: SandboxServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "tenants.toml"
-    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
     new, new_digest = new_key()
-    url, process, _ = start_serving(
-        SEALGW_TENANTS_FILE=str(path),
-        SEALGW_READY_INTERVAL="0",
-        SEALGW_LOG_FORMAT="json",
-        ESIGN_SECRET=demo.ESIGN_APP_SECRET,
-    )
+    url, process = serving_the_suites_key(sandbox_server, path, SEALGW_LOG_FORMAT="json")
     fresh = {"Authorization": f"Bearer {new}"}
     try:
         assert httpx.post(f"{url}/graphql", json=SEALS, headers=AUTH).status_code == 200
@@ -113,32 +126,12 @@ def test_a_reload_completes_the_subscriptions_of_the_app_it_takes_out_of_service
     tenants file no longer names included: the reload completes it (SSE: `complete`; a
     WebSocket: `complete`, then 1012 at its next `subscribe`), and the client resumes on the
     app in service, where that key is refused."""
-    import threading
-
-    from websockets.exceptions import ConnectionClosed
-
-    from tests.events_client import SUBSCRIPTION, connected
-
     path = tmp_path / "tenants.toml"
-    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
     new, new_digest = new_key()
-    url, process, _ = start_serving(
-        SEALGW_TENANTS_FILE=str(path),
-        SEALGW_READY_INTERVAL="0",
-        ESIGN_SECRET=demo.ESIGN_APP_SECRET,
-    )
+    url, process = serving_the_suites_key(sandbox_server, path)
     sse: list[str] = []
     opened = threading.Event()
-
-    def over_sse() -> None:
-        body = {"query": SUBSCRIPTION, "variables": {}}
-        headers = {**AUTH, "Accept": "text/event-stream"}
-        with httpx.stream("POST", f"{url}/graphql", json=body, headers=headers, timeout=30) as r:
-            for chunk in r.iter_text():
-                sse.append(chunk)
-                opened.set()
-
-    streaming = threading.Thread(target=over_sse)
+    streaming = threading.Thread(target=sse_to_the_end, args=(url, AUTH, sse, opened))
     try:
         streaming.start()
         with connected(url) as subscriber:
@@ -190,19 +183,17 @@ def test_sighup_with_several_workers_keeps_them_serving_through_a_broken_file(
     from tests.redis_servers import single_server
 
     path = tmp_path / "tenants.toml"
-    path.write_text(tenants_file(sandbox_server, SUITE_DIGEST))
     new, new_digest = new_key()
     fresh = {"Authorization": f"Bearer {new}"}
     with single_server() as redis:
-        url, process, _ = start_serving(
+        url, process = serving_the_suites_key(
+            sandbox_server,
+            path,
             "--workers",
             "2",
-            SEALGW_TENANTS_FILE=str(path),
             SEALGW_REDIS_URL=redis.url,
-            SEALGW_READY_INTERVAL="0",
             SEALGW_LOG_FORMAT="json",
             SEALGW_METRICS_PORT="0",
-            ESIGN_SECRET=demo.ESIGN_APP_SECRET,
         )
         try:
             assert process.stdout is not None

@@ -105,12 +105,10 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
     timeout never interrupts the stream itself."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
     loop = asyncio.get_running_loop()
-    ending = False
 
     def end() -> None:
-        nonlocal ending
-        ending = True
-        if queue.empty():  # else the reader is not waiting on it, and reads `ending` next
+        """Wakes the reader (`end_subscriptions` has marked the stream's end)."""
+        if queue.empty():  # else the reader is not waiting on it, and sees the mark next
             queue.put_nowait(_END)
 
     async def pump() -> None:
@@ -127,7 +125,7 @@ async def paced(stream: Stream, pacing: Pacing) -> AsyncIterator[Outcome | None]
     ends = _STREAMING.setdefault(loop, {})
     ends[end] = service
     try:
-        while not ending and not _ended(loop, service):
+        while not _ended(loop, service):
             now = time.monotonic()
             until = min(now + pacing.heartbeat_s, last + pacing.idle_s, started + pacing.lifetime_s)
             try:

@@ -222,10 +222,6 @@ class VendorClient(httpx.AsyncClient):
         super().__init__(**kwargs)
         self._endpoints: dict[str, httpx.URL] = {}
         self._lean = lean
-        # the client's headers as `_raw_headers` last read them, and the names a call's may
-        # not take (None: the client's own name one that httpx fills in)
-        self._names_of: list[tuple[bytes, bytes]] | None = None
-        self._taken: frozenset[bytes] | None = None
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -363,13 +359,10 @@ class VendorClient(httpx.AsyncClient):
         if headers is not None and type(headers) is not dict:
             return None
         client = self.headers.raw
-        if self._names_of != client:
-            names = {name.lower() for name, _ in client}
-            self._names_of = client
-            self._taken = None if names & _FILLED_IN else frozenset(names | _FILLED_IN)
-        taken = self._taken
-        if taken is None or not url.host:
+        taken = {name.lower() for name, _ in client}
+        if not taken.isdisjoint(_FILLED_IN) or not url.host:
             return None
+        taken |= _FILLED_IN
         raw = [(b"Host", url.netloc), *client]
         for name, value in (headers or {}).items():
             if type(name) is not str or type(value) is not str:
