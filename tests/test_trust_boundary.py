@@ -100,6 +100,81 @@ def test_no_spelling_of_an_anonymous_get_reads_anything(
     assert vendor_calls(tenants_gateway) == 0
 
 
+# POST bodies naming an operation in every spelling a client or an attacker might send: JSON
+# keys cased or escaped, a batch, stored documents, GraphQL's own media type, a form, a
+# multipart upload, text that is JSON, and the query in the URL with an empty body
+_OPERATIONS = json.dumps({"query": 'mutation { deleteSeal(id: "x") { id } }', "variables": {}})
+POST_SPELLINGS: list[tuple[str, bytes]] = [
+    ("application/json", json.dumps({"query": SEALS}).encode()),
+    ("application/json; charset=utf-8", json.dumps({"query": SEALS}).encode()),
+    ("APPLICATION/JSON", json.dumps({"query": SEALS}).encode()),
+    ("application/json", json.dumps({"Query": SEALS}).encode()),
+    ("application/json", b'{"\\u0071uery": ' + json.dumps(SEALS).encode() + b"}"),
+    ("application/json", json.dumps({"query": SEALS, "query ": "x"}).encode()),
+    ("application/json", json.dumps([{"query": SEALS}, {"query": SEALS}]).encode()),
+    ("application/json", json.dumps({"documentId": "abc"}).encode()),
+    (
+        "application/json",
+        json.dumps(
+            {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}}
+        ).encode(),
+    ),
+    ("application/graphql", SEALS.encode()),
+    ("application/graphql-response+json", json.dumps({"query": SEALS}).encode()),
+    ("application/x-www-form-urlencoded", f"query={ENCODED_SEALS}".encode()),
+    ("application/x-www-form-urlencoded", f"%71uery={ENCODED_SEALS}".encode()),
+    ("text/plain", json.dumps({"query": SEALS}).encode()),
+    ("", json.dumps({"query": SEALS}).encode()),
+    (
+        "multipart/form-data; boundary=b",
+        b'--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n'
+        + _OPERATIONS.encode()
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="map"\r\n\r\n{}\r\n--b--\r\n',
+    ),
+    ("application/json", b""),
+]
+# what a request may carry in place of credentials: nothing, or a credential header that is
+# empty or names no caller
+NO_CREDENTIALS: list[dict[str, str]] = [
+    {},
+    {"authorization": ""},
+    {"authorization": "Bearer"},
+    {"authorization": "Bearer  sgw_nope"},
+    {"authorization": "bearer sgw_nope"},
+    {"authorization": "Basic dXNlcjpwYXNz"},
+    {"x-api-key": ""},
+    {"x-api-key": "sgw_nope"},
+]
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/subgraph"])
+def test_no_spelling_of_a_post_without_credentials_runs_anything(
+    tenants_gateway: TenantsGateway, path: str
+) -> None:
+    """Every spelling of an operation's parameters by POST (and with the query in the URL),
+    as JSON or as a stream (SSE), without credentials or with empty or unknown ones: a coded
+    401 before anything is read, never data, and no vendor called."""
+    client = tenants_gateway.client
+    for content_type, body in POST_SPELLINGS:
+        for credentials in NO_CREDENTIALS:
+            for accept in ("application/json", "text/event-stream"):
+                headers = {"accept": accept, "apollo-require-preflight": "1", **credentials}
+                if content_type:
+                    headers["content-type"] = content_type
+                for url in (
+                    f"{tenants_gateway.url}{path}",
+                    f"{tenants_gateway.url}{path}?query={ENCODED_SEALS}",
+                ):
+                    response = client.post(url, content=body, headers=headers)
+                    case = (content_type, body[:40], credentials, accept, url[-20:])
+                    assert response.status_code == 401, (case, response.text[:200])
+                    assert response.json()["errors"][0]["extensions"]["code"] == (
+                        "UNAUTHENTICATED"
+                    ), case
+                    assert "data" not in response.json(), case
+    assert vendor_calls(tenants_gateway) == 0
+
+
 @pytest.mark.parametrize("path", ["/graphql", "/subgraph"])
 @pytest.mark.parametrize(
     ("messages", "code"),
