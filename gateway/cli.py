@@ -88,24 +88,25 @@ def loopback_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def server_deadlines(settings: Settings) -> dict[str, float]:
-    """The HTTP server's deadlines: for a request's head and body, and for the requests still
-    running when it stops (each has `request_deadline_s` at the vendors; one still running a
-    while after that, such as a stream to a client that stopped reading, is cancelled rather
-    than holding the stop up)."""
+def server_options(settings: Settings) -> dict[str, float]:
+    """The HTTP server's settings: the deadlines for a request's head and body, and for the
+    requests still running when it stops (each has `request_deadline_s` at the vendors; one
+    still running a while after that, such as a stream to a client that stopped reading, is
+    cancelled rather than holding the stop up); the busy poll's window."""
     return {
         "head_timeout_s": settings.header_timeout_s,
         "body_timeout_s": settings.body_timeout_s,
         "timeout_graceful_shutdown": settings.request_deadline_s + STOP_MARGIN_S,
+        "busy_poll_s": settings.busy_poll_us / 1e6,
     }
 
 
-def serve_app(app: object, sock: socket.socket, log_level: str, **deadlines: float) -> None:
-    config = GatewayConfig(app, log_level=log_level.lower(), lifespan="on", **deadlines)
+def serve_app(app: object, sock: socket.socket, log_level: str, **options: float) -> None:
+    config = GatewayConfig(app, log_level=log_level.lower(), lifespan="on", **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_workers(workers: int, sock: socket.socket, log_level: str, **deadlines: float) -> None:
+def serve_workers(workers: int, sock: socket.socket, log_level: str, **options: float) -> None:
     """`workers` processes sharing the listening socket, each building its own app from the
     environment; uvicorn's supervisor restarts one that dies."""
     from uvicorn.supervisors import Multiprocess
@@ -116,7 +117,7 @@ def serve_workers(workers: int, sock: socket.socket, log_level: str, **deadlines
         workers=workers,
         log_level=log_level.lower(),
         lifespan="on",
-        **deadlines,
+        **options,
     )
     Multiprocess(config, sockets=[sock]).run()
 
@@ -216,7 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("metrics at %s/metrics", bound_url(host, metrics_port))
     if settings.graphiql_fetch:
         fetch_graphiql_in_background(settings.graphiql_assets)
-    deadlines = server_deadlines(settings)
+    options = server_options(settings)
     if workers == 1:
         from gateway.http.app import configure_tracing, create_app
         from gateway.http.reload import Reloading
@@ -235,9 +236,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return create_app(fresh, extra_routes if fresh.sandbox else ())
 
         app = Reloading(create_app(settings, extra_routes), rebuild)
-        serve_app(app, sock, settings.log_level, **deadlines)
+        serve_app(app, sock, settings.log_level, **options)
     else:
-        serve_workers(workers, sock, settings.log_level, **deadlines)
+        serve_workers(workers, sock, settings.log_level, **options)
     return 0
 
 

@@ -125,6 +125,7 @@ class ServerThread:
             deadlines = {
                 "head_timeout_s": settings.header_timeout_s,
                 "body_timeout_s": settings.body_timeout_s,
+                "busy_poll_s": settings.busy_poll_us / 1e6,
             }
         config = GatewayConfig(app, lifespan="on", access_log=False, **deadlines)
         self.server = uvicorn.Server(config)

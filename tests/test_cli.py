@@ -422,10 +422,10 @@ def test_a_stopping_server_waits_for_a_request_its_deadline_and_a_margin(
 ) -> None:
     """A request still running that long after the server began to stop (a stream to a client
     that stopped reading) is cancelled rather than holding the stop up."""
-    from gateway.cli import STOP_MARGIN_S, server_deadlines
+    from gateway.cli import STOP_MARGIN_S, server_options
     from gateway.config import load_settings
     from gateway.http.server import GatewayConfig
 
     monkeypatch.setenv("SEALGW_REQUEST_DEADLINE", "2")
-    config = GatewayConfig(object(), **server_deadlines(load_settings()))
+    config = GatewayConfig(object(), **server_options(load_settings()))
     assert config.timeout_graceful_shutdown == 2 + STOP_MARGIN_S

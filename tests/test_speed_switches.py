@@ -14,6 +14,7 @@ import httpx
 import pytest
 from starlette.routing import Router
 
+from gateway.http.server import BusyPoll
 from gateway.providers.connections import ConnectionPool
 from gateway.providers.http import VendorClient
 from gateway.sandbox import Sandbox
@@ -91,6 +92,22 @@ def test_lean_vendor_send_answers_the_same_bytes(
     gateways = (start_gateway(), start_gateway(SEALGW_LEAN_VENDOR_SEND="off"))
     documents = run_all(gateways)
     assert sends.calls >= documents
+    for fault in FAULTS:
+        sandbox.faults[:] = [fault]
+        for document in query_documents():
+            compare(gateways, document, VARIABLES[1])
+    sandbox.faults[:] = []
+
+
+def test_busy_poll_answers_the_same_bytes(
+    start_gateway: StartGateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event loop kept awake between requests: the same answers, healthy and with vendors
+    failing (the window is long enough to be open through each whole request)."""
+    turns = Counted(monkeypatch, BusyPoll, "_turn")
+    gateways = (start_gateway(SEALGW_BUSY_POLL_US="50000"), start_gateway())
+    documents = run_all(gateways)
+    assert turns.calls >= documents
     for fault in FAULTS:
         sandbox.faults[:] = [fault]
         for document in query_documents():

@@ -6,11 +6,17 @@ time holds a connection, and its request a place, forever. Here a request's head
 complete within `head_timeout_s` of the connection opening or the previous answer going out,
 and its body within `body_timeout_s` of its head; else the client gets a 408 and the
 connection is closed (an app waiting for the body sees the client leave). A sweep once a
-second checks every connection: the request path itself pays nothing for the deadlines."""
+second checks every connection: the request path itself pays nothing for the deadlines.
+
+With `busy_poll_s` (SEALGW_BUSY_POLL_US), the event loop polls its sockets without sleeping for
+that long after a request begins or ends (`BusyPoll`): latency bought with CPU, for a gateway
+with a core of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from typing import Any, ClassVar
 
 import uvicorn
@@ -31,11 +37,13 @@ class GatewayConfig(uvicorn.Config):
         *,
         head_timeout_s: float = DEFAULTS.header_timeout_s,
         body_timeout_s: float = DEFAULTS.body_timeout_s,
+        busy_poll_s: float = DEFAULTS.busy_poll_us / 1e6,
         **options: Any,
     ) -> None:
         super().__init__(app, http=DeadlineProtocol, log_config=None, **options)
         self.head_timeout_s = head_timeout_s
         self.body_timeout_s = body_timeout_s
+        self.busy_poll_s = busy_poll_s
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -51,10 +59,14 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.head_begun = False
         if self.loop not in self._sweepers:
             self._sweep_later(self.loop, self.connections)
+        config: Any = self.config  # a GatewayConfig (uvicorn's type is its own Config)
+        self.busy_poll = BusyPoll.of(self.loop, config.busy_poll_s)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.head_begun = True
+        if self.busy_poll is not None:
+            self.busy_poll.extend()
 
     def on_headers_complete(self) -> None:
         self.head_since = None
@@ -70,6 +82,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not self.pipeline:
             self.head_since = self.loop.time()
+        if self.busy_poll is not None:
+            self.busy_poll.extend()
 
     def shutdown(self) -> None:
         """The server stops (uvicorn calls this on each connection, then waits for them all
@@ -125,3 +139,51 @@ class DeadlineProtocol(HttpToolsProtocol):
             + b"\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)
             + body
         )
+
+
+class BusyPoll:
+    """Keeps an event loop from sleeping for `window_s` after the last call to `extend`.
+
+    Each request's answer from a vendor, and the client's next request, arrive a fraction of
+    a millisecond after the loop last had work. A loop that sleeps in between lets its CPU go
+    idle (on a VM: halt and hand the core back), and each wake-up then pays for the switch and
+    for caches gone cold: measured in bench/RESULTS.md at about 0.2 ms of a sequential
+    request's latency. While a window is open, a callback scheduled for the next turn makes
+    the loop poll its sockets with a timeout of zero, so it never sleeps; the CPU it spends is
+    the price, which is why the window is off unless SEALGW_BUSY_POLL_US sets it."""
+
+    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BusyPoll]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, window_s: float) -> None:
+        self.loop = loop
+        self.window_s = window_s
+        # when the window closes; 0.0 while the loop is allowed to sleep
+        self.until = 0.0
+        self.turns = 0  # turns of the loop spent polling (for tests and benchmarks)
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop, window_s: float) -> BusyPoll | None:
+        """The loop's busy poll (one per loop, shared by its connections); None when off."""
+        if window_s <= 0:
+            return None
+        busy_poll = cls._by_loop.get(loop)
+        if busy_poll is None or busy_poll.window_s != window_s:
+            busy_poll = cls._by_loop[loop] = cls(loop, window_s)
+        return busy_poll
+
+    def extend(self) -> None:
+        """Keep the loop awake until `window_s` from now."""
+        idle = not self.until
+        self.until = time.perf_counter() + self.window_s
+        if idle:
+            self.loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        # not loop.time(): uvloop's clock moves in whole milliseconds
+        if time.perf_counter() < self.until:
+            self.turns += 1
+            self.loop.call_soon(self._turn)
+        else:
+            self.until = 0.0
