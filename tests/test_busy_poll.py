@@ -5,6 +5,8 @@ request begins or ends, then allowed to sleep again; on asyncio's loop and on uv
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -72,3 +74,13 @@ def test_the_setting_reaches_the_server_and_is_off_by_default() -> None:
 def test_a_window_out_of_bounds_is_refused_by_name(value: str) -> None:
     with pytest.raises(ConfigError, match="SEALGW_BUSY_POLL_US"):
         load_settings({"SEALGW_BUSY_POLL_US": value})
+
+
+def test_a_closed_loop_is_not_kept_alive_by_its_busy_poll() -> None:
+    loop = asyncio.new_event_loop()
+    assert BusyPoll.of(loop, 0.001) is not None
+    loop.close()
+    seen = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert seen() is None

@@ -156,8 +156,8 @@ class BusyPoll:
         weakref.WeakKeyDictionary()
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, window_s: float) -> None:
-        self.loop = loop
+    def __init__(self, window_s: float) -> None:
+        # (no reference to its loop: the loop is the key of `_by_loop`, which holds it weakly)
         self.window_s = window_s
         # when the window closes; 0.0 while the loop is allowed to sleep
         self.until = 0.0
@@ -170,20 +170,20 @@ class BusyPoll:
             return None
         busy_poll = cls._by_loop.get(loop)
         if busy_poll is None or busy_poll.window_s != window_s:
-            busy_poll = cls._by_loop[loop] = cls(loop, window_s)
+            busy_poll = cls._by_loop[loop] = cls(window_s)
         return busy_poll
 
     def extend(self) -> None:
-        """Keep the loop awake until `window_s` from now."""
+        """Keep the running loop awake until `window_s` from now."""
         idle = not self.until
         self.until = time.perf_counter() + self.window_s
         if idle:
-            self.loop.call_soon(self._turn)
+            asyncio.get_running_loop().call_soon(self._turn)
 
     def _turn(self) -> None:
         # not loop.time(): uvloop's clock moves in whole milliseconds
         if time.perf_counter() < self.until:
             self.turns += 1
-            self.loop.call_soon(self._turn)
+            asyncio.get_running_loop().call_soon(self._turn)
         else:
             self.until = 0.0
