@@ -40,7 +40,7 @@ def test_the_loop_polls_through_the_window_then_sleeps(
         await asyncio.sleep(0.03)
         assert busy_poll.turns == turns  # and the loop sleeps again
         busy_poll.extend()  # until the next request
-        busy_poll.extend()  # (extending an open window starts nothing more)
+        busy_poll.extend()  # (a second call while open only moves the end of the window)
         await asyncio.sleep(0.01)
         assert busy_poll.turns >= turns + 50
 
