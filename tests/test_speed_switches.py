@@ -69,6 +69,17 @@ def run_all(gateways: tuple[Gateway, Gateway]) -> int:
     return len(documents)
 
 
+def run_with_faults(gateways: tuple[Gateway, Gateway], sandbox: Sandbox) -> None:
+    """Every document again with each of the sandbox's vendor faults in turn."""
+    try:
+        for fault in FAULTS:
+            sandbox.faults[:] = [fault]
+            for document in query_documents():
+                compare(gateways, document, VARIABLES[1])
+    finally:
+        sandbox.faults[:] = []
+
+
 def test_direct_vendor_http_answers_the_same_bytes(
     start_gateway: StartGateway, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,11 +87,7 @@ def test_direct_vendor_http_answers_the_same_bytes(
     gateways = (start_gateway(), start_gateway(SEALGW_DIRECT_VENDOR_HTTP="off"))
     documents = run_all(gateways)
     assert exchanges.calls >= documents
-    for fault in FAULTS:
-        sandbox.faults[:] = [fault]
-        for document in query_documents():
-            compare(gateways, document, VARIABLES[1])
-    sandbox.faults[:] = []
+    run_with_faults(gateways, sandbox)
 
 
 def test_lean_vendor_send_answers_the_same_bytes(
@@ -92,11 +99,7 @@ def test_lean_vendor_send_answers_the_same_bytes(
     gateways = (start_gateway(), start_gateway(SEALGW_LEAN_VENDOR_SEND="off"))
     documents = run_all(gateways)
     assert sends.calls >= documents
-    for fault in FAULTS:
-        sandbox.faults[:] = [fault]
-        for document in query_documents():
-            compare(gateways, document, VARIABLES[1])
-    sandbox.faults[:] = []
+    run_with_faults(gateways, sandbox)
 
 
 def test_busy_poll_answers_the_same_bytes(
@@ -108,11 +111,7 @@ def test_busy_poll_answers_the_same_bytes(
     gateways = (start_gateway(SEALGW_BUSY_POLL_US="50000"), start_gateway())
     documents = run_all(gateways)
     assert turns.calls >= documents
-    for fault in FAULTS:
-        sandbox.faults[:] = [fault]
-        for document in query_documents():
-            compare(gateways, document, VARIABLES[1])
-    sandbox.faults[:] = []
+    run_with_faults(gateways, sandbox)
 
 
 # Requests of every kind the GraphQL paths answer (method, path, headers, body): operations by
