@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from collections.abc import Callable
 
+import httpx
+import psutil
 import pytest
 import uvloop
 
 from gateway.cli import server_options
 from gateway.config import ConfigError, load_settings
 from gateway.http.server import BusyPoll, GatewayConfig
+from tests.test_cli import start_serving
 
 LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop,
@@ -84,3 +88,26 @@ def test_a_closed_loop_is_not_kept_alive_by_its_busy_poll() -> None:
     del loop
     gc.collect()
     assert seen() is None
+
+
+def test_serve_keeps_its_loop_busy_through_the_window_after_a_request() -> None:
+    """The setting as `seal-gateway serve` reads it: a request opens a window of 0.1 s in
+    which the process spends CPU polling; without requests it spends next to none."""
+    url, process, _lines = start_serving(SEALGW_BUSY_POLL_US="100000")
+    try:
+        gateway = psutil.Process(process.pid)
+
+        def cpu_over(seconds: float) -> float:
+            before = gateway.cpu_times()
+            time.sleep(seconds)
+            after = gateway.cpu_times()
+            return (after.user - before.user) + (after.system - before.system)
+
+        time.sleep(0.3)  # the start-up health checks' windows close
+        quiet = cpu_over(0.3)
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        busy = cpu_over(0.3)
+        assert busy > quiet + 0.05, (quiet, busy)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
