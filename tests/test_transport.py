@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,6 +105,58 @@ def test_silent_vendor_times_out_and_may_have_received_it(direct: bool) -> None:
     failure = transport_failure(ProviderName.YUNYIN, error, is_write=True)
     assert failure.write_may_have_happened is True
     assert "timed out" in failure.message
+
+
+def _dripping_vendor(gaps_s: list[float]) -> tuple[str, threading.Thread, socket.socket]:
+    """A vendor that sends its answer's head, then one byte of its body after each gap."""
+    body = b'{"code":"200","data":null}'.ljust(len(gaps_s), b" ")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
+            for index, gap in enumerate(gaps_s):
+                time.sleep(gap)
+                try:
+                    connection.sendall(body[index : index + 1])
+                except OSError:  # the gateway gave up
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread, listener
+
+
+@DIRECT
+def test_a_vendor_that_keeps_sending_is_read_to_the_end(direct: bool) -> None:
+    """The read timeout counts from the last byte: an answer whose bytes come 0.06 s apart
+    is read whole though it takes 1.56 s in all, with a timeout of 0.4 s."""
+    url, thread, listener = _dripping_vendor([0.06] * 26)
+    try:
+
+        async def go() -> bytes:
+            async with make_client(url, HttpSettings(timeout_s=0.4, direct=direct)) as client:
+                return (await client.post("/seal/getSealInfo", json={})).content
+
+        assert asyncio.run(go()) == b'{"code":"200","data":null}'
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+@DIRECT
+def test_a_vendor_that_stops_sending_midway_times_out(direct: bool) -> None:
+    url, thread, listener = _dripping_vendor([0.05] * 5 + [1.0] + [0.05] * 20)
+    try:
+        error = _post(url, 0.4, direct=direct)
+        assert isinstance(error, httpx.ReadTimeout)
+    finally:
+        thread.join(timeout=10)
+        listener.close()
 
 
 @DIRECT

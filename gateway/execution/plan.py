@@ -148,7 +148,6 @@ class _Run:
         "context",
         "error_positions",
         "errors",
-        "helpers",
         "plan",
         "root_value",
         "variables",
@@ -161,15 +160,6 @@ class _Run:
         self.root_value = None
         self.errors: list[GraphQLError] = []
         self.error_positions: set[Path | None] = set()
-        self.helpers = GraphQLResolveInfoHelpers(gather=self._gather, track=self._track)
-
-    @staticmethod
-    async def _gather(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
-        return await gather_with_cancel(*awaitables)
-
-    def _track(self, values: Sequence[Any]) -> None:
-        """Awaitables a resolver hands over to be settled (none of ours does)."""
-        self._settle([value for value in values if _is_awaitable(value)])
 
     def info(self, field: _Field, path: Path) -> Info:
         plan = self.plan
@@ -190,7 +180,7 @@ class _Run:
                 self.context,
                 _is_awaitable,
                 None,
-                self.helpers,
+                _HELPERS,
             ),
         )
         return info
@@ -259,7 +249,7 @@ class _Run:
                     self.field_error(raw, field.nodes, field.non_null, field_path)
                 except GraphQLError:
                     if pending:
-                        self._settle([results[key] for key in pending])
+                        _settle([results[key] for key in pending])
                     raise
                 completed = None
             results[field.key] = completed
@@ -298,14 +288,28 @@ class _Run:
             self.field_error(raw, field.nodes, field.non_null, path)
             return None
 
-    def _settle(self, awaitables: list[Any]) -> None:
-        """Awaitables of fields beside one whose error bubbles up: run to their end in the
-        background, so that none is left never awaited (graphql-core does the same)."""
-        for awaitable in awaitables:
-            future = asyncio.ensure_future(awaitable)
-            _SETTLING.add(future)
-            future.add_done_callback(_settled)
 
+def _settle(awaitables: list[Any]) -> None:
+    """Awaitables of fields beside one whose error bubbles up: run to their end in the
+    background, so that none is left never awaited (graphql-core does the same)."""
+    for awaitable in awaitables:
+        future = asyncio.ensure_future(awaitable)
+        _SETTLING.add(future)
+        future.add_done_callback(_settled)
+
+
+async def _gather(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
+    return await gather_with_cancel(*awaitables)
+
+
+def _track(values: Sequence[Any]) -> None:
+    """Awaitables a resolver hands over to be settled (none of ours does)."""
+    _settle([value for value in values if _is_awaitable(value)])
+
+
+# The helpers every run's infos carry: functions of no run (a run's own bound methods there
+# would tie the run into a reference cycle, left for the garbage collector to free).
+_HELPERS = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
 
 # Futures settling in the background, held until they end (the loop keeps weak references).
 _SETTLING: set[asyncio.Future[Any]] = set()
@@ -496,7 +500,7 @@ class _Compiler:
                         run.field_error(raw, nodes, items_non_null, item_path)
                     except GraphQLError:
                         if pending:
-                            run._settle([completed[i] for i in pending])
+                            _settle([completed[i] for i in pending])
                         raise
                     done = None
                 completed.append(done)

@@ -134,6 +134,41 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+class _ReadDeadline:
+    """A request's read timeout: one timer, moved on only when it fires early (bytes came
+    meanwhile). An object rather than a closure that schedules itself: such a closure refers
+    to itself, a reference cycle per vendor call left for the garbage collector; the timer's
+    reference to this object ends when it is cancelled."""
+
+    __slots__ = ("connection", "loop", "read_s", "timer", "waiter")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connection: _Connection,
+        waiter: asyncio.Future[None],
+        read_s: float,
+    ) -> None:
+        self.loop = loop
+        self.connection = connection
+        self.waiter = waiter
+        self.read_s = read_s
+        self.timer = loop.call_at(connection.last_byte + read_s, self.check)
+
+    def check(self) -> None:
+        due = self.connection.last_byte + self.read_s
+        if self.waiter.done():
+            return
+        if self.loop.time() >= due:
+            self.waiter.set_exception(httpx.ReadTimeout("the vendor did not answer in time"))
+            self.connection.close()
+        else:
+            self.timer = self.loop.call_at(due, self.check)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 class ConnectionPool:
     """Connections to one vendor address (scheme, host, port)."""
 
@@ -191,25 +226,11 @@ class ConnectionPool:
         if read_s is None:
             await waiter
             return
-        # one timer per request, moved on only when it fires early (bytes came meanwhile)
-        timer: asyncio.TimerHandle | None = None
-
-        def check() -> None:
-            nonlocal timer
-            due = connection.last_byte + read_s
-            if waiter.done():
-                return
-            if loop.time() >= due:
-                waiter.set_exception(httpx.ReadTimeout("the vendor did not answer in time"))
-                connection.close()
-            else:
-                timer = loop.call_at(due, check)
-
-        timer = loop.call_at(connection.last_byte + read_s, check)
+        deadline = _ReadDeadline(loop, connection, waiter, read_s)
         try:
             await waiter
         finally:
-            timer.cancel()
+            deadline.cancel()
 
     async def _acquire(
         self, loop: asyncio.AbstractEventLoop, connect_s: float | None, pool_s: float | None

@@ -9,8 +9,9 @@ which every vendor read below goes through.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -67,6 +68,24 @@ class AuthorizationKey:
     authorization_id: str
 
 
+def _weakly(
+    batch: Callable[[list[Any]], Awaitable[Results]],
+) -> Callable[[list[Any]], Coroutine[Any, Any, Results]]:
+    """A batch method of `Loaders` called through a weak reference: the bound method itself,
+    held by the DataLoader that `Loaders` holds, would tie the request's loaders (and all they
+    reach: its seals, its service) into a reference cycle that only the garbage collector
+    frees, where reference counting frees them as the request ends (bench/RESULTS.md)."""
+    method = weakref.WeakMethod(batch)
+
+    async def load(keys: list[Any]) -> Results:
+        bound = method()
+        if bound is None:  # the request is over: nobody waits for these keys
+            raise RuntimeError("the request's loaders are gone")
+        return await bound(keys)
+
+    return load
+
+
 class Loaders:
     def __init__(
         self,
@@ -84,7 +103,7 @@ class Loaders:
         self._made: list[DataLoader[Any, Any]] = []
 
     def _loader(self, batch: Any, **options: Any) -> DataLoader[Any, Any]:
-        loader: DataLoader[Any, Any] = DataLoader(batch, **options)
+        loader: DataLoader[Any, Any] = DataLoader(_weakly(batch), **options)
         self._made.append(loader)
         return loader
 
