@@ -3,13 +3,14 @@ and whatever extra routes the caller mounts beside them (the demo mounts the san
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,8 @@ log = logging.getLogger("gateway")
 
 # Room for the multipart framing and the fields beside an uploaded file.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# The longest one step of the app's stop is waited for (each takes milliseconds when well).
+STOP_STEP_S = 3.0
 
 
 def build_adapters(
@@ -222,13 +225,17 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
         try:
             yield
         finally:
-            await runtime.readiness.stop()
-            await runtime.detectors.stop()
-            await runtime.events.aclose()
-            for tenant_runtime in runtime.tenants.values():
-                for adapter in tenant_runtime.adapters.values():
-                    await adapter.aclose()
-            await runtime.state.aclose()
+
+            async def close_vendor_clients() -> None:
+                for tenant_runtime in runtime.tenants.values():
+                    for adapter in tenant_runtime.adapters.values():
+                        await adapter.aclose()
+
+            await stop_step("the readiness checks", runtime.readiness.stop)
+            await stop_step("the change detectors", runtime.detectors.stop)
+            await stop_step("the event hub", runtime.events.aclose)
+            await stop_step("the vendor clients", close_vendor_clients)
+            await stop_step("the shared state", runtime.state.aclose)
             if settings.otlp_endpoint is not None:
                 flush_traces()
 
@@ -503,6 +510,23 @@ def _with_vary(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, byte
         for i, (name, value) in enumerate(headers)
         if name != b"vary" or i == first
     ]
+
+
+async def stop_step(
+    name: str, step: Callable[[], Awaitable[None]], within_s: float = STOP_STEP_S
+) -> None:
+    """One step of the app's stop, waited for `within_s` at most. A step that does not end
+    (a task that does not answer its cancellation, a connection that does not close) is left
+    behind with a log line naming it, rather than holding the process past its stop; it runs
+    in a task of its own, so that not even a step that swallows cancellation can hold it.
+    A step's error is raised as before."""
+    task = asyncio.ensure_future(step())
+    done, _ = await asyncio.wait({task}, timeout=within_s)
+    if not done:
+        task.cancel()
+        log.warning("stopping: %s did not finish within %g s; not waited for", name, within_s)
+        return
+    task.result()
 
 
 def tune_garbage_collection() -> None:
