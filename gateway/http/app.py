@@ -518,7 +518,8 @@ async def stop_step(
     """One step of the app's stop, waited for `within_s` at most. A step that does not end
     (a task that does not answer its cancellation, a connection that does not close) is left
     behind with a log line naming it, rather than holding the process past its stop; it runs
-    in a task of its own, so that not even a step that swallows cancellation can hold it.
+    in a task of its own, so that even a step that swallows its cancellation does not hold
+    up the steps after it (the event loop's last clean-up would still wait for that one).
     A step's error is raised as before."""
     task = asyncio.ensure_future(step())
     done, _ = await asyncio.wait({task}, timeout=within_s)
