@@ -126,15 +126,19 @@ class Capability(Enum):
     CHANGE_AUTHORIZATION_PERIOD = "CHANGE_AUTHORIZATION_PERIOD"
 
 
-@dataclass(frozen=True, slots=True)
-class SealKey:
-    """Which seal: the provider and the vendor's own id. Its node id is `provider:vendorId`."""
+class SealKey(msgspec.Struct, frozen=True, gc=False):
+    """Which seal: the provider and the vendor's own id. Its node id is `provider:vendorId`.
+
+    Like `Seal` and the values it holds (`Size`, `ImageLink`), a frozen msgspec Struct: a page
+    makes one of each per row, and a frozen dataclass sets each field through
+    `object.__setattr__` (about 0.45 µs an object against 0.1)."""
 
     provider: ProviderName
     vendor_id: str
 
     def node_id(self) -> str:
-        return f"{self.provider.value}:{self.vendor_id}"
+        # a StrEnum formats as its value, without the `value` property's Python call
+        return f"{self.provider}:{self.vendor_id}"
 
     @classmethod
     def from_node_id(cls, node_id: str) -> SealKey:
@@ -147,15 +151,13 @@ class SealKey:
             raise BadInput(f"Unknown provider {provider!r} in seal id.") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Size:
+class Size(msgspec.Struct, frozen=True, gc=False):
     width: float
     height: float
     unit: SizeUnit
 
 
-@dataclass(frozen=True, slots=True)
-class ImageLink:
+class ImageLink(msgspec.Struct, frozen=True, gc=False):
     url: str
     expires_at: datetime | None
     watermarked: bool = False

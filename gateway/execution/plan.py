@@ -35,6 +35,8 @@ from types import CoroutineType, GeneratorType
 from typing import Any, TypeGuard
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -42,6 +44,7 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -78,20 +81,33 @@ __all__ = ["NotCompiled", "Plan", "PlanResult", "compile_plan"]
 Info = GraphQLResolveInfo[Any]
 
 # Types whose values are never awaitable: the common answer of a field, checked first.
-_PLAIN = frozenset({str, int, float, bool, type(None), list, dict, tuple})
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None), list, dict, tuple})
+
+
+# Types a value of which was found not awaitable, so that the test is made once per type
+# rather than per field (enum members, times and the schema's objects are most of the rest):
+# `await` looks `__await__` up on a value's type, so no other value of such a type can be
+# awaited either. Bounded: a process that makes classes on the fly stops learning past it.
+_NEVER_AWAITABLE: set[type] = set(_PLAIN)
+_NEVER_AWAITABLE_MAX = 512
 
 
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
-    """graphql-core's test, with the plain types answered first (most fields are strings)."""
-    if type(value) in _PLAIN:
+    """graphql-core's test, with the types already found not awaitable answered first."""
+    kind = type(value)
+    if kind in _NEVER_AWAITABLE:
         return False
-    return (
-        isinstance(value, CoroutineType)
-        or (
-            isinstance(value, GeneratorType) and bool(value.gi_code.co_flags & 0x100)
-        )  # a generator-based coroutine
-        or hasattr(value, "__await__")
-    )
+    if isinstance(value, CoroutineType):
+        return True
+    if isinstance(value, GeneratorType):
+        return bool(value.gi_code.co_flags & 0x100)  # a generator-based coroutine
+    if hasattr(value, "__await__"):
+        return True
+    # Not learnt for a type whose instances answer attributes of their own making (a
+    # `__getattr__`): another instance might answer `__await__`.
+    if not hasattr(kind, "__getattr__") and len(_NEVER_AWAITABLE) < _NEVER_AWAITABLE_MAX:
+        _NEVER_AWAITABLE.add(kind)
+    return False
 
 
 _new_tuple = tuple.__new__
@@ -533,10 +549,13 @@ def _leaf_value(leaf_type: Any, null_message: str | None) -> Callable[[Any], Any
     `null_message` where the field is non-null, else kept."""
     coerce = _output_coercion(leaf_type)
     text = leaf_type is GraphQLString or leaf_type is GraphQLID
+    integer = leaf_type is GraphQLInt
 
     def complete(value: Any) -> Any:
         if type(value) is str and text:
             return value  # String and ID give a string back as it is
+        if integer and type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+            return value  # and Int an int in its 32-bit range
         if type(value) in _PLAIN_LEAVES:
             coerced = coerce(value)
         elif value is None or value is Undefined:
@@ -572,16 +591,19 @@ def _output_coercion(leaf_type: Any) -> Callable[[Any], Any]:
         and issubclass(members, Enum)
     ):
         return coerce
-    names: dict[Any, str] = {}
+    # keyed by the member's Python name: a string hashes in C, an Enum member in Python
+    names: dict[str, str] = {}
     for member in members:
         for name, value in leaf_type.values.items():
             if member.value == value.value:
-                names[member] = name
+                names[member._name_] = name
                 break
 
     def coerce_member(value: Any) -> Any:
-        if type(value) is members and value in names:
-            return names[value]
+        if type(value) is members:
+            name = names.get(value._name_)
+            if name is not None:
+                return name
         return coerce(value)  # not a member, or one without a name: strawberry's answer
 
     return coerce_member

@@ -10,9 +10,18 @@ import strawberry
 E = TypeVar("E", bound=Enum)
 
 
+# Each enum's members by name, read without `EnumType.__getitem__` and the `name` property
+# (two Python-level calls per conversion, and a page of seals converts a few per seal).
+_MEMBERS: dict[type[Enum], dict[str, Enum]] = {}
+
+
 def convert(target: type[E], value: Enum) -> E:
     """The same-named member of another enum (schema <-> domain)."""
-    return target[value.name]
+    members = _MEMBERS.get(target)
+    if members is None:
+        members = _MEMBERS[target] = dict(target.__members__)
+    member: E = members[value._name_]  # type: ignore[assignment]
+    return member
 
 
 @strawberry.enum(description="The vendor a seal lives at.")
