@@ -289,3 +289,56 @@ def test_a_request_httpx_refuses_to_build_is_refused_the_short_way_too(
                 client._built("POST", url, None, json, headers)
 
     asyncio.run(go())
+
+
+# query parameters as the vendor clients pass them (e签宝's GETs), and the edges of httpx's
+# own handling: text, numbers, booleans, lists, non-ASCII, reserved characters, none at all
+PARAMS: list[Any] = [
+    {"orgId": "a1b2", "sealId": "名-印章 & =?/#", "pageNum": 1, "pageSize": 20},
+    {"revocationSeal": True, "flags": [1, "b", None], "x": 1.5},
+    {},
+    None,
+    [("orgId", "1"), ("orgId", "2")],
+]
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_request_with_query_parameters_goes_the_short_way_as_httpx_sends_it(
+    method: str, params: Any
+) -> None:
+    """`SEALGW_LEAN_VENDOR_SEND` takes a request with query parameters the short way, and the
+    vendor receives what httpx's own `send` gives it: method, URL (the query made by httpx's
+    own calls), headers in order, body; and its answer whole, leaving no reference cycle."""
+    seen: dict[bool, list[httpx.Request]] = {True: [], False: []}
+
+    async def go(lean: bool) -> None:
+        def vendor(request: httpx.Request) -> httpx.Response:
+            seen[lean].append(request)
+            return httpx.Response(200, json={"code": 0, "data": {"名": "印章"}})
+
+        async with make_client(
+            "http://vendor.test:8080/api/", HttpSettings(lean_send=lean)
+        ) as client:
+            client._transport = httpx.MockTransport(vendor)
+            sent = client._lean_send
+
+            async def counted(*args: Any) -> httpx.Response:
+                taken.append(True)
+                return await sent(*args)
+
+            taken: list[bool] = []
+            client._lean_send = counted  # type: ignore[method-assign]
+            url = client.endpoint("/v3/seals/org-seal-info")
+            response = await client.request(method, url, params=params)
+            assert response.json() == {"code": 0, "data": {"名": "印章"}}
+            assert taken == ([True] if lean else [])
+
+    for lean in (True, False):
+        asyncio.run(go(lean))
+    short, own = seen[True][0], seen[False][0]
+    assert (short.method, short.url) == (own.method, own.url)
+    assert short.headers.raw == own.headers.raw
+    assert short.content == own.content
+    if params:
+        assert short.url.query

@@ -211,12 +211,14 @@ class VendorClient(httpx.AsyncClient):
     jar was a quarter of httpx's own time per call), and with each endpoint's absolute URL
     made once rather than joined to the base URL on every call (another quarter).
 
-    With `lean` (SEALGW_LEAN_VENDOR_SEND), a request to an endpoint's URL with a JSON or bytes
-    body goes the short way through what `send` does: the request built as httpx builds it,
-    the client's auth flow (`httpx.Auth`: tokens, signatures) driven step by step, the
-    transport, the answer; without the redirect and event-hook machinery (the client follows
-    no redirects and has no hooks) and the per-answer stream wrapper. Anything else (uploads,
-    query parameters, a URL given as text) takes httpx's own path."""
+    With `lean` (SEALGW_LEAN_VENDOR_SEND), a request to an endpoint's URL, with a JSON or bytes
+    body or none and with query parameters or none, goes the short way through what `send`
+    does: the request built as httpx builds it (the parameters made the URL's query by the
+    same httpx calls as `build_request`'s), the client's auth flow (`httpx.Auth`: tokens,
+    signatures) driven step by step, the transport, the answer; without the redirect and
+    event-hook machinery (the client follows no redirects and has no hooks) and the
+    per-answer stream wrapper (which, with its answer, made a reference cycle per call).
+    Anything else (uploads, a URL given as text) takes httpx's own path."""
 
     def __init__(self, *, lean: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -256,6 +258,9 @@ class VendorClient(httpx.AsyncClient):
             and not self._event_hooks["request"]
             and not self._event_hooks["response"]
         ):
+            params = self._merge_queryparams(options.get("params"))
+            if params is not None:
+                url = httpx.URL(url, params=params)  # as `build_request` and `Request` do
             return await self._lean_send(
                 method,
                 url,
@@ -380,7 +385,7 @@ _FILLED_IN = frozenset({b"host", b"content-length", b"content-type", b"transfer-
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 # What a request may name to go the short way (VendorClient._lean_send).
-_LEAN_OPTIONS = frozenset({"content", "json", "headers", "auth"})
+_LEAN_OPTIONS = frozenset({"content", "json", "headers", "auth", "params"})
 _HTTPX_LOG = logging.getLogger("httpx")
 
 _NO_COOKIES = _NoCookies()
