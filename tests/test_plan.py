@@ -267,3 +267,68 @@ def test_get_and_persisted_documents_run_through_plans_the_same(
     page = gateways[0].client.get(f"{gateways[0].url}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
+
+
+def test_the_awaitable_test_learnt_per_type_answers_as_graphql_core() -> None:
+    """The plan learns which types are never awaitable and answers for them at once; every
+    value gets graphql-core's answer, asked twice (learnt the first time)."""
+    import types
+    from datetime import UTC, datetime
+
+    from graphql.pyutils import is_awaitable
+
+    from gateway.domain import ProviderName, SealKey
+    from gateway.execution import plan
+
+    class Awaitable:
+        def __await__(self) -> Any:
+            yield None
+
+    class Answers:
+        """Instances that make their attributes up: another one might answer `__await__`."""
+
+        def __init__(self, awaitable: bool) -> None:
+            self.awaitable = awaitable
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "__await__" and self.awaitable:
+                return lambda: iter(())
+            raise AttributeError(name)
+
+    async def native() -> None:
+        return None
+
+    @types.coroutine
+    def based() -> Any:
+        yield None
+
+    def plain() -> Any:
+        yield None
+
+    loop = asyncio.new_event_loop()
+    coroutine = native()
+    values: list[Any] = [
+        "text",
+        7,
+        None,
+        {"a": 1},
+        ProviderName.YUNYIN,
+        SealKey(ProviderName.YUNYIN, "1"),
+        datetime.now(UTC),
+        Awaitable(),
+        loop.create_future(),
+        coroutine,
+        based(),
+        plain(),
+        Answers(False),
+        Answers(True),
+    ]
+    try:
+        for value in values * 2:
+            assert plan._is_awaitable(value) == is_awaitable(value), value
+        assert {SealKey, datetime, ProviderName} <= plan._NEVER_AWAITABLE
+        assert Answers not in plan._NEVER_AWAITABLE
+        assert types.GeneratorType not in plan._NEVER_AWAITABLE
+    finally:
+        coroutine.close()
+        loop.close()

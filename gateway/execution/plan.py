@@ -105,7 +105,9 @@ def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
         return True
     # Not learnt for a type whose instances answer attributes of their own making (a
     # `__getattr__`): another instance might answer `__await__`.
-    if not hasattr(kind, "__getattr__") and len(_NEVER_AWAITABLE) < _NEVER_AWAITABLE_MAX:
+    if len(_NEVER_AWAITABLE) < _NEVER_AWAITABLE_MAX and not any(
+        "__getattr__" in vars(base) for base in kind.__mro__
+    ):
         _NEVER_AWAITABLE.add(kind)
     return False
 
@@ -148,6 +150,8 @@ class _Field:
     of_source: Callable[[Any], Any] | None
     # For a leaf field (scalar or enum, nullable or not): its completion, needing no `info`.
     leaf: Callable[[Any], Any] | None
+    # Whether the leaf is a String or an ID, which complete a string as it is.
+    text_leaf: bool
 
 
 @dataclass(slots=True)
@@ -247,16 +251,20 @@ class _Run:
                         else field.resolve(source, info)
                     )
                 leaf = field.leaf
-                if leaf is not None and (type(result) in _PLAIN or not _is_awaitable(result)):
-                    results[field.key] = leaf(result)
+                if leaf is not None and (
+                    type(result) in _NEVER_AWAITABLE or not _is_awaitable(result)
+                ):
+                    # a String or ID field's string is its answer as it is
+                    text = field.text_leaf and type(result) is str
+                    results[field.key] = result if text else leaf(result)
                     continue
                 if field_path is None:
                     field_path = _path(path, field.key, field.parent.name)
-                if _is_awaitable(result):
+                if type(result) not in _NEVER_AWAITABLE and _is_awaitable(result):
                     completed: Any = self._complete_awaitable(field, field_path, result)
                 else:
                     completed = field.complete(self, field, field_path, field_path, result)
-                    if _is_awaitable(completed):
+                    if type(completed) not in _NEVER_AWAITABLE and _is_awaitable(completed):
                         completed = self._await_completed(field, field_path, completed)
             except Exception as raw:
                 if field_path is None:
@@ -269,7 +277,7 @@ class _Run:
                     raise
                 completed = None
             results[field.key] = completed
-            if completed is not None and type(completed) not in _PLAIN and _is_awaitable(completed):
+            if type(completed) not in _NEVER_AWAITABLE and _is_awaitable(completed):
                 if pending is None:
                     pending = []
                 pending.append(field.key)
@@ -389,6 +397,7 @@ class _Compiler:
                     complete=self.completion(definition.type, details),
                     of_source=getattr(resolve, SOURCE_ONLY, None) if arguments == {} else None,
                     leaf=_leaf_completion(parent, name, definition.type),
+                    text_leaf=_is_text(definition.type),
                 )
             )
         return tuple(fields)
@@ -501,13 +510,13 @@ class _Compiler:
             for index, element in enumerate(value):
                 item_path = _path(path, index, None)
                 try:
-                    if _is_awaitable(element):
+                    if type(element) not in _NEVER_AWAITABLE and _is_awaitable(element):
                         done: Any = _awaited_item(
                             run, item, field, field_path, item_path, element, items_non_null
                         )
                     else:
                         done = item(run, field, field_path, item_path, element)
-                        if _is_awaitable(done):
+                        if type(done) not in _NEVER_AWAITABLE and _is_awaitable(done):
                             done = _awaited_completed_item(
                                 run, done, item_path, nodes, items_non_null
                             )
@@ -520,7 +529,7 @@ class _Compiler:
                         raise
                     done = None
                 completed.append(done)
-                if done is not None and type(done) not in _PLAIN and _is_awaitable(done):
+                if type(done) not in _NEVER_AWAITABLE and _is_awaitable(done):
                     if pending is None:
                         pending = []
                     pending.append(index)
@@ -529,6 +538,13 @@ class _Compiler:
             return _gather_items(completed, pending)
 
         return complete
+
+
+def _is_text(field_type: GraphQLOutputType) -> bool:
+    """Whether a field is a String or an ID (nullable or not)."""
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    return field_type is GraphQLString or field_type is GraphQLID
 
 
 def _leaf_completion(
