@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from gateway.access.callers import Leases, RateLimiter
 from gateway.domain import Caller, Role
 from gateway.shared import RedisAddress
+from gateway.shared.counters import LocalCounters
 from tests.redis_servers import single_server
 
 ALICE = Caller("default", Role.VIEWER, "alice")
@@ -37,7 +37,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
 
     async def counting(limiter: SlidingWindowCounterRateLimiter, *args: Any, cost: int = 1) -> bool:
         ok = await hit(limiter, *args, cost=cost)
-        if not isinstance(limiter.storage, MemoryStorage):
+        if not isinstance(limiter.storage, LocalCounters):
             hits.append((cost, ok))
         return ok
 
@@ -139,7 +139,7 @@ def test_leases_are_made_only_for_a_limit_that_can_share_them() -> None:
         assert leases is not None
         assert (leases.max_size, leases.lease_s) == (32, 0.1)
         # in one process, no leases: its window is in memory already
-        limiter = RateLimiter("100000/minute", MemoryStorage(), leases=True)
+        limiter = RateLimiter("100000/minute", LocalCounters(), leases=True)
         assert await admitted([limiter], ALICE, 3) == [None] * 3
 
     asyncio.run(scenario())

@@ -32,12 +32,13 @@ from typing import Any
 import httpx
 import jwt
 from limits import parse as parse_limit
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from gateway.access.tenants import ApiKey, JwtIssuer, Tenant
 from gateway.domain import Caller, Role
 from gateway.shared import UNAVAILABLE
+from gateway.shared.counters import LocalCounters
 
 log = logging.getLogger("gateway.callers")
 
@@ -261,8 +262,9 @@ def _operator(claims: dict[str, Any], config: JwtIssuer) -> str | None:
 
 
 class RateLimiter:
-    """Requests per caller in a sliding window (the `limits` library): in this process, or in
-    Redis shared by every process when configured.
+    """Requests per caller in a sliding window (the `limits` library): in this process
+    (`LocalCounters`, gateway/shared/counters.py), or in Redis shared by every process when
+    configured.
 
     The sliding window counter keeps two counters per caller, where a moving window keeps a
     timestamp per request of the last window and copies that list on every hit: at a limit
@@ -275,10 +277,10 @@ class RateLimiter:
 
     def __init__(self, rate: str, storage: Storage | None = None, *, leases: bool = False) -> None:
         self._item = parse_limit(rate)
-        self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(storage or LocalCounters())
         # this process's own window, while the shared one (Redis) does not answer
-        self._own = SlidingWindowCounterRateLimiter(MemoryStorage())
-        shared = storage is not None and not isinstance(storage, MemoryStorage)
+        self._own = SlidingWindowCounterRateLimiter(LocalCounters())
+        shared = storage is not None and not isinstance(storage, LocalCounters)
         self._leases = (
             Leases.for_limit(self._item.amount, self._item.get_expiry())
             if leases and shared

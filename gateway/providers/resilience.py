@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import stamina
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import Storage
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
@@ -36,6 +36,7 @@ from gateway.domain import ErrorCode, ProviderName, UpstreamError
 from gateway.ops.metrics import VENDOR_CALLS, VENDOR_SECONDS
 from gateway.settings import DEFAULTS
 from gateway.shared import LocalState, RedisState, SharedState
+from gateway.shared.counters import LocalCounters
 
 log = logging.getLogger("gateway.upstream")
 # A no-op unless an OpenTelemetry SDK is configured (SEALGW_OTLP_ENDPOINT).
@@ -111,7 +112,7 @@ class SharedUpstream:
 
     @classmethod
     def local(cls) -> SharedUpstream:
-        return cls(LocalState(), MemoryStorage())
+        return cls(LocalState(), LocalCounters())
 
     @classmethod
     def for_state(cls, state: SharedState) -> SharedUpstream:
@@ -123,7 +124,7 @@ class SharedUpstream:
                 health_check_interval=5,
             )
             return cls(state, storage)
-        return cls(state, MemoryStorage())
+        return cls(state, LocalCounters())
 
 
 # How long a process trusts a closed breaker it read from Redis.
