@@ -10,7 +10,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from gateway.http.app import stop_step
+from gateway.config import load_settings
+from gateway.http import subscriptions
+from gateway.http.app import create_app, stop_step
+from gateway.http.subscriptions import end_subscriptions
+from tests.conftest import SandboxServer
 
 
 def deaf(released: asyncio.Event) -> Callable[[], Awaitable[None]]:
@@ -62,3 +66,20 @@ def test_a_step_that_ends_is_waited_for_and_its_error_raised(
         with pytest.raises(RuntimeError, match="the step failed"):
             asyncio.run(stop_step("the failing step", failing, within_s=0.2))
     assert caplog.records == []
+
+
+def test_an_app_started_again_on_a_loop_streams_subscriptions_again(
+    sandbox_server: SandboxServer,
+) -> None:
+    """A server's stop ends every subscription of its loop and any that starts there after;
+    an app that starts on that loop again (an embedder running the server twice) lifts it."""
+    app = create_app(load_settings(sandbox_server.env()))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        end_subscriptions(loop)  # a server on this loop stopped
+        assert subscriptions._ended(loop, None)
+        async with app.router.lifespan_context(app):
+            assert not subscriptions._ended(loop, None)
+
+    asyncio.run(main())

@@ -45,7 +45,7 @@ from gateway.http.endpoint import CallerGate, GraphQLEndpoint, MakeContext
 from gateway.http.idempotency import IdempotentWrites
 from gateway.http.persisted import PersistedDocuments
 from gateway.http.request import BodyLimits
-from gateway.http.subscriptions import GraphQLWebSocket, Pacing
+from gateway.http.subscriptions import GraphQLWebSocket, Pacing, serve_subscriptions
 from gateway.http.webhooks import EsignWebhook
 from gateway.ops.health import Readiness
 from gateway.ops.health import Target as ReadyTarget
@@ -185,6 +185,7 @@ def create_app(settings: Settings, extra_routes: Sequence[BaseRoute] = ()) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         tune_garbage_collection()
+        serve_subscriptions(asyncio.get_running_loop())
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         if isinstance(event_log, SqliteEventLog):
             event_log.open()

@@ -92,6 +92,12 @@ def end_subscriptions(loop: asyncio.AbstractEventLoop, retired: Service | None =
             end()
 
 
+def serve_subscriptions(loop: asyncio.AbstractEventLoop) -> None:
+    """An app starts serving on `loop`: subscriptions stream there again, where an earlier
+    server's stop on the same loop (an embedder running the server twice) ended them all."""
+    _STOPPING.discard(loop)
+
+
 def _ended(loop: asyncio.AbstractEventLoop, service: Service | None) -> bool:
     """Whether what streams on `loop` for `service` must end (`end_subscriptions`)."""
     return loop in _STOPPING or (service is not None and service.retired)
