@@ -33,6 +33,7 @@ T = TypeVar("T")
 TOKEN_REJECTED_CODES = frozenset(
     {"TOKEN_INVALID", "TOKEN_EXPIRED", "INVALID_TOKEN", "ACCESS_TOKEN_INVALID", "401"}
 )
+_TOKEN_REJECTED_BYTES = tuple(code.encode() for code in TOKEN_REJECTED_CODES)
 # `{"code": "200", "msg": ..., "data": ...}`; the token endpoint answers "0".
 CODES = VendorCodes(
     success=frozenset({"200", "0"}),
@@ -63,7 +64,7 @@ def _is_token_rejected(response: httpx.Response) -> bool:
         return True
     content = response.content
     # Every answer passes here: one that names no rejection code is not read as JSON at all.
-    if not any(code.encode() in content for code in TOKEN_REJECTED_CODES):
+    if not any(code in content for code in _TOKEN_REJECTED_BYTES):
         return False
     try:
         code = msgspec.json.decode(content, type=_Code).code
