@@ -27,7 +27,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# after PYTHONPATH, so that another checkout's gateway can be measured with these tools
+sys.path.append(str(ROOT))
 
 from gateway.access.callers import new_key  # noqa: E402
 
