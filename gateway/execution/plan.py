@@ -80,7 +80,7 @@ __all__ = ["NotCompiled", "Plan", "PlanResult", "compile_plan"]
 
 Info = GraphQLResolveInfo[Any]
 
-# Types whose values are never awaitable: the common answer of a field, checked first.
+# Types whose values are never awaitable, known from the start: most fields' answers.
 _PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None), list, dict, tuple})
 
 
