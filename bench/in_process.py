@@ -31,7 +31,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from levers import PEERS, STUB_PYTHON, free_port, gateway_bodies, wait_http
+from levers import PEERS, STUB_PYTHON, free_port, gateway_bodies, over_the_stub, wait_http
 
 from gateway.access.callers import new_key
 
@@ -100,16 +100,7 @@ def calls_by_function(profile: cProfile.Profile, requests: int, shown: int) -> N
 
 async def measure(args: argparse.Namespace, stub_url: str) -> None:
     key, digest = new_key()
-    os.environ.update(
-        SEALGW_YUNYIN_BASE_URL=stub_url,
-        SEALGW_YUNYIN_APP_ID="bench-app",
-        SEALGW_YUNYIN_APP_SECRET="bench-secret",  # noqa: S106
-        SEALGW_YUNYIN_USER_ID="20001",
-        SEALGW_YUNYIN_SOURCE="API",
-        SEALGW_LOG_LEVEL="WARNING",
-        SEALGW_API_KEYS=f"bench:admin:{digest}",
-        SEALGW_RATE_LIMIT="100000000/minute",
-    )
+    os.environ.update(over_the_stub(stub_url, digest))
     from gateway.http.app import app_from_environment
 
     app = app_from_environment()

@@ -128,6 +128,21 @@ def gateway_bodies(query: str) -> list[str]:
     return [json.dumps({"query": t}) for t in texts]
 
 
+def over_the_stub(stub_url: str, digest: str) -> dict[str, str]:
+    """The gateway's settings for 云银签 at the peers' stub, with the bench's API key (its
+    digest) and a rate limit far above what the bench sends."""
+    return {
+        "SEALGW_YUNYIN_BASE_URL": stub_url,
+        "SEALGW_YUNYIN_APP_ID": "bench-app",
+        "SEALGW_YUNYIN_APP_SECRET": "bench-secret",
+        "SEALGW_YUNYIN_USER_ID": "20001",
+        "SEALGW_YUNYIN_SOURCE": "API",
+        "SEALGW_LOG_LEVEL": "WARNING",
+        "SEALGW_API_KEYS": f"bench:admin:{digest}",
+        "SEALGW_RATE_LIMIT": "100000000/minute",
+    }
+
+
 def stub_target(query: str) -> tuple[str, list[str]]:
     if query in ("one", "vary"):
         ids = [50042] if query == "one" else list(range(50001, 50201))
@@ -237,17 +252,7 @@ def main() -> None:
             for variant in args.variant:
                 name, _, pairs = variant.partition(":")
                 env = dict(os.environ)
-                env.update(
-                    SEALGW_YUNYIN_BASE_URL=stub_url,
-                    SEALGW_YUNYIN_APP_ID="bench-app",
-                    SEALGW_YUNYIN_APP_SECRET="bench-secret",  # noqa: S106
-                    SEALGW_YUNYIN_USER_ID="20001",
-                    SEALGW_YUNYIN_SOURCE="API",
-                    SEALGW_HOST="127.0.0.1",
-                    SEALGW_LOG_LEVEL="WARNING",
-                    SEALGW_API_KEYS=f"bench:admin:{digest}",
-                    SEALGW_RATE_LIMIT="100000000/minute",
-                )
+                env.update(over_the_stub(stub_url, digest), SEALGW_HOST="127.0.0.1")
                 if args.redis_url:
                     env["SEALGW_REDIS_URL"] = args.redis_url
                 # WORKERS and CPUS in a variant: its own worker count and CPU list
