@@ -309,7 +309,8 @@ def test_a_request_with_query_parameters_goes_the_short_way_as_httpx_sends_it(
 ) -> None:
     """`SEALGW_LEAN_VENDOR_SEND` takes a request with query parameters the short way, and the
     vendor receives what httpx's own `send` gives it: method, URL (the query made by httpx's
-    own calls), headers in order, body; and its answer whole, leaving no reference cycle."""
+    own calls), headers in order, body; the answer is read whole (that the short way leaves
+    no reference cycle, where httpx's own did, is tests/test_garbage.py's)."""
     seen: dict[bool, list[httpx.Request]] = {True: [], False: []}
 
     async def go(lean: bool) -> None:
