@@ -4,15 +4,18 @@ every seal of the sandbox, sent to a gateway with them and one without, over the
 
 from __future__ import annotations
 
+import enum
 import importlib
 import re
 from pathlib import Path
 from typing import Any
 
-from graphql import OperationDefinitionNode, OperationType, parse
+import strawberry
+from graphql import GraphQLObjectType, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLSyntaxError
 
 from gateway.sandbox import Sandbox
+from gateway.schema.lean import lean_resolvers
 from tests.conftest import StartGateway
 from tests.test_encoding import EVERY_FIELD
 from tests.test_read_path import ESIGN_A, YUNYIN_IDS, global_id
@@ -78,3 +81,70 @@ def test_lean_resolvers_answer_the_same_bytes(
             assert one == other, document
             compared += 1
     assert compared == len(documents) * len(VARIABLES)
+
+
+class Kind(enum.Enum):
+    ROUND = "round"
+
+
+KindType = strawberry.enum(Kind)
+
+
+@strawberry.input
+class Where:
+    name: str
+
+
+# How `Items.item` was called (directly, or through strawberry's resolver), with which kind
+# and condition.
+SEEN: list[tuple[str, object, object]] = []
+
+
+@strawberry.type
+class Items:
+    @strawberry.field
+    def item(
+        self,
+        info: strawberry.Info,
+        id: strawberry.ID,
+        first: int | None = None,
+        kind: Kind | None = None,
+        where: Where | None = None,
+    ) -> str:
+        SEEN.append(("strawberry" if isinstance(info, strawberry.Info) else "direct", kind, where))
+        return f"{id}:{first}"
+
+    @strawberry.field
+    def renamed(self, page_size: int) -> int:
+        return page_size
+
+
+def test_a_method_with_arguments_is_called_directly_while_each_argument_is_passed_as_given() -> (
+    None
+):
+    """`seal(id:)` and its kind are called directly; an enum or an input object given, or an
+    argument whose Python name differs from its GraphQL one, takes strawberry's conversion."""
+    schema = strawberry.Schema(query=Items)
+    items = schema._schema.type_map["Items"]
+    assert isinstance(items, GraphQLObjectType)
+    fields = items.fields
+    standard = fields["item"].resolve
+    assert lean_resolvers(schema) >= 1
+    assert fields["item"].resolve is not standard
+    assert fields["renamed"].resolve.__name__ != "direct"
+
+    def answer(query: str) -> object:
+        result = schema.execute_sync(query)
+        assert result.errors is None, result.errors
+        return result.data
+
+    assert answer('{ item(id: "7", first: 3) }') == {"item": "7:3"}
+    assert SEEN.pop() == ("direct", None, None)  # called directly
+    assert answer('{ item(id: "7", kind: ROUND) }') == {"item": "7:None"}
+    assert SEEN.pop() == ("strawberry", Kind.ROUND, None)  # strawberry converted the enum
+    assert answer('{ item(id: "7", where: {name: "a"}) }') == {"item": "7:None"}
+    info_type, _, where = SEEN.pop()
+    assert (info_type, where) == ("strawberry", Where(name="a"))
+    assert answer('{ item(id: "7", kind: null, where: null) }') == {"item": "7:None"}
+    assert SEEN.pop() == ("direct", None, None)  # null is null either way
+    assert answer("{ renamed(pageSize: 4) }") == {"renamed": 4}
