@@ -17,11 +17,13 @@ by every process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +31,7 @@ from typing import Any, TypeVar
 import stamina
 from limits.aio.storage import Storage
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 
 from gateway.domain import ErrorCode, ProviderName, UpstreamError
@@ -277,6 +279,28 @@ def _vendor_seconds(vendor: str, endpoint: str) -> Histogram:
     return VENDOR_SECONDS.labels(vendor, endpoint)
 
 
+# Where no tracer provider is set (no SEALGW_OTLP_ENDPOINT), a vendor call's span is this one:
+# OpenTelemetry's API would make a non-recording span carrying the current context (a
+# caller's `traceparent`), which the vendor request's `traceparent` reads the same without it.
+_UNTRACED = contextlib.nullcontext(trace.INVALID_SPAN)
+
+
+def _vendor_span(vendor: str, endpoint: str, is_write: bool) -> AbstractContextManager[Span]:
+    if isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    ):
+        return _UNTRACED
+    return TRACER.start_as_current_span(
+        f"{vendor} {endpoint}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "sealgw.vendor": vendor,
+            "sealgw.endpoint": endpoint,
+            "sealgw.write": is_write,
+        },
+    )
+
+
 def _worth_retrying(exc: Exception) -> bool:
     """Reads are tried again when the vendor could not be reached or was briefly unable to
     answer (connection failures, 5xx, 429, its own "try again" codes); not past a refusal."""
@@ -318,7 +342,8 @@ class Upstream:
         # the vendor counts its limit per app at its address, whichever tenant calls
         address = hashlib.sha256(base_url.encode()).hexdigest()[:16]
         self.rate = VendorRateLimit(shared.state, f"{provider.value}:{address}:{app_id}", settings)
-        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+        # reads in flight: the shared call, and the deadline it ends by (None: none)
+        self._in_flight: dict[Hashable, tuple[asyncio.Future[Any], float | None]] = {}
 
     async def call(
         self,
@@ -333,21 +358,27 @@ class Upstream:
         `endpoint` names the call in metrics and traces (a path without ids)."""
         if is_write or share_as is None:
             return await self._observed(send, is_write=is_write, endpoint=endpoint)
-        shared = self._in_flight.get(share_as)
-        if shared is None:
+        deadline = current_deadline()
+        entry = self._in_flight.get(share_as)
+        if entry is None:
             # The call runs as a task of its own (in the first request's context: its budget
             # and deadline), so that a caller that leaves does not cancel it for the others.
-            shared = asyncio.ensure_future(self._observed(send, is_write=False, endpoint=endpoint))
-            self._in_flight[share_as] = shared
-            shared.add_done_callback(lambda done: self._forget(share_as, done))
+            task = asyncio.ensure_future(self._observed(send, is_write=False, endpoint=endpoint))
+            entry = self._in_flight[share_as] = (task, deadline)
+            task.add_done_callback(lambda done: self._forget(share_as, done))
+        shared, its_deadline = entry
+        if deadline is None or (its_deadline is not None and its_deadline <= deadline):
+            # the call itself ends by this caller's deadline (`_guarded`): no timer of its own
+            return await asyncio.shield(shared)
         try:
-            async with asyncio.timeout_at(current_deadline()):
+            async with asyncio.timeout_at(deadline):
                 return await asyncio.shield(shared)
         except TimeoutError:
             raise self._deadline_passed(is_write=False, sent=True) from None
 
     def _forget(self, key: Hashable, done: asyncio.Future[Any]) -> None:
-        if self._in_flight.get(key) is done:
+        entry = self._in_flight.get(key)
+        if entry is not None and entry[0] is done:
             del self._in_flight[key]
         if not done.cancelled():
             done.exception()  # retrieved here: every waiter may have left
@@ -355,14 +386,12 @@ class Upstream:
     async def _observed(
         self, send: Callable[[], Awaitable[T]], *, is_write: bool, endpoint: str
     ) -> T:
-        """One span and one count per call (retries included), with its outcome."""
+        """One span (where traces are exported) and one count per call (retries included),
+        with its outcome."""
         vendor = self.provider.value
         started = time.perf_counter()
         outcome = "ok"
-        with TRACER.start_as_current_span(f"{vendor} {endpoint}", kind=SpanKind.CLIENT) as span:
-            span.set_attribute("sealgw.vendor", vendor)
-            span.set_attribute("sealgw.endpoint", endpoint)
-            span.set_attribute("sealgw.write", is_write)
+        with _vendor_span(vendor, endpoint, is_write) as span:
             try:
                 return await self._guarded(send, is_write=is_write)
             except UpstreamError as error:
