@@ -54,6 +54,8 @@ def record_operation(
     _operation_seconds(kind).observe(seconds)
     for code in codes:
         ERRORS.labels(code).inc()
+    if not log.isEnabledFor(logging.INFO):
+        return  # the request log line is off (SEALGW_LOG_LEVEL above INFO): nothing to build
     budget = REQUEST_BUDGET.get()
     event: dict[str, Any] = {
         "event": "request",
@@ -67,13 +69,12 @@ def record_operation(
     if isinstance(gateway_context, GatewayContext):
         caller = gateway_context.service.caller
         event.update(requestId=caller.request_id, tenant=caller.tenant, caller=caller.subject)
-    if log.isEnabledFor(logging.INFO):
-        log.info(
-            "%s %s %s in %.1f ms, %d vendor calls",
-            kind,
-            name or "(anonymous)",
-            outcome,
-            event["durationMs"],
-            event["vendorCalls"],
-            extra=event,
-        )
+    log.info(
+        "%s %s %s in %.1f ms, %d vendor calls",
+        kind,
+        name or "(anonymous)",
+        outcome,
+        event["durationMs"],
+        event["vendorCalls"],
+        extra=event,
+    )

@@ -250,10 +250,13 @@ class VendorClient(httpx.AsyncClient):
         if (
             self._lean
             and isinstance(url, httpx.URL)
-            and all(
-                value is None or isinstance(value, UseClientDefault)
-                for name, value in options.items()
-                if name not in _LEAN_OPTIONS
+            and (
+                options.keys() <= _LEAN_OPTIONS
+                or all(
+                    value is None or isinstance(value, UseClientDefault)
+                    for name, value in options.items()
+                    if name not in _LEAN_OPTIONS
+                )
             )
             and not self._event_hooks["request"]
             and not self._event_hooks["response"]
