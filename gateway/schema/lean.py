@@ -73,9 +73,9 @@ def _lean_with_arguments(
     takes_info = names[1:2] == ["info"]
     arguments = {schema.config.name_converter.from_argument(a): a for a in field.arguments}
     python_names = [a.python_name for a in field.arguments]
-    if (resolver.info_parameter is not None and not takes_info) or names[
-        1 + takes_info :
-    ] != python_names:
+    if (resolver.info_parameter is not None) != takes_info or names[1 + takes_info :] != (
+        python_names
+    ):
         return None
     if any(graphql != a.python_name for graphql, a in arguments.items()):
         return None  # a renamed argument: strawberry's path
