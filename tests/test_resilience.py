@@ -4,6 +4,7 @@ flight sharing one call. Proved with the sandbox's counters and the answers clie
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
 from typing import Any
@@ -208,3 +209,65 @@ def test_identical_reads_in_flight_share_one_vendor_call(
     expected = {"data": {"seal": {"name": seal.name, "bizType": "FINANCE"}}}
     assert [a for a in answers if a != expected] == []
     assert sandbox.count("esign:v3.detail") <= 10  # 100 without sharing
+
+
+# --- a shared read and each caller's deadline (in process) -----------------------------------
+
+
+async def _shared_read(
+    upstream: Any, answer: asyncio.Event, sent: list[str], deadline_s: float
+) -> Any:
+    """One caller's read through `upstream`, under a request budget of its own."""
+    from gateway.providers.resilience import REQUEST_BUDGET, RequestBudget
+
+    REQUEST_BUDGET.set(RequestBudget(10, deadline_s))
+
+    async def send() -> str:
+        sent.append("call")
+        await answer.wait()
+        return "the seal"
+
+    return await upstream.call(
+        send, is_write=False, endpoint="POST /seal/getSealInfo", share_as="k"
+    )
+
+
+def test_a_shared_read_keeps_each_callers_deadline() -> None:
+    """Callers of one shared read each get their answer or their own deadline: one that joins
+    with an earlier deadline than the call's leaves at it while the call goes on for the
+    first; the call itself ends by its starter's deadline, and a later joiner hears that."""
+    from gateway.domain import ErrorCode, ProviderName, UpstreamError
+    from gateway.providers.resilience import ResilienceSettings, Upstream
+
+    async def scenario() -> None:
+        upstream = Upstream(ProviderName.YUNYIN, "t", "app", ResilienceSettings(read_attempts=1))
+        answer = asyncio.Event()
+        sent: list[str] = []
+        loop = asyncio.get_running_loop()
+        first = asyncio.create_task(_shared_read(upstream, answer, sent, 5.0))
+        await asyncio.sleep(0)
+        hurried = asyncio.create_task(_shared_read(upstream, answer, sent, 0.05))
+        started = loop.time()
+        with pytest.raises(UpstreamError) as left:
+            await hurried
+        assert 0.04 <= loop.time() - started < 1.0
+        assert left.value.code == ErrorCode.UPSTREAM_TIMEOUT
+        answer.set()
+        assert await first == "the seal"
+        assert sent == ["call"]
+
+        # the starter's deadline is the call's: a joiner with a later one hears the call end
+        answer = asyncio.Event()
+        sent = []
+        starter = asyncio.create_task(_shared_read(upstream, answer, sent, 0.05))
+        await asyncio.sleep(0)
+        patient = asyncio.create_task(_shared_read(upstream, answer, sent, 5.0))
+        started = loop.time()
+        for caller in (starter, patient):
+            with pytest.raises(UpstreamError) as ended:
+                await caller
+            assert ended.value.code == ErrorCode.UPSTREAM_TIMEOUT
+        assert loop.time() - started < 1.0
+        assert sent == ["call"]
+
+    asyncio.run(scenario())
